@@ -1,0 +1,1 @@
+"""Contracts shared by write_service, read_indexer and search_api. Imports none of them."""

@@ -1,0 +1,43 @@
+"""Celery configuration shared by the publisher (write_service) and the workers (read_indexer).
+
+Timing budget, kept consistent on purpose:
+  task hard time limit 120 s  <  retry backoff cap 60 s + time limit  <  visibility timeout 900 s.
+A task is redelivered by Redis only after the visibility timeout, so it must exceed the longest
+countdown plus the longest run; the outbox relay covers lost tasks within seconds anyway.
+"""
+from __future__ import annotations
+
+from kombu import Queue
+
+from shared.config import Config
+from shared.task_names import ALL_QUEUES, TASK_QUEUES
+
+TASK_SOFT_TIME_LIMIT = 100
+TASK_TIME_LIMIT = 120
+RETRY_BACKOFF_MAX = 60
+MAX_RETRIES = 5
+VISIBILITY_TIMEOUT = 900
+
+
+def celery_conf(config: Config) -> dict:
+    return {
+        "broker_url": config.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": TASK_TIME_LIMIT,
+        "task_soft_time_limit": TASK_SOFT_TIME_LIMIT,
+        "task_queues": [Queue(name) for name in ALL_QUEUES],
+        "task_default_queue": "maintenance",
+        "task_routes": {name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "timezone": "UTC",
+    }

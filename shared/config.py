@@ -1,0 +1,116 @@
+"""Every environment variable the services read, in one place, with the defaults of DESIGN.md.
+
+APP_ENV=test shifts the defaults to an isolated database, Redis databases and index prefix, so the
+test suite can run beside the demo stack on the same servers without touching its data.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the message is one sentence for the operator."""
+
+
+_ENV_DEFAULTS = {
+    "dev": {"PG_DB": "assessments", "REDIS_DB_BROKER": "0", "REDIS_DB_CACHE": "1", "ES_INDEX_PREFIX": ""},
+    "test": {"PG_DB": "assessments_test", "REDIS_DB_BROKER": "2", "REDIS_DB_CACHE": "3", "ES_INDEX_PREFIX": "test_"},
+    "production": {},
+}
+# Production has no defaults for secrets or endpoints: a missing one must fail fast.
+_PRODUCTION_REQUIRED = ("SECRET_KEY", "PG_HOST", "PG_DB", "PG_USER", "PG_PASSWORD", "REDIS_URL", "ES_URL", "ALLOWED_HOSTS")
+
+
+def _env(name: str, default: str | None, app_env: str) -> str:
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    value = _ENV_DEFAULTS.get(app_env, {}).get(name, default)
+    if value is None:
+        raise ConfigError(f"Environment variable {name} is required when APP_ENV={app_env}.")
+    return value
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    app_env: str
+    debug: bool
+    secret_key: str
+    allowed_hosts: list[str]
+    pg_host: str
+    pg_port: int
+    pg_replica_host: str
+    pg_replica_port: int
+    pgbouncer_port: int
+    db_via_pgbouncer: bool
+    pg_db: str
+    pg_user: str
+    pg_password: str
+    redis_url: str
+    redis_db_broker: int
+    redis_db_cache: int
+    es_url: str
+    es_index_prefix: str
+    es_number_of_replicas: int
+    es_refresh_interval: str
+    write_port: int
+    search_port: int
+    static_url: str
+    slow_query_ms: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def broker_url(self) -> str:
+        return f"{self.redis_url.rstrip('/')}/{self.redis_db_broker}"
+
+    @property
+    def cache_url(self) -> str:
+        return f"{self.redis_url.rstrip('/')}/{self.redis_db_cache}"
+
+
+def load_config() -> Config:
+    app_env = os.environ.get("APP_ENV", "dev")
+    if app_env not in _ENV_DEFAULTS:
+        raise ConfigError(f"APP_ENV must be one of {sorted(_ENV_DEFAULTS)}, not {app_env!r}.")
+    if app_env == "production":
+        missing = [name for name in _PRODUCTION_REQUIRED if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(f"Missing required production setting(s): {', '.join(missing)}.")
+
+    def env(name: str, default: str | None = None) -> str:
+        return _env(name, default, app_env)
+
+    try:
+        return Config(
+            app_env=app_env,
+            debug=_bool(env("DEBUG", "false")),
+            secret_key=env("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789"),
+            allowed_hosts=[h.strip() for h in env("ALLOWED_HOSTS", "*").split(",") if h.strip()],
+            pg_host=env("PG_HOST", "127.0.0.1"),
+            pg_port=int(env("PG_PORT", "5432")),
+            pg_replica_host=env("PG_REPLICA_HOST", env("PG_HOST", "127.0.0.1")),
+            pg_replica_port=int(env("PG_REPLICA_PORT", "5433")),
+            pgbouncer_port=int(env("PGBOUNCER_PORT", "6432")),
+            db_via_pgbouncer=_bool(env("DB_VIA_PGBOUNCER", "true")),
+            pg_db=env("PG_DB"),
+            pg_user=env("PG_USER", "app"),
+            pg_password=env("PG_PASSWORD", "app"),
+            redis_url=env("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_db_broker=int(env("REDIS_DB_BROKER")),
+            redis_db_cache=int(env("REDIS_DB_CACHE")),
+            es_url=env("ES_URL", "http://127.0.0.1:9200"),
+            es_index_prefix=env("ES_INDEX_PREFIX"),
+            es_number_of_replicas=int(env("ES_NUMBER_OF_REPLICAS", "0")),
+            es_refresh_interval=env("ES_REFRESH_INTERVAL", "1s"),
+            write_port=int(env("WRITE_PORT", "8000")),
+            search_port=int(env("SEARCH_PORT", "8001")),
+            static_url=env("STATIC_URL", "/static/"),
+            slow_query_ms=int(env("SLOW_QUERY_MS", "200")),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"A numeric setting is malformed: {exc}.") from exc

@@ -1,0 +1,49 @@
+"""Structured JSON logging for every process (structlog rendering the stdlib logging tree)."""
+from __future__ import annotations
+
+import logging.config
+
+import structlog
+
+_PRE_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def logging_dict_config(level: str = "INFO") -> dict:
+    """JSON lines on stderr, as a dictConfig (Django's LOGGING setting uses it directly)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
+                "foreign_pre_chain": _PRE_CHAIN,
+            }
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }
+
+
+def configure_structlog() -> None:
+    structlog.configure(
+        processors=[*_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """For processes without Django settings (Celery workers configure through Django)."""
+    logging.config.dictConfig(logging_dict_config(level))
+    configure_structlog()

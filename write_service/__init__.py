@@ -1,0 +1,1 @@
+"""The command side: Django models, write services, the write API and the transactional outbox."""

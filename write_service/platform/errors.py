@@ -1,0 +1,67 @@
+"""Domain errors raised by services, and the one place that turns any error into the contract's
+JSON shape: {"errors": {"field": ["message", ...]}}."""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ServiceError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, errors: dict[str, list[str]] | str):
+        self.errors = errors if isinstance(errors, dict) else {"detail": [errors]}
+        super().__init__(str(self.errors))
+
+
+class ServiceValidationError(ServiceError):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class NotFound(ServiceError):
+    """Also raised for other organisations' rows, so their existence never leaks."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+    def __init__(self, what: str = "Not found."):
+        super().__init__(what)
+
+
+class Forbidden(ServiceError):
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class Conflict(ServiceError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+def _as_field_errors(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(field): _as_messages(messages) for field, messages in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": _as_messages(detail)}
+    return {"detail": [str(detail)]}
+
+
+def _as_messages(messages) -> list[str]:
+    if isinstance(messages, dict):  # nested serializer: flatten as "child: message"
+        return [f"{key}: {msg}" for key, value in messages.items() for msg in _as_messages(value)]
+    if isinstance(messages, list):
+        return [m for item in messages for m in _as_messages(item)]
+    return [str(messages)]
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return Response({"errors": exc.errors}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is not None:
+        response.data = {"errors": _as_field_errors(exc.detail if isinstance(exc, exceptions.APIException) else response.data)}
+    return response

@@ -1,0 +1,31 @@
+"""Per-request timing buckets (db, cache, search) for the Server-Timing header and slow logs."""
+from __future__ import annotations
+
+import contextvars
+import time
+from contextlib import contextmanager
+
+_buckets: contextvars.ContextVar[dict[str, list[float]] | None] = contextvars.ContextVar("timing", default=None)
+
+
+def start_request() -> dict[str, list[float]]:
+    buckets: dict[str, list[float]] = {}
+    _buckets.set(buckets)
+    return buckets
+
+
+def add(bucket: str, seconds: float) -> None:
+    buckets = _buckets.get()
+    if buckets is not None:
+        entry = buckets.setdefault(bucket, [0.0, 0])
+        entry[0] += seconds
+        entry[1] += 1
+
+
+@contextmanager
+def timed(bucket: str):
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        add(bucket, time.perf_counter() - started)

@@ -1,0 +1,38 @@
+"""The base class of every write-API view: read-your-writes pinning and JSON-only I/O."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.views import APIView
+
+from write_service.platform.db_router import pin_to_primary, unpin
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _ryw_key(user_id: int) -> str:
+    return f"ryw:{user_id}"
+
+
+class ApiView(APIView):
+    """After a successful write, the same user reads from the primary for a few seconds.
+
+    The flag is in Redis (token clients keep no cookies), so every process and host agrees.
+    DRF authenticates inside the view, which is why this is not a middleware.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        user_id = getattr(request.user, "pk", None)
+        if user_id and cache.get(_ryw_key(user_id)):
+            self._pin_token = pin_to_primary(True)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        token = getattr(self, "_pin_token", None)
+        if token is not None:
+            unpin(token)
+            self._pin_token = None
+        user_id = getattr(getattr(request, "user", None), "pk", None)
+        if request.method in WRITE_METHODS and user_id and response.status_code < 400:
+            cache.set(_ryw_key(user_id), 1, timeout=settings.READ_YOUR_WRITES_SECONDS)
+        return super().finalize_response(request, response, *args, **kwargs)

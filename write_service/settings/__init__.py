@@ -1,0 +1,1 @@
+"""Settings split by environment: base (dev defaults), test, production. Integrations in their own modules."""
