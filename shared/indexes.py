@@ -1,0 +1,81 @@
+"""Index names, settings and mappings: the one place that knows them.
+
+Every index is reached through an alias (`<prefix><name>`); physical indexes are
+`<alias>-<UTC timestamp>` so a rebuild can swap the alias atomically. Deleted rows stay in the
+index as versioned tombstones (`deleted: true`), which every query filters out: a late, older
+update can then never resurrect a deleted document, however long after `index.gc_deletes`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from shared.config import load_config
+
+KEYWORD = {"type": "keyword"}
+LONG = {"type": "long"}
+DOUBLE = {"type": "double"}
+DATE = {"type": "date"}
+BOOLEAN = {"type": "boolean"}
+INTEGER = {"type": "integer"}
+TEXT_WITH_SORT = {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}}
+PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    name: str
+    properties: dict
+
+    @property
+    def alias(self) -> str:
+        return f"{load_config().es_index_prefix}{self.name}"
+
+    def new_physical_name(self) -> str:
+        return f"{self.alias}-{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
+
+    def mappings(self) -> dict:
+        # strict: a field that is not declared here can never slip into a document (private data).
+        return {"dynamic": "strict", "properties": {**self.properties, "deleted": BOOLEAN}}
+
+    def settings(self, *, bulk_load: bool = False) -> dict:
+        config = load_config()
+        return {
+            "number_of_shards": 1,
+            "number_of_replicas": 0 if bulk_load else config.es_number_of_replicas,
+            # Explicit, so idle shards never defer visibility (search_idle would otherwise delay
+            # the first refresh after a quiet period); -1 while bulk loading a rebuild.
+            "refresh_interval": "-1" if bulk_load else config.es_refresh_interval,
+            "max_result_window": 10000,
+        }
+
+
+ASSESSMENTS = IndexDefinition(
+    name="assessments",
+    properties={
+        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "description": {"type": "text"},
+        "tags": KEYWORD, "difficulty": KEYWORD, "status": KEYWORD, "cut_off": DOUBLE, "max_score": DOUBLE,
+        "duration_minutes": INTEGER, "attempts_count": LONG, "submitted_count": LONG,
+        "created_at": DATE, "updated_at": DATE,
+    },
+)
+
+ATTEMPTS = IndexDefinition(
+    name="attempts",
+    properties={
+        "attempt_id": LONG, "assessment": LONG, "organisation": LONG, "assessment_status": KEYWORD,
+        "candidate": PERSON, "status": KEYWORD, "score": DOUBLE, "time_taken_seconds": DOUBLE,
+        "started_at": DATE, "submitted_at": DATE, "rank": INTEGER, "percentile": DOUBLE, "qualified": BOOLEAN,
+    },
+)
+
+POSTS = IndexDefinition(
+    name="posts",
+    properties={
+        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "body": {"type": "text"}, "tags": KEYWORD,
+        "assessment": LONG, "author": PERSON, "comments_count": LONG, "created_at": DATE,
+        "last_activity_at": DATE,
+    },
+)
+
+ALL_INDEXES: dict[str, IndexDefinition] = {d.name: d for d in (ASSESSMENTS, ATTEMPTS, POSTS)}
