@@ -1,0 +1,40 @@
+"""The Celery app of read_indexer: queues, reliability settings (shared.celery_config), beat schedule.
+
+Run: celery -A read_indexer.celery_app worker -Q indexing,counters,fanout,maintenance
+     celery -A read_indexer.celery_app beat
+"""
+from __future__ import annotations
+
+import os
+
+import django
+from celery import Celery
+from celery.signals import worker_process_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "write_service.settings.base")
+django.setup()
+
+from shared import task_names  # noqa: E402
+from shared.celery_config import celery_conf  # noqa: E402
+from shared.config import load_config  # noqa: E402
+
+app = Celery("read_indexer")
+app.conf.update(celery_conf(load_config()))
+# Periodic entries expire, so a backlog never piles up duplicates of the same sweep.
+app.conf.beat_schedule = {
+    "outbox-relay": {"task": task_names.OUTBOX_RELAY, "schedule": 2.0, "options": {"expires": 10}},
+    "counters-flush": {"task": task_names.APPLY_COUNTERS, "schedule": 5.0, "options": {"expires": 10}},
+    "counters-reconcile": {"task": task_names.RECONCILE_COUNTERS, "schedule": 60.0, "options": {"expires": 50}},
+    "outbox-cleanup": {"task": task_names.OUTBOX_CLEANUP, "schedule": 3600.0, "options": {"expires": 600}},
+}
+app.autodiscover_tasks(["read_indexer"], related_name="tasks", force=True)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs):
+    # Forked pool processes must not share the parent's database or HTTP sockets.
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.close_if_unusable_or_obsolete()
+        connection.close()

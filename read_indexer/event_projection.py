@@ -1,0 +1,74 @@
+"""Turns a batch of outbox events into re-projected documents (the indexing handler).
+
+Events only say *what* changed; the documents are re-read from PostgreSQL, so a duplicated,
+reordered or late event can only ever (re)write the current state, with its version.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from read_indexer import lag
+from read_indexer.documents import project_and_index
+from shared import events
+from write_service.outbox.models import DeadLetter, OutboxEvent
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Targets:
+    ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    fanout_assessments: set[int] = field(default_factory=set)
+
+
+def route(event: events.Event, targets: Targets) -> None:
+    match event:
+        case events.AssessmentCreated() | events.AssessmentUpdated() | events.AssessmentDeleted():
+            targets.ids["assessments"].add(event.assessment_id)
+            if not isinstance(event, events.AssessmentCreated):
+                targets.fanout_assessments.add(event.assessment_id)  # status/title/deletion show on attempts
+        case events.AssessmentCutOffChanged():
+            targets.fanout_assessments.add(event.assessment_id)  # every attempt's `qualified`
+        case events.AttemptStarted() | events.AttemptSubmitted():
+            targets.ids["attempts"].add(event.attempt_id)  # ranks move via counters -> fan-out
+        case events.PostCreated() | events.PostUpdated() | events.PostDeleted():
+            targets.ids["posts"].add(event.post_id)
+        case events.CommentCreated() | events.CommentDeleted():
+            targets.ids["posts"].add(event.post_id)
+        case events.UserUpdated():
+            pass  # display names are re-projected by the fan-out of the user's rows (not yet emitted)
+
+
+def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:
+    with transaction.atomic(using="default"):
+        OutboxEvent.objects.filter(pk=event.pk).update(dead_at=timezone.now(), last_error=error[:4000])
+        DeadLetter.objects.update_or_create(
+            event_id=event.pk, defaults={"handler": handler, "error": error[:4000], "attempts": event.relay_attempts}
+        )
+    log.error("outbox.dead_letter", event_id=event.pk, event_type=event.event_type, error=error[:500])
+
+
+def project_events(event_ids: list[int]) -> Targets:
+    rows = list(OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True, dead_at__isnull=True))
+    targets = Targets()
+    for row in rows:
+        try:
+            route(events.parse_event(row.event_type, row.payload), targets)
+        except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
+            dead_letter(row, "indexing", f"invalid event: {exc}")
+    for index_name, ids in targets.ids.items():
+        project_and_index(index_name, sorted(ids))
+    OutboxEvent.objects.using("default").filter(id__in=[r.id for r in rows], indexed_at__isnull=True).update(
+        indexed_at=timezone.now()
+    )
+    lag.record([r.occurred_at for r in rows])
+    return targets
+
+
+def record_failure(event_ids: list[int], error: str) -> None:
+    OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True).update(last_error=error[:4000])

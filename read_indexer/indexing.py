@@ -1,0 +1,50 @@
+"""Versioned bulk indexing: an older state can never overwrite a newer one.
+
+Every document goes in with version_type=external_gte and the projection's version (a sum of
+monotonic row versions read in one snapshot); a 409 means a newer or equal state is already
+indexed, which is success for us. Any other failure raises, so the task retries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+from elasticsearch import helpers
+
+from read_indexer.projections import ProjectedDocument
+from shared.es_client import get_es_client
+
+log = structlog.get_logger(__name__)
+
+
+class BulkIndexError(RuntimeError):
+    pass
+
+
+def bulk_actions(index: str, documents: Iterable[ProjectedDocument]):
+    for doc in documents:
+        yield {
+            "_op_type": "index", "_index": index, "_id": str(doc.id),
+            "version": doc.version, "version_type": "external_gte", "_source": doc.source,
+        }
+
+
+def index_documents(index: str, documents: list[ProjectedDocument], *, refresh: bool = False, chunk_size: int = 500) -> int:
+    """Indexes into `index` (an alias or a physical index); returns how many were written."""
+    if not documents:
+        return 0
+    written, errors = 0, []
+    for ok, item in helpers.streaming_bulk(
+        get_es_client(), bulk_actions(index, documents), chunk_size=chunk_size,
+        raise_on_error=False, raise_on_exception=True, refresh=refresh, max_retries=3, initial_backoff=0.5,
+    ):
+        result = item.get("index", {})
+        if ok:
+            written += 1
+        elif result.get("status") == 409:
+            continue  # a newer (or identical) version is already there
+        else:
+            errors.append(result)
+    if errors:
+        raise BulkIndexError(f"{len(errors)} documents failed, first: {errors[0]}")
+    return written

@@ -1,0 +1,102 @@
+"""Celery tasks: thin, take ids, call a service of read_indexer. Names come from shared.task_names.
+
+Every task here is idempotent, so late acks + reject-on-worker-lost (shared.celery_config) can
+redeliver any of them after a crash without harm.
+"""
+from __future__ import annotations
+
+import structlog
+from celery import shared_task
+from django_redis import get_redis_connection
+
+from read_indexer import counters, documents, event_projection, fanout, outbox_relay
+from shared import task_names
+from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
+
+log = structlog.get_logger(__name__)
+RETRYING = {
+    "autoretry_for": (Exception,), "max_retries": MAX_RETRIES, "retry_backoff": 1,
+    "retry_backoff_max": RETRY_BACKOFF_MAX, "retry_jitter": True,
+}
+
+
+@shared_task(name=task_names.PROJECT_EVENTS, bind=True, **RETRYING)
+def project_events_task(self, event_ids: list[int]) -> dict:
+    try:
+        targets = event_projection.project_events(event_ids)
+    except Exception as exc:
+        event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
+        raise
+    for assessment_id in targets.fanout_assessments:
+        schedule_recompute(assessment_id)
+    return {"events": len(event_ids)}
+
+
+@shared_task(name=task_names.APPLY_COUNTERS, bind=True, **RETRYING)
+def apply_counters_task(self, limit: int = counters.BATCH_LIMIT) -> dict:
+    # Cleared before claiming: any event committed from now on schedules the next flush.
+    get_redis_connection("default").delete(task_names.COUNTERS_SCHEDULED_KEY)
+    batch = counters.apply_counters_batch(limit)
+    for table, index_name in (("assessments_assessment", "assessments"), ("discussions_post", "posts")):
+        ids = batch.rows_updated.get(table)
+        if ids:
+            project_documents_task.delay(index_name, ids)
+    for assessment_id in batch.submissions_by_assessment:
+        schedule_recompute(assessment_id)
+    if batch.more_pending:
+        apply_counters_task.delay(limit)
+    return {"claimed": batch.claimed}
+
+
+@shared_task(name=task_names.PROJECT_DOCUMENTS, bind=True, **RETRYING)
+def project_documents_task(self, index_name: str, ids: list[int]) -> dict:
+    return {"written": documents.project_and_index(index_name, ids)}
+
+
+def schedule_recompute(assessment_id: int) -> None:
+    if fanout.should_schedule(assessment_id):
+        recompute_leaderboard_task.delay(assessment_id)
+
+
+@shared_task(name=task_names.RECOMPUTE_LEADERBOARD, bind=True, max_retries=None)
+def recompute_leaderboard_task(self, assessment_id: int) -> dict:
+    try:
+        return {"written": fanout.recompute(assessment_id)}
+    except fanout.RecomputeBusy:
+        raise self.retry(countdown=0.5) from None
+    except Exception as exc:
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=min(RETRY_BACKOFF_MAX, 2 ** self.request.retries)) from None
+
+
+@shared_task(name=task_names.OUTBOX_RELAY)
+def outbox_relay_task() -> dict:
+    ids, counters_behind = outbox_relay.claim_stale_events()
+    for start in range(0, len(ids), 200):
+        project_events_task.delay(ids[start:start + 200])
+    if counters_behind:
+        apply_counters_task.delay()
+    if ids:
+        log.warning("outbox.relayed", events=len(ids), counters_behind=counters_behind)
+    return {"relayed": len(ids), "counters_behind": counters_behind}
+
+
+@shared_task(name=task_names.RECONCILE_COUNTERS)
+def reconcile_counters_task() -> dict:
+    repaired = counters.reconcile_recent()
+    for table, index_name in (("assessments_assessment", "assessments"), ("discussions_post", "posts")):
+        if repaired.get(table):
+            project_documents_task.delay(index_name, repaired[table])
+    return {table: len(ids) for table, ids in repaired.items()}
+
+
+@shared_task(name=task_names.OUTBOX_CLEANUP)
+def outbox_cleanup_task() -> dict:
+    return outbox_relay.cleanup()
+
+
+@shared_task(name=task_names.PING)
+def ping_task(value: str) -> None:
+    """Round-trip probe for smoke tests and readiness: the reply lands in Redis, not a result backend."""
+    get_redis_connection("default").set(f"ping:{value}", f"pong:{value}", ex=60)
