@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "write_service.assessments",
     "write_service.discussions",
     "write_service.outbox",
+    "read_indexer",  # operator commands only (reindex, verify, pipeline_status, ...)
 ]
 
 MIDDLEWARE = [

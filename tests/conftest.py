@@ -1,0 +1,95 @@
+"""Test fixtures over the real stack (bin/test starts it): PostgreSQL primary + replica through
+pgBouncer, Redis, Elasticsearch, and real Celery worker / Gunicorn processes started here.
+
+Isolation: APP_ENV=test selects its own database, Redis databases and index prefix; a second run
+can take another namespace (STACK_NAMESPACE, PG_DB, REDIS_DB_*, ES_INDEX_PREFIX, TEST_*_PORT).
+Tests never flush tables (workers in other processes read them): each test makes its own
+organisation with unique names, so tests cannot see each other's rows.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.core.management import call_command
+
+from tests.helpers import ApiClient, Tenant, make_tenant
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("APP_ENV", "test")
+
+
+def apps(action: str, *components: str) -> None:
+    subprocess.run([str(ROOT / "stack" / "apps.sh"), action, *components], check=True, cwd=ROOT)
+
+
+def _ensure_database() -> None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(host=db["HOST"], port=settings.CONFIG.pg_port, user=db["USER"], password=db["PASSWORD"], dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker):
+    """The configured test database itself (no test_ copy: worker processes must see it)."""
+    with django_db_blocker.unblock():
+        _ensure_database()
+        call_command("migrate", interactive=False, verbosity=0)
+        from read_indexer.index_lifecycle import ensure_all_indexes
+
+        ensure_all_indexes()
+
+
+@pytest.fixture(autouse=True)
+def _real_database(django_db_setup, django_db_blocker):
+    # Real commits, no wrapping transaction: on_commit must fire and workers must see the rows.
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture(scope="session")
+def pipeline(django_db_setup):
+    """Real Celery workers and beat for this namespace, restarted so they run the current code."""
+    apps("restart", "worker-indexing", "worker-counters", "beat")
+    apps("start", "worker-indexing", "worker-counters", "beat")
+    yield
+    apps("stop", "worker-indexing", "worker-counters", "beat")
+
+
+@pytest.fixture(scope="session")
+def write_server(django_db_setup):
+    apps("restart", "write")
+    apps("start", "write")
+    yield f"http://127.0.0.1:{os.environ.get('TEST_WRITE_PORT', '8100')}"
+    apps("stop", "write")
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    return make_tenant()
+
+
+@pytest.fixture
+def other_tenant() -> Tenant:
+    return make_tenant()
+
+
+@pytest.fixture
+def api() -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
