@@ -35,8 +35,8 @@ def get_cached_user(user_id: int) -> CachedUser | None:
 
 
 def refresh_user_after_commit(user: User) -> None:
-    """Cache the committed state only: a rolled-back change must not reach the cache."""
-    transaction.on_commit(lambda: cache_user(User.objects.using("default").get(pk=user.pk)))
+    """Cache after commit only: a rolled-back change must never reach the cache."""
+    transaction.on_commit(lambda: cache_user(user))
 
 
 def cache_token(raw_token: str, token: ApiToken) -> None:

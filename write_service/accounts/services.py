@@ -41,14 +41,15 @@ def user_create(
     organisation: Organisation | None = None, display_name: str = "", email: str = "",
 ) -> User:
     """Staff create users of their own organisation; `actor=None` is the operator's CLI."""
+    organisation_id = organisation.pk if organisation is not None else None
     if actor is not None:
         if not actor.is_org_staff:
             raise Forbidden("Only organisation staff can create users.")
-        organisation = actor.organisation
+        organisation_id = actor.organisation_id
     if User.objects.filter(username=username).exists():
         raise Conflict({"username": ["This username is taken."]})
     _check_password(password)
-    user = User(username=username, email=email, role=role, display_name=display_name, organisation=organisation)
+    user = User(username=username, email=email, role=role, display_name=display_name, organisation_id=organisation_id)
     user.set_password(password)
     user.save()
     auth_cache.refresh_user_after_commit(user)

@@ -32,7 +32,7 @@ def assessment_output(a: Assessment) -> dict:
         "tags": a.tags, "difficulty": a.difficulty, "status": a.status, "cut_off": str(a.cut_off),
         "max_score": str(a.max_score), "duration_minutes": a.duration_minutes, "created_by": a.created_by_id,
         "attempts_count": a.attempts_count, "submitted_count": a.submitted_count,
-        "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(), "version": a.version,
+        "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
     }
 
 

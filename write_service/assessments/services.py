@@ -74,7 +74,6 @@ def assessment_update(*, actor: User, assessment_id: int, changes: dict) -> Asse
     _check_scores(assessment.cut_off, assessment.max_score)
     assessment.version = F("version") + 1
     assessment.save(update_fields=[*changed, "version", "updated_at"])
-    assessment.refresh_from_db(fields=["version"])
     record_event(events.AssessmentUpdated(
         assessment_id=assessment.pk, organisation_id=assessment.organisation_id, changed_fields=changed,
     ))
@@ -105,8 +104,8 @@ def attempt_start(*, actor: User, assessment_id: int) -> Attempt:
     if assessment is None:
         raise NotFound("Assessment not found or not open for attempts.")
     try:
-        with transaction.atomic():
-            attempt = Attempt.objects.create(assessment=assessment, candidate_id=actor.pk, started_at=timezone.now())
+        # No savepoint: on a duplicate the whole (outer) transaction is rolled back anyway.
+        attempt = Attempt.objects.create(assessment=assessment, candidate_id=actor.pk, started_at=timezone.now())
     except IntegrityError:
         raise Conflict({"assessment": ["You already have an attempt at this assessment."]}) from None
     record_event(events.AttemptStarted(attempt_id=attempt.pk, assessment_id=assessment.pk, candidate_id=actor.pk))
@@ -130,7 +129,6 @@ def attempt_submit(*, actor: User, attempt_id: int, score: Decimal) -> Attempt:
     attempt.status = AttemptStatus.SUBMITTED
     attempt.version = F("version") + 1
     attempt.save(update_fields=["score", "submitted_at", "status", "version"])
-    attempt.refresh_from_db(fields=["version"])
     record_event(events.AttemptSubmitted(
         attempt_id=attempt.pk, assessment_id=attempt.assessment_id, candidate_id=actor.pk,
     ))

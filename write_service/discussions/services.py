@@ -71,7 +71,6 @@ def post_update(*, actor: User, post_id: int, changes: dict) -> Post:
         setattr(post, field, changes[field])
     post.version = F("version") + 1
     post.save(update_fields=[*changed, "version", "updated_at"])
-    post.refresh_from_db(fields=["version"])
     record_event(events.PostUpdated(post_id=post.pk, changed_fields=changed))
     return post
 

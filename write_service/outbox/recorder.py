@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Now
 
 from shared.events import Event
 from write_service.outbox import publisher
@@ -27,17 +28,11 @@ def record_event(event: Event) -> OutboxEvent | None:
     row = OutboxEvent.objects.create(
         event_type=event.event_type,
         payload=event.model_dump(mode="json"),
-        occurred_at=_transaction_timestamp(),
+        # now() is the transaction's start time: close to the commit of our short transactions.
+        occurred_at=Now(),
     )
     _pending_ids_for_this_transaction().append(row.id)
     return row
-
-
-def _transaction_timestamp():
-    # now() is the transaction's start; close to commit for our short write transactions.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        return cursor.fetchone()[0]
 
 
 class _PublishAfterCommit:
