@@ -51,7 +51,7 @@ def django_db_setup(django_db_blocker):
         ensure_all_indexes()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _real_database(django_db_setup, django_db_blocker):
     # Real commits, no wrapping transaction: on_commit must fire and workers must see the rows.
     with django_db_blocker.unblock():
