@@ -37,9 +37,11 @@ class CounterBatch:
 
 
 def _claim(cursor, limit: int) -> list[tuple[int, str, dict, datetime]]:
+    # now() is the batch transaction's timestamp: every event of a batch shares it, so operators
+    # (and tests) can tell batches apart.
     cursor.execute(
         """
-        UPDATE outbox_outboxevent SET counters_applied_at = clock_timestamp()
+        UPDATE outbox_outboxevent SET counters_applied_at = now()
         WHERE id IN (
             SELECT id FROM outbox_outboxevent
             WHERE counters_applied_at IS NULL AND dead_at IS NULL

@@ -9,6 +9,8 @@ May touch: nothing but the exception it is given. Commands subclass OperatorComm
 """
 from __future__ import annotations
 
+import logging
+
 import django.db.utils
 import elastic_transport
 import psycopg2
@@ -74,6 +76,9 @@ class OperatorCommand(BaseCommand):
         raise NotImplementedError
 
     def handle(self, *args, **options):
+        # The client's per-retry warnings (with exception objects) repeat what our one sentence
+        # says; operators get the sentence, the logs keep everything from ERROR up.
+        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
         try:
             self.operate(**options)
         except ProblemFound as exc:

@@ -31,7 +31,7 @@ class Checkpoint:
     last_id: int = 0
     loaded: int = 0
     started_at: float = dataclasses.field(default_factory=time.time)
-    old_index: str | None = None
+    old_indexes: list[str] = dataclasses.field(default_factory=list)  # recorded just before the swap
 
 
 def load(alias: str) -> Checkpoint | None:

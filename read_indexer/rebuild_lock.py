@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import psycopg2
 import structlog
+from django.db import connections
 
 from read_indexer.operator_cli import OperatorError
 from shared.config import load_config
@@ -69,6 +70,19 @@ class ReindexLock:
                 self._conn.close()  # closing the session releases the advisory lock
             finally:
                 self._conn = None
+
+
+def reindex_running(alias: str) -> bool:
+    """Read-only probe (dry runs, pipeline_status): pg_locks shows the lock without touching it."""
+    classid, objid = _lock_key(alias)
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objid = %s)",
+            [classid, objid % 2**32],  # pg_locks shows the int4 keys as unsigned oids
+        )
+        return cursor.fetchone()[0]
 
 
 @contextmanager

@@ -63,8 +63,25 @@ def pipeline(django_db_setup):
     """Real Celery workers and beat for this namespace, restarted so they run the current code."""
     apps("restart", "worker-indexing", "worker-counters", "beat")
     apps("start", "worker-indexing", "worker-counters", "beat")
+    wait_for_workers()
     yield
     apps("stop", "worker-indexing", "worker-counters", "beat")
+
+
+def wait_for_workers(timeout: float = 60) -> None:
+    """A worker process is not a consuming worker yet: ping every queue and wait for the pongs."""
+    import redis as redis_lib
+
+    from shared import task_names
+    from shared.config import load_config
+    from tests.helpers import wait_until
+    from write_service.outbox.publisher import celery_publisher
+
+    client = redis_lib.Redis.from_url(load_config().cache_url)
+    for queue in task_names.ALL_QUEUES:
+        value = f"ready-{queue}-{uuid.uuid4().hex[:8]}"
+        celery_publisher().send_task(task_names.PING, args=[value], queue=queue)
+        wait_until(lambda: client.get(f"ping:{value}"), timeout=timeout, message=f"a worker consuming {queue}")
 
 
 @pytest.fixture(scope="session")

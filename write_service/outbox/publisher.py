@@ -13,7 +13,7 @@ from shared.celery_config import celery_conf
 from shared.config import load_config
 
 log = structlog.get_logger(__name__)
-COUNTERS_COALESCE_SECONDS = 0.25
+COUNTERS_COALESCE_SECONDS = 0.5
 
 
 @functools.cache

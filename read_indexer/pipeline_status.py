@@ -1,0 +1,249 @@
+"""One snapshot of the whole pipeline for operators: is every committed write reaching the index?
+
+Sections: outbox backlog (and its oldest event's age), Celery queue depths, dead letters,
+commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
+health, PostgreSQL replication. Each section is collected on its own, so one unreachable service
+still leaves the others readable; `warnings` lists what an operator should look at.
+May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
+databases) and Elasticsearch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from django.db import connections
+
+from read_indexer import index_lifecycle, lag, rebuild_checkpoint
+from read_indexer.operator_cli import describe_failure
+from read_indexer.rebuild_lock import reindex_running
+from shared.config import load_config
+from shared.es_client import get_es_client
+from shared.indexes import ALL_INDEXES
+from shared.task_names import ALL_QUEUES
+from write_service.outbox.models import DeadLetter
+
+KOMBU_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps one list per priority step
+KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
+REPLICA_WARN_SECONDS = 30
+
+
+def _one_row(sql: str, params: list | None = None, using: str = "default") -> tuple:
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()
+
+
+def outbox() -> dict:
+    # Each query repeats a partial index's predicate exactly, so it reads only the backlog.
+    unindexed, unindexed_age = _one_row(
+        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM outbox_outboxevent"
+        " WHERE indexed_at IS NULL AND dead_at IS NULL")
+    uncounted, uncounted_age = _one_row(
+        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM outbox_outboxevent"
+        " WHERE counters_applied_at IS NULL AND dead_at IS NULL")
+    return {
+        "unindexed": unindexed, "oldest_unindexed_seconds": _round(unindexed_age),
+        "uncounted": uncounted, "oldest_uncounted_seconds": _round(uncounted_age),
+        "dead_letters": DeadLetter.objects.using("default").count(),
+    }
+
+
+def queues() -> dict:
+    broker = redis.Redis.from_url(load_config().broker_url, socket_connect_timeout=2, socket_timeout=2)
+    with broker.pipeline(transaction=False) as pipe:
+        for queue in ALL_QUEUES:
+            for step in KOMBU_PRIORITY_STEPS:
+                pipe.llen(f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}" if step else queue)
+        pipe.hlen("unacked")  # delivered to a worker, not yet acknowledged (late acks)
+        lengths = pipe.execute()
+    depths = {queue: sum(lengths[i * len(KOMBU_PRIORITY_STEPS):(i + 1) * len(KOMBU_PRIORITY_STEPS)])
+              for i, queue in enumerate(ALL_QUEUES)}
+    return {"depths": depths, "unacked": lengths[-1]}
+
+
+def indexing_lag() -> dict:
+    return lag.percentiles()
+
+
+def indexes() -> dict:
+    es = get_es_client()
+    result = {}
+    for name, definition in ALL_INDEXES.items():
+        alias = definition.alias
+        physical = sorted(es.indices.get_alias(name=alias)) if es.indices.exists_alias(name=alias) else []
+        entry = {"alias": alias, "indexes": [_index_counts(es, index) for index in physical]}
+        targets = index_lifecycle.write_targets(definition)[1:]  # [0] is the alias itself
+        checkpoint = rebuild_checkpoint.load(alias)
+        if targets or checkpoint:
+            entry["rebuild"] = {
+                "targets": [_index_counts(es, index) for index in targets],
+                "running": reindex_running(alias),
+                "phase": checkpoint.phase if checkpoint else None,
+                "last_id": checkpoint.last_id if checkpoint else None,
+            }
+        result[name] = entry
+    return result
+
+
+def _index_counts(es, index: str) -> dict:
+    if not es.indices.exists(index=index):
+        return {"index": index, "exists": False}
+    total = es.count(index=index)["count"]
+    live = es.count(index=index, query={"term": {"deleted": False}})["count"]
+    return {"index": index, "documents": total, "live": live, "tombstones": total - live}
+
+
+def cluster() -> dict:
+    health = get_es_client().cluster.health()
+    keys = ("status", "number_of_nodes", "active_primary_shards", "active_shards", "relocating_shards",
+            "initializing_shards", "unassigned_shards")
+    return {key: health.get(key) for key in keys}
+
+
+def replication() -> dict:
+    in_recovery, replay_age, caught_up, pending_bytes = _one_row(
+        "SELECT pg_is_in_recovery(), EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8,"
+        " pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(),"
+        " pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint",
+        using="replica",
+    )
+    # now() - last replayed commit also grows while the primary is idle: with nothing left to
+    # replay the replica is current, whatever that age says.
+    replica = {
+        "in_recovery": in_recovery, "caught_up": bool(caught_up), "pending_replay_bytes": pending_bytes,
+        "last_replay_age_seconds": _round(replay_age), "lag_seconds": 0.0 if caught_up else _round(replay_age),
+    }
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT application_name, state, sync_state, EXTRACT(EPOCH FROM replay_lag)::float8,"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication")
+        standbys = [
+            {"application_name": row[0], "state": row[1], "sync_state": row[2],
+             "replay_lag_seconds": _round(row[3]), "replay_lag_bytes": row[4]}
+            for row in cursor.fetchall()
+        ]
+    note = None
+    if standbys and all(s["state"] is None for s in standbys):
+        note = "pg_stat_replication details need the pg_monitor role (GRANT pg_monitor TO the app user)"
+    return {"replica": replica, "primary_standbys": standbys, "note": note}
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
+SECTIONS: dict[str, Callable[[], dict]] = {
+    "outbox": outbox, "queues": queues, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
+    "replication": replication,
+}
+
+
+def collect() -> dict:
+    """Every section; a failing one becomes {"error": sentence} and lands in `unreachable`."""
+    status: dict = {"unreachable": [], "warnings": []}
+    for name, section in SECTIONS.items():
+        try:
+            status[name] = section()
+        except Exception as exc:  # one service down must not hide the others
+            sentence = describe_failure(exc) or f"{type(exc).__name__}: {exc}"
+            status[name] = {"error": sentence}
+            if sentence not in status["unreachable"]:
+                status["unreachable"].append(sentence)
+    status["warnings"] = _warnings(status)
+    return status
+
+
+def _warnings(status: dict) -> list[str]:
+    found = []
+    box = status.get("outbox", {})
+    for kind in ("unindexed", "uncounted"):
+        age = box.get(f"oldest_{kind}_seconds")
+        if age is not None and age > BACKLOG_WARN_SECONDS:
+            found.append(f"the oldest {kind} event is {age:.0f} s old")
+    if box.get("dead_letters"):
+        found.append(f"{box['dead_letters']} dead letters (manage.py dead_letters list)")
+    if status.get("cluster", {}).get("status") == "red":
+        found.append("the Elasticsearch cluster is red")
+    for entry in status.get("indexes", {}).values():
+        if isinstance(entry, dict) and entry.get("rebuild") and not entry["rebuild"]["running"]:
+            found.append(f"an interrupted reindex of {entry['alias']} is still dual-writing (reindex --resume)")
+        if isinstance(entry, dict) and "alias" in entry and not entry.get("indexes"):
+            found.append(f"the alias {entry['alias']} does not exist")
+    replica = status.get("replication", {}).get("replica", {})
+    if replica.get("lag_seconds") is not None and replica["lag_seconds"] > REPLICA_WARN_SECONDS:
+        found.append(f"the replica is {replica['lag_seconds']:.0f} s behind")
+    return found
+
+
+def render(status: dict) -> list[str]:
+    """The human table."""
+    lines: list[str] = []
+
+    def section(title: str, key: str, body: Callable[[dict], list[str]]) -> None:
+        lines.append(title)
+        data = status.get(key, {})
+        lines.extend(f"  {line}" for line in ([f"UNREACHABLE: {data['error']}"] if "error" in data else body(data)))
+
+    def age(seconds) -> str:
+        return "-" if seconds is None else f"{seconds:.1f} s"
+
+    section("Outbox", "outbox", lambda d: [
+        f"{'unindexed events':<22}{d['unindexed']:>10,}   oldest {age(d['oldest_unindexed_seconds'])}",
+        f"{'uncounted events':<22}{d['uncounted']:>10,}   oldest {age(d['oldest_uncounted_seconds'])}",
+        f"{'dead letters':<22}{d['dead_letters']:>10,}",
+    ])
+    section("Celery queues (broker)", "queues", lambda d: [
+        *(f"{queue:<22}{depth:>10,}" for queue, depth in d["depths"].items()),
+        f"{'unacked (in workers)':<22}{d['unacked']:>10,}",
+    ])
+    section("Commit-to-indexed lag (last 5 min)", "lag", lambda d: [
+        "no samples (idle)" if not d["samples"] else
+        f"p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   max {d['max']:.3f} s   ({d['samples']:,} samples)"
+    ])
+
+    def index_lines(d: dict) -> list[str]:
+        out = []
+        for entry in d.values():
+            physical = entry["indexes"] or [{"index": "(missing)", "exists": False}]
+            for index in physical:
+                out.append(f"{entry['alias']:<22} -> {_counts(index)}")
+            rebuild = entry.get("rebuild")
+            if rebuild:
+                state = "running" if rebuild["running"] else "INTERRUPTED (reindex --resume)"
+                for target in rebuild["targets"] or [{"index": "(none)", "exists": False}]:
+                    out.append(f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, after id {rebuild['last_id']}: "
+                               f"{_counts(target)}")
+        return out
+
+    section("Indexes (alias -> physical index)", "indexes", index_lines)
+    section("Elasticsearch cluster", "cluster", lambda d: [
+        f"status {d['status']}, {d['number_of_nodes']} node(s), {d['active_shards']} active shards, "
+        f"{d['unassigned_shards']} unassigned, {d['initializing_shards']} initializing, {d['relocating_shards']} relocating"
+    ])
+
+    def replication_lines(d: dict) -> list[str]:
+        replica = d["replica"]
+        replay = "caught up" if replica["caught_up"] else f"{replica['pending_replay_bytes'] or 0:,} bytes to replay"
+        out = [f"replica: lag {age(replica['lag_seconds'])} ({replay}; "
+               f"last replayed commit {age(replica['last_replay_age_seconds'])} ago)"]
+        for standby in d["primary_standbys"]:
+            out.append(f"primary sees {standby['application_name']}: state {standby['state'] or '?'}, "
+                       f"replay lag {age(standby['replay_lag_seconds'])}, {standby['replay_lag_bytes'] or 0:,} bytes")
+        if not d["primary_standbys"]:
+            out.append("primary sees no standby")
+        if d["note"]:
+            out.append(f"note: {d['note']}")
+        return out
+
+    section("PostgreSQL replication", "replication", replication_lines)
+    lines.append("Warnings")
+    lines.extend(f"  {w}" for w in status["warnings"] or ["none"])
+    return lines
+
+
+def _counts(index: dict) -> str:
+    if not index.get("exists", True):
+        return f"{index['index']} (does not exist)"
+    return f"{index['index']}  {index['documents']:,} docs ({index['live']:,} live, {index['tombstones']:,} tombstones)"

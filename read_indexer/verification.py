@@ -1,0 +1,243 @@
+"""Verification of an index against PostgreSQL, and repair of exactly the drifted documents.
+
+Two chunked passes, so memory stays flat at millions of rows:
+  1. rows -> documents: keyset pages of row ids; each page is projected (the same code the
+     workers use) and compared with an mget of the same ids: no document = missing; a different
+     version or content hash = stale (`ahead` when the index's version is higher than the
+     database's, which only a restore or a bug produces and only a reindex can fix).
+  2. documents -> rows: a point-in-time scan (search_after on _shard_doc) over the index's ids;
+     a document whose row does not exist = orphan. Tombstones (`deleted: true`) are legitimate
+     documents of soft-deleted rows and compare like any other.
+Writes still in flight look like drift for a moment, so drifted ids are re-checked once after
+`settle` seconds and only what is still wrong is reported.
+May touch: PostgreSQL (read), the index behind one alias (read; repair: versioned writes through
+documents.project_and_index, and deletes of orphans guarded by their seq_no).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+from django.db import connections
+from elasticsearch import helpers
+from tqdm import tqdm
+
+from read_indexer import documents
+from read_indexer.bulk_load import count_rows
+from read_indexer.operator_cli import OperatorError
+from read_indexer.projections import PROJECTIONS
+from shared.es_client import get_es_client
+
+log = structlog.get_logger(__name__)
+PIT_KEEP_ALIVE = "2m"
+
+
+def document_hash(source: dict) -> str:
+    """Content hash of a document, independent of key order (both sides are plain JSON values)."""
+    return hashlib.blake2b(orjson.dumps(source, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+@dataclass
+class Drift:
+    missing: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)
+    ahead: list[int] = field(default_factory=list)  # stale, with a newer version than the database's
+    orphan: list[str] = field(default_factory=list)  # document ids (a non-numeric id is an orphan too)
+
+    def add(self, other: Drift) -> None:
+        self.missing += other.missing
+        self.stale += other.stale
+        self.ahead += other.ahead
+        self.orphan += other.orphan
+
+    @property
+    def total(self) -> int:
+        return len(self.missing) + len(self.stale) + len(self.ahead) + len(self.orphan)
+
+    def row_ids(self) -> list[int]:
+        return sorted({*self.missing, *self.stale, *self.ahead, *(int(i) for i in self.orphan if i.isdigit())})
+
+    def counts(self) -> dict[str, int]:
+        return {"missing": len(self.missing), "stale": len(self.stale), "ahead": len(self.ahead), "orphan": len(self.orphan)}
+
+    def as_dict(self) -> dict:
+        return {"missing": self.missing, "stale": self.stale, "ahead": self.ahead, "orphan": self.orphan}
+
+
+@dataclass
+class IndexVerification:
+    index_name: str
+    alias: str
+    physical_index: str
+    rows: int = 0
+    documents: int = 0
+    drift: Drift = field(default_factory=Drift)
+    repaired: dict[str, int] | None = None
+    remaining: Drift | None = None  # after repair
+
+    def as_dict(self) -> dict:
+        return {
+            "index": self.index_name, "alias": self.alias, "physical_index": self.physical_index,
+            "rows": self.rows, "documents": self.documents, "drift": self.drift.as_dict(),
+            "drift_counts": self.drift.counts(), "repaired": self.repaired,
+            "remaining": self.remaining.as_dict() if self.remaining is not None else None,
+        }
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _existing_row_ids(index_name: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {PROJECTIONS[index_name].table} WHERE id = ANY(%s)", [ids])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
+    """Drift among these ids, comparing the database's projection with the documents (realtime mget)."""
+    drift = Drift()
+    if not ids:
+        return drift
+    projected = {doc.id: doc for doc in PROJECTIONS[index_name].project(ids)}
+    response = get_es_client().mget(index=alias, ids=[str(i) for i in ids], realtime=True)
+    for item in response["docs"]:
+        if "error" in item:
+            raise OperatorError(f"Elasticsearch could not read document {item['_id']} of {alias}: {item['error']}.")
+        doc_id, found = int(item["_id"]), item.get("found", False)
+        row = projected.get(doc_id)
+        if row is None:
+            if found:
+                drift.orphan.append(str(doc_id))
+        elif not found:
+            drift.missing.append(doc_id)
+        elif item["_version"] > row.version:
+            drift.ahead.append(doc_id)
+        elif item["_version"] != row.version or document_hash(item["_source"]) != document_hash(row.source):
+            drift.stale.append(doc_id)
+    return drift
+
+
+def _scan_document_ids(alias: str, chunk_size: int) -> Iterator[list[str]]:
+    """Every document id behind the alias, page by page, from one point in time."""
+    es = get_es_client()
+    pit_id = es.open_point_in_time(index=alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+    try:
+        search_after = None
+        while True:
+            response = es.search(
+                pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, size=chunk_size, sort=["_shard_doc"],
+                source=False, track_total_hits=False, search_after=search_after,
+            )
+            hits = response["hits"]["hits"]
+            if not hits:
+                return
+            pit_id = response.get("pit_id", pit_id)
+            search_after = hits[-1]["sort"]
+            yield [hit["_id"] for hit in hits]
+    finally:
+        es.close_point_in_time(id=pit_id)
+
+
+def find_orphans(index_name: str, ids: list[str]) -> list[str]:
+    numeric = [int(i) for i in ids if i.isdigit()]
+    existing = _existing_row_ids(index_name, numeric)
+    return [i for i in ids if not i.isdigit() or int(i) not in existing]
+
+
+def _recheck(index_name: str, alias: str, drift: Drift, chunk_size: int) -> Drift:
+    rechecked = Drift(orphan=[i for i in drift.orphan if not i.isdigit()])
+    for ids in _chunks(drift.row_ids(), chunk_size):
+        rechecked.add(compare_ids(index_name, alias, ids))
+    return rechecked
+
+
+def verify(index_name: str, *, chunk_size: int = 1000, settle: float = 2.0) -> IndexVerification:
+    definition = PROJECTIONS[index_name].index
+    es = get_es_client()
+    if not es.indices.exists_alias(name=definition.alias):
+        raise OperatorError(f"The alias {definition.alias} does not exist; create it with "
+                            f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`.")
+    report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
+    es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
+    projection = PROJECTIONS[index_name]
+    with tqdm(total=count_rows(index_name), desc=f"{definition.alias} rows", unit="rows", unit_scale=True,
+              dynamic_ncols=True, mininterval=0.5) as bar:
+        after_id = 0
+        while ids := projection.keyset_ids(after_id=after_id, limit=chunk_size):
+            report.drift.add(compare_ids(index_name, definition.alias, ids))
+            report.rows += len(ids)
+            after_id = ids[-1]
+            bar.update(len(ids))
+    with tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
+              unit_scale=True, dynamic_ncols=True, mininterval=0.5) as bar:
+        for ids in _scan_document_ids(definition.alias, chunk_size):
+            report.drift.orphan += find_orphans(index_name, ids)
+            report.documents += len(ids)
+            bar.update(len(ids))
+    if report.drift.total and settle > 0:
+        time.sleep(settle)  # let in-flight pipeline writes land, then keep only what is still wrong
+        report.drift = _recheck(index_name, definition.alias, report.drift, chunk_size)
+    log.info("verify.finished", alias=definition.alias, rows=report.rows, documents=report.documents,
+             **report.drift.counts())
+    return report
+
+
+def _delete_orphans(index_name: str, alias: str, orphan_ids: list[str]) -> int:
+    """Deletes orphans whose row still does not exist, only if the document is unchanged since read."""
+    es = get_es_client()
+    confirmed = find_orphans(index_name, orphan_ids)
+    if not confirmed:
+        return 0
+    found = [d for d in es.mget(index=alias, ids=confirmed, realtime=True)["docs"] if d.get("found")]
+    actions = [
+        {"_op_type": "delete", "_index": d["_index"], "_id": d["_id"],
+         "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"]}
+        for d in found
+    ]
+    deleted = 0
+    for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, raise_on_exception=True):
+        status = item.get("delete", {}).get("status")
+        if ok:
+            deleted += 1
+        elif status not in (404, 409):  # gone already, or rewritten since: not ours to delete
+            raise OperatorError(f"Deleting orphan {item['delete'].get('_id')} failed: {item['delete'].get('error')}.")
+    return deleted
+
+
+def repair(report: IndexVerification, *, chunk_size: int = 1000) -> IndexVerification:
+    """Re-projects exactly the missing and stale ids and deletes exactly the orphans, then re-checks them."""
+    drift = report.drift
+    reprojected = sorted({*drift.missing, *drift.stale})
+    for ids in _chunks(reprojected, chunk_size):
+        documents.project_and_index(report.index_name, ids)  # every write target, versioned
+    deleted = sum(_delete_orphans(report.index_name, report.alias, ids) for ids in _chunks(drift.orphan, chunk_size))
+    report.repaired = {"missing": len(drift.missing), "stale": len(drift.stale), "orphan": deleted}
+    report.remaining = _recheck(report.index_name, report.alias, drift, chunk_size)
+    log.info("verify.repaired", alias=report.alias, **report.repaired, remaining=report.remaining.total)
+    return report
+
+
+def render(report: IndexVerification, *, sample: int = 20) -> list[str]:
+    """Human-readable lines: drift by kind with the first ids of each."""
+    lines = [f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents"]
+    for kind, ids in report.drift.as_dict().items():
+        if ids:
+            more = f" (+{len(ids) - sample:,} more)" if len(ids) > sample else ""
+            lines.append(f"  {kind:<8} {len(ids):>8,}  ids: {', '.join(map(str, ids[:sample]))}{more}")
+    if not report.drift.total:
+        lines.append("  no drift")
+    if report.repaired is not None:
+        repaired = ", ".join(f"{kind} {count:,}" for kind, count in report.repaired.items())
+        lines.append(f"  repaired: {repaired}; still drifted: {report.remaining.total:,}")
+        if report.remaining.ahead:
+            lines.append("  documents ahead of the database cannot be repaired in place: "
+                         f"run `manage.py reindex {report.index_name}`")
+    return lines

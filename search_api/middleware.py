@@ -1,0 +1,69 @@
+"""The one middleware: request id, Server-Timing, metrics hook, and every error as JSON.
+
+Errors raised by views (ApiError) become their contract response; an unreachable Redis or
+Elasticsearch becomes a 503 with Retry-After; anything unexpected is logged with its traceback
+and answered with a generic JSON 500: the client never sees a traceback.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from django_redis.exceptions import ConnectionInterrupted
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError as EsTransportError
+from redis.exceptions import RedisError
+
+from search_api import metrics, timing
+from search_api.errors import ApiError, BadRequest, SearchUnavailable
+from search_api.responses import error_response, json_response
+
+log = structlog.get_logger("search_api.request")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        buckets = timing.start_request()
+        started = time.perf_counter()
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            response = self.get_response(request)
+            total = time.perf_counter() - started
+            response["Server-Timing"] = timing.server_timing_header(buckets, total)
+            response["X-Request-ID"] = request_id
+            match = getattr(request, "resolver_match", None)
+            metrics.observe_request(
+                endpoint=match.url_name if match and match.url_name else "unmatched", status=response.status_code,
+                seconds=total, es_seconds=buckets.get("es", [0.0])[0],
+            )
+            return response
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def process_exception(self, request, exception):
+        return response_for_exception(exception)
+
+
+def response_for_exception(exception: Exception):
+    if isinstance(exception, ApiError):
+        return error_response(exception)
+    if isinstance(exception, EsApiError):
+        # Validation should make this unreachable; if Elasticsearch still rejects a query, the
+        # client gets a 400 and we get the reason in the log (never the other way round).
+        log.warning("search.es_rejected", status=exception.meta.status, error=str(exception)[:500])
+        if exception.meta.status == 400:
+            return error_response(BadRequest("The search could not be run with these parameters."))
+        return error_response(SearchUnavailable())
+    if isinstance(exception, (EsTransportError, RedisError, ConnectionInterrupted)):
+        log.warning("search.backend_unavailable", error=type(exception).__name__, detail=str(exception)[:300])
+        return error_response(SearchUnavailable())
+    log.exception("search.unhandled_error")
+    return json_response({"errors": {"detail": ["Internal server error."]}}, status=500)

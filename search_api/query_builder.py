@@ -1,0 +1,83 @@
+"""Turns a list schema and parsed parameters into one Elasticsearch search body.
+
+- Every non-scoring clause (tombstones, visibility, scope, filters) goes in filter context:
+  cached by Elasticsearch and never scored. Only `q` is scored.
+- User text reaches Elasticsearch only as the query of a `simple_query_string` restricted to
+  safe operators (no fuzzy, slop, near or prefix expansion), never `query_string` or a script.
+- `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
+  `search_after` never skips or repeats rows that share sort values.
+"""
+from __future__ import annotations
+
+from search_api.filtering import EXACT, IN, RANGE, Condition, ListQuery, ListSchema
+
+COUNT_BOUND = 10_000  # counts are exact up to this many rows; beyond, a lower bound (flagged)
+NOT_DELETED = {"term": {"deleted": False}}
+# + - | " ( ) and whitespace; everything else in q is matched as plain words.
+SAFE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE"
+
+
+def filter_clauses(conditions: tuple[Condition, ...]) -> list[dict]:
+    clauses: list[dict] = []
+    ranges: dict[str, dict] = {}
+    for c in conditions:
+        to_es = c.filter.type.to_es
+        if c.lookup == EXACT:
+            clauses.append({"term": {c.filter.field: to_es(c.value)}})
+        elif c.lookup == IN:
+            clauses.append({"terms": {c.filter.field: [to_es(v) for v in c.value]}})
+        elif c.lookup in RANGE:
+            ranges.setdefault(c.filter.field, {})[c.lookup] = to_es(c.value)
+    clauses.extend({"range": {field: bounds}} for field, bounds in ranges.items())
+    return clauses
+
+
+def text_query(schema: ListSchema, q: str) -> dict:
+    return {
+        "simple_query_string": {
+            "query": q, "fields": list(schema.search_fields), "default_operator": "and",
+            "flags": SAFE_QUERY_FLAGS, "lenient": True,
+        }
+    }
+
+
+def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
+    sort: list[dict] = []
+    seen: set[str] = set()
+    for ordering in query.ordering:
+        for field, order in ordering.sort:
+            if field in seen:  # e.g. rank,score: score already sorts; a repeat would change nothing
+                continue
+            seen.add(field)
+            sort.append({field: {"order": order}} if field == "_score" else {field: {"order": order, "missing": "_last"}})
+    sort.append({schema.id_field: {"order": "asc"}})
+    return sort
+
+
+def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = (),
+                 search_after: list | None = None) -> dict:
+    bool_query: dict = {
+        "filter": [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *filter_clauses(query.conditions)],
+    }
+    if query.q:
+        bool_query["must"] = [text_query(schema, query.q)]
+    body: dict = {
+        "query": {"bool": bool_query},
+        "sort": sort_clauses(schema, query),
+        "size": query.page_size + 1,  # one extra row tells whether a next page exists
+        "_source": list(schema.row),
+        "track_total_hits": COUNT_BOUND,
+    }
+    if search_after is not None:
+        body["search_after"] = search_after
+    if query.facets:
+        body["aggs"] = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets}
+    return body
+
+
+def exists_query(*, visibility: dict, filters: tuple[dict, ...]) -> dict:
+    """A cheap "is this row there and visible?" search (stops at the first match)."""
+    return {
+        "size": 0, "terminate_after": 1, "track_total_hits": True,
+        "query": {"bool": {"filter": [NOT_DELETED, visibility, *filters]}},
+    }

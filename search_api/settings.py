@@ -1,0 +1,48 @@
+"""Settings of search_api: no database at all (DATABASES = {}), so no code path can run SQL.
+
+Shared values come from shared.config (environment variables, one place); the cache and session
+configuration is the one write_service uses (shared.redis_cache), so sessions and auth entries
+written there resolve here.
+"""
+import os
+
+from shared.config import load_config
+from shared.redis_cache import cache_settings, session_settings
+from shared.structured_logging import configure_structlog, logging_dict_config
+
+CONFIG = load_config()
+APP_ENV = CONFIG.app_env
+
+SECRET_KEY = CONFIG.secret_key  # the write side's key: cursors are signed with a salt of our own
+DEBUG = CONFIG.debug
+ALLOWED_HOSTS = CONFIG.allowed_hosts
+
+INSTALLED_APPS: list[str] = []
+DATABASES: dict = {}  # the read path runs no SQL (DESIGN.md, "Guarantees")
+
+MIDDLEWARE = ["search_api.middleware.RequestContextMiddleware"]
+ROOT_URLCONF = "search_api.urls"
+WSGI_APPLICATION = "search_api.wsgi.application"
+APPEND_SLASH = False
+
+CACHES = cache_settings(CONFIG)
+globals().update(session_settings())
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+USE_I18N = False
+
+# A GET carries its parameters in the query string; a few dozen is plenty, thousands is an attack.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 64
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
+
+# Search-only knobs, read here because no other service uses them.
+# Fixed window per token: SEARCH_RATE_LIMIT requests per SEARCH_RATE_WINDOW_SECONDS.
+SEARCH_RATE_LIMIT = int(os.environ.get("SEARCH_RATE_LIMIT", "600"))
+SEARCH_RATE_WINDOW_SECONDS = int(os.environ.get("SEARCH_RATE_WINDOW_SECONDS", "60"))
+# Below Gunicorn's 30 s worker timeout, so a stuck search is a clean 503, never a killed worker.
+SEARCH_ES_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_ES_TIMEOUT_SECONDS", "10"))
+SLOW_SEARCH_MS = CONFIG.slow_query_ms
+
+LOGGING = logging_dict_config("INFO")
+configure_structlog()

@@ -1,0 +1,51 @@
+"""Routes of the read API (base /search/v1/), its OpenAPI document and health endpoints."""
+from django.urls import path, register_converter
+
+from search_api import health, views
+from search_api.errors import BadRequest, NotFound
+from search_api.responses import error_response, json_response
+
+
+class BigIdConverter:
+    """Ids up to 2^63-1: a larger number is a 404, never an Elasticsearch error."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value):
+        number = int(value)
+        if number > 2**63 - 1:
+            raise ValueError("id out of range")
+        return number
+
+    def to_url(self, value):
+        return str(value)
+
+
+register_converter(BigIdConverter, "id")
+
+urlpatterns = [
+    path("search/v1/assessments", views.assessment_list, name="assessments"),
+    path("search/v1/assessments/<id:assessment_id>/leaderboard", views.leaderboard, name="leaderboard"),
+    path("search/v1/attempts", views.attempt_list, name="attempts"),
+    path("search/v1/posts", views.post_list, name="posts"),
+    path("search/v1/schema", views.schema, name="schema"),
+    path("search/health/live", health.live, name="health_live"),
+    path("search/health/ready", health.ready, name="health_ready"),
+]
+
+
+def bad_request(request, exception=None):
+    return error_response(BadRequest("Bad request."))
+
+
+def not_found(request, exception=None):
+    return error_response(NotFound())
+
+
+def server_error(request):
+    return json_response({"errors": {"detail": ["Internal server error."]}}, status=500)
+
+
+handler400 = "search_api.urls.bad_request"
+handler404 = "search_api.urls.not_found"
+handler500 = "search_api.urls.server_error"

@@ -1,0 +1,75 @@
+"""HTTP views of the read API: authenticate, rate-limit, parse, call the selector, render.
+
+Thin on purpose: what a list accepts and returns is declared in lists.py, how it is searched in
+query_builder.py and selectors.py.
+"""
+from __future__ import annotations
+
+import functools
+
+from search_api import auth, lists, openapi, pagination, rate_limit, selectors
+from search_api.errors import BadRequest, MethodNotAllowed
+from search_api.filtering import ListSchema, ParamErrors, parse_params
+from search_api.responses import json_response
+
+
+def _get_only(request) -> None:
+    if request.method != "GET":
+        raise MethodNotAllowed(("GET",))
+
+
+def search_endpoint(view):
+    """GET only, authenticated (401), rate-limited per credential (429); passes the principal."""
+
+    @functools.wraps(view)
+    def wrapper(request, **kwargs):
+        _get_only(request)
+        principal = auth.authenticate(request)
+        limit = rate_limit.hit(principal)
+        response = view(request, principal, **kwargs)
+        for name, value in limit.headers().items():
+            response[name] = value
+        return response
+
+    return wrapper
+
+
+def _list_response(request, schema: ListSchema, principal: auth.Principal, scope: selectors.Scope | None = None):
+    try:
+        query = parse_params(schema, request.GET.lists())
+    except ParamErrors as exc:
+        raise BadRequest(exc.errors) from None
+    page = selectors.list_search(schema, query, principal, scope=scope)
+    return json_response({
+        "results": page.results,
+        "count": page.count,
+        "count_is_lower_bound": page.count_is_lower_bound,
+        "next": pagination.next_url(request, page.next_cursor) if page.next_cursor else None,
+        "facets": page.facets or {},
+    })
+
+
+@search_endpoint
+def assessment_list(request, principal):
+    return _list_response(request, lists.ASSESSMENT_LIST, principal)
+
+
+@search_endpoint
+def leaderboard(request, principal, assessment_id: int):
+    return _list_response(request, lists.LEADERBOARD, principal, scope=selectors.leaderboard_scope(assessment_id, principal))
+
+
+@search_endpoint
+def attempt_list(request, principal):
+    return _list_response(request, lists.ATTEMPT_LIST, principal)
+
+
+@search_endpoint
+def post_list(request, principal):
+    return _list_response(request, lists.POST_LIST, principal)
+
+
+def schema(request):
+    """The OpenAPI document, public: it describes the API, not its data."""
+    _get_only(request)
+    return json_response(openapi.document())

@@ -1,0 +1,41 @@
+"""Who sees what: one filter clause per list, built from the authenticated principal only.
+
+Rules (DESIGN.md, "Visibility"): anyone authenticated sees published assessments and the
+leaderboards of published assessments; organisation staff see everything of their organisation;
+a candidate sees their own attempts; posts are visible to members of the post's organisation.
+Parameters can only narrow these sets, never widen them.
+"""
+from __future__ import annotations
+
+from search_api.auth import Principal
+
+MATCH_NONE = {"match_none": {}}
+PUBLISHED = "published"
+
+
+def _any_of(*clauses: dict | None) -> dict:
+    should = [c for c in clauses if c is not None]
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else MATCH_NONE
+
+
+def _own_organisation(principal: Principal) -> dict | None:
+    return {"term": {"organisation": principal.organisation_id}} if principal.is_org_staff else None
+
+
+def assessments(principal: Principal) -> dict:
+    return _any_of({"term": {"status": PUBLISHED}}, _own_organisation(principal))
+
+
+def leaderboard_rows(principal: Principal) -> dict:
+    # Attempt documents carry their assessment's status, so a leaderboard needs no join.
+    return _any_of({"term": {"assessment_status": PUBLISHED}}, _own_organisation(principal))
+
+
+def attempts(principal: Principal) -> dict:
+    return _any_of({"term": {"candidate.id": principal.user_id}}, _own_organisation(principal))
+
+
+def posts(principal: Principal) -> dict:
+    if principal.organisation_id is None:
+        return MATCH_NONE
+    return {"term": {"organisation": principal.organisation_id}}

@@ -1,0 +1,115 @@
+"""Support for operator-command tests: run commands as real processes, seed rows, wait for idle.
+
+Commands run as subprocesses (`python manage.py ...`) with this test run's environment, so exit
+codes, stderr and SIGKILL behave exactly as they do for an operator.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import redis
+from django.db import connections
+from django_redis import get_redis_connection
+
+from read_indexer import pipeline_status
+from read_indexer.documents import project_and_index
+from shared.config import load_config
+from shared.task_names import QUEUE_MAINTENANCE
+from write_service.accounts.models import Organisation, User
+from write_service.accounts.services import organisation_create
+from tests.helpers import PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_ORGANISATION = "operators-seed"
+SEED_POSTS = 20_000
+
+
+def command_env(**overrides: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **overrides}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py picks its own, like an operator's shell
+    return env
+
+
+def manage(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=command_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def manage_async(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=command_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def json_output(result: subprocess.CompletedProcess):
+    return orjson.loads(result.stdout)
+
+
+def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
+    """Ensures the seed organisation has `count` indexed posts (inserted in SQL once, then reused)."""
+    organisation = Organisation.objects.filter(name=SEED_ORGANISATION).first()
+    if organisation is None:
+        organisation, _staff = organisation_create(name=SEED_ORGANISATION, admin_username=SEED_ORGANISATION,
+                                                   admin_password=PASSWORD)
+    author = User.objects.get(username=SEED_ORGANISATION)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM discussions_post WHERE organisation_id = %s", [organisation.pk])
+        missing = count - cursor.fetchone()[0]
+        if missing > 0:
+            cursor.execute(
+                """
+                INSERT INTO discussions_post (organisation_id, author_id, title, body, tags, created_at, updated_at,
+                                              comments_count, last_activity_at, version)
+                SELECT %s, %s, 'seed post ' || g, 'seed body ' || g || ' lorem ipsum dolor sit amet', 
+                       ARRAY['seed', 'tag' || (g %% 10)], now(), now(), 0, now(), 1
+                FROM generate_series(1, %s) AS g
+                """,
+                [organisation.pk, author.pk, missing],
+            )
+        cursor.execute("SELECT id FROM discussions_post WHERE organisation_id = %s ORDER BY id", [organisation.pk])
+        ids = [row[0] for row in cursor.fetchall()]
+    if indexed_seed_posts(organisation.pk) != len(ids):
+        for start in range(0, len(ids), 2000):
+            project_and_index("posts", ids[start:start + 2000])
+    return organisation.pk, len(ids)
+
+
+def indexed_seed_posts(organisation_id: int, index: str | None = None) -> int:
+    from shared.es_client import get_es_client
+    from shared.indexes import POSTS
+
+    es = get_es_client()
+    es.indices.refresh(index=index or POSTS.alias)
+    return es.count(index=index or POSTS.alias, query={"term": {"organisation": organisation_id}})["count"]
+
+
+def _unacked_outside_maintenance(broker: redis.Redis) -> int:
+    # Beat keeps the maintenance queue busy all the time; the rest is real pipeline work.
+    return sum(1 for raw in broker.hvals("unacked") if orjson.loads(raw)[-1] != QUEUE_MAINTENANCE)
+
+
+def pipeline_idle() -> bool:
+    box, queues = pipeline_status.outbox(), pipeline_status.queues()
+    if box["unindexed"] or box["uncounted"]:
+        return False
+    if any(depth for queue, depth in queues["depths"].items() if queue != QUEUE_MAINTENANCE):
+        return False
+    if _unacked_outside_maintenance(redis.Redis.from_url(load_config().broker_url)):
+        return False
+    cache = get_redis_connection("default")
+    return not any(True for _ in cache.scan_iter("fanout:*"))
+
+
+def wait_for_idle_pipeline(timeout: float = 90) -> None:
+    """Idle three checks in a row: nothing in the outbox, the queues, the workers or the fan-out."""
+    deadline, streak = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        streak = streak + 1 if pipeline_idle() else 0
+        if streak >= 3:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"pipeline not idle after {timeout}s: {pipeline_status.collect()}")

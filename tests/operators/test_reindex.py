@@ -1,0 +1,188 @@
+"""`reindex` (issue 6): no downtime and no lost write while writers write and readers search;
+a reindex killed halfway is finished by `--resume`; `--dry-run` changes nothing."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from decimal import Decimal
+
+from django.db import connections
+
+from read_indexer import rebuild_checkpoint
+from read_indexer.index_lifecycle import alias_target, write_targets
+from read_indexer.projections import PROJECTIONS
+from read_indexer.rebuild_checkpoint import LOADING
+from shared.es_client import get_es_client
+from shared.indexes import ALL_INDEXES, POSTS
+from tests.helpers import make_tenant, wait_until
+from tests.operators.support import (
+    indexed_seed_posts, json_output, manage, manage_async, wait_for_idle_pipeline,
+)
+from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
+from write_service.discussions.services import comment_create, post_create, post_delete, post_update
+
+
+class Writer(threading.Thread):
+    """Keeps writing through the real services: posts, comments, edits, deletes, attempts, cut-offs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.tenant = make_tenant(candidates=12)
+        self.assessment = assessment_create(actor=self.tenant.staff, title="reindex under load", cut_off=Decimal(50),
+                                            max_score=Decimal(100), duration_minutes=30, status="published")
+        self.stop = threading.Event()
+        self.post_ids: list[int] = []
+        self.write_times: list[float] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        staff, candidates = self.tenant.staff, list(self.tenant.candidates)
+        live: list[int] = []
+        try:
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                post = post_create(actor=staff, title=f"live post {i}", body="written during a reindex", tags=["live"])
+                self.post_ids.append(post.pk)
+                live.append(post.pk)
+                comment_create(actor=candidates[i % 2], post_id=random.choice(live), body=f"comment {i}")
+                if i % 4 == 0:
+                    post_update(actor=staff, post_id=random.choice(live), changes={"title": f"edited {i}"})
+                if i % 9 == 0:
+                    post_delete(actor=staff, post_id=live.pop(0))
+                if i % 3 == 0 and candidates:
+                    candidate = candidates.pop()
+                    attempt = attempt_start(actor=candidate, assessment_id=self.assessment.pk)
+                    attempt_submit(actor=candidate, attempt_id=attempt.pk, score=Decimal(random.randint(0, 100)))
+                if i % 10 == 0:
+                    assessment_update(actor=staff, assessment_id=self.assessment.pk,
+                                      changes={"cut_off": Decimal(random.randint(10, 90))})
+                self.write_times.append(time.monotonic())
+        except Exception as exc:  # surfaced by the test, not swallowed
+            self.errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+
+class Reader(threading.Thread):
+    """Keeps searching every alias; the seed organisation's post count must never move."""
+
+    def __init__(self, seed_organisation: int):
+        super().__init__(daemon=True)
+        self.seed_organisation = seed_organisation
+        self.stop = threading.Event()
+        self.searches = 0
+        self.seed_counts: set[int] = set()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        es = get_es_client()
+        while not self.stop.is_set():
+            try:
+                for definition in ALL_INDEXES.values():
+                    es.search(index=definition.alias, size=5, query={"term": {"deleted": False}})
+                self.seed_counts.add(es.count(index=POSTS.alias, query={"term": {"organisation": self.seed_organisation}})["count"])
+                self.searches += 1
+            except Exception as exc:
+                self.errors.append(repr(exc))
+
+
+def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pipeline, seeded_posts):
+    seed_organisation, seeded = seeded_posts
+    before = {name: alias_target(definition) for name, definition in ALL_INDEXES.items()}
+    writer, reader = Writer(), Reader(seed_organisation)
+    writer.start()
+    reader.start()
+    try:
+        wait_until(lambda: len(writer.write_times) >= 5 or writer.errors, timeout=30, message="writer warming up")
+        started = time.monotonic()
+        result = manage("reindex", "all", "--workers", "2", "--batch-size", "250")
+        finished = time.monotonic()
+        time.sleep(1.0)  # writes after the swap must land in the new indexes too
+    finally:
+        writer.stop.set()
+        reader.stop.set()
+        writer.join(30)
+        reader.join(30)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("docs/s") == len(ALL_INDEXES), result.stdout
+    assert writer.errors == []
+    assert sum(started <= t <= finished for t in writer.write_times) >= 5, "the writer must write during the reindex"
+    assert reader.errors == [] and reader.searches > 0
+    assert reader.seed_counts == {seeded}, "readers saw a partial index"
+
+    es = get_es_client()
+    for name, definition in ALL_INDEXES.items():
+        assert alias_target(definition) != before[name], f"{definition.alias} did not move"
+        assert not es.indices.exists(index=before[name]), "the old index should be deleted without --keep-old"
+        assert write_targets(definition) == [definition.alias], "dual writes must stop after the swap"
+
+    wait_for_idle_pipeline()
+    # Every post the writer touched is in the new index, at the database's current version.
+    expected = {doc.id: doc.version for doc in PROJECTIONS["posts"].project(writer.post_ids)}
+    found = es.mget(index=POSTS.alias, ids=[str(i) for i in writer.post_ids])["docs"]
+    assert {int(d["_id"]): d.get("_version") for d in found} == expected
+    verified = manage("verify", "all", "--json", "--settle", "1")
+    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
+    assert all(not any(r["drift"].values()) for r in json_output(verified)["indexes"])
+
+
+def test_reindex_killed_halfway_is_finished_by_resume(pipeline, seeded_posts, tenant):
+    seed_organisation, seeded = seeded_posts
+    old_index = alias_target(POSTS)
+    process = manage_async("reindex", "posts", "--workers", "1", "--batch-size", "200")
+
+    def halfway():
+        checkpoint = rebuild_checkpoint.load(POSTS.alias)
+        return checkpoint is not None and checkpoint.loaded >= seeded // 4
+
+    try:
+        wait_until(halfway, timeout=60, interval=0.02, message="the bulk load to pass a quarter of the rows")
+    finally:
+        process.kill()  # SIGKILL: no cleanup code runs
+        process.communicate(timeout=30)
+
+    checkpoint = rebuild_checkpoint.load(POSTS.alias)
+    assert checkpoint.phase == LOADING and 0 < checkpoint.last_id
+    assert alias_target(POSTS) == old_index, "readers stay on the old, complete index"
+    assert checkpoint.index in write_targets(POSTS), "dual writes go on while the reindex is down"
+    status = manage("pipeline_status", "--json")
+    rebuild_status = json_output(status)["indexes"]["posts"]["rebuild"]
+    assert rebuild_status["running"] is False and rebuild_status["phase"] == LOADING
+    assert status.returncode == 1 and "interrupted reindex" in status.stderr
+
+    # Writes made while no reindex runs reach the half-built index (dual writes), not only the alias.
+    crashed_posts = [post_create(actor=tenant.staff, title=f"written while crashed {i}", body="b").pk for i in range(3)]
+    es = get_es_client()
+    wait_until(lambda: all(d["found"] for d in es.mget(index=checkpoint.index, ids=[str(i) for i in crashed_posts])["docs"]),
+               timeout=30, message="dual writes into the interrupted rebuild's index")
+
+    resumed = manage("reindex", "posts", "--resume", "--workers", "4")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"after id {checkpoint.last_id}" in resumed.stdout and "docs/s" in resumed.stdout
+    assert alias_target(POSTS) == checkpoint.index
+    assert not es.indices.exists(index=old_index)
+    assert write_targets(POSTS) == [POSTS.alias] and rebuild_checkpoint.load(POSTS.alias) is None
+    assert indexed_seed_posts(seed_organisation) == seeded
+
+    wait_for_idle_pipeline()
+    verified = manage("verify", "posts", "--settle", "1")
+    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
+
+
+def test_dry_run_and_keep_old(pipeline, seeded_posts):
+    es = get_es_client()
+    old_index = alias_target(POSTS)
+    indexes_before = set(es.indices.get(index=f"{POSTS.alias}-*"))
+    dry = manage("reindex", "posts", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Would create" in dry.stdout and old_index in dry.stdout
+    assert set(es.indices.get(index=f"{POSTS.alias}-*")) == indexes_before and alias_target(POSTS) == old_index
+
+    kept = manage("reindex", "posts", "--keep-old", "--workers", "4")
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    assert alias_target(POSTS) != old_index and es.indices.exists(index=old_index)
+    assert f"old index {old_index} kept" in kept.stdout
+    es.indices.delete(index=old_index)
