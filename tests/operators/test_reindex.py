@@ -37,7 +37,7 @@ class Writer(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        staff, candidates = self.tenant.staff, list(self.tenant.candidates)
+        staff, commenters, candidates = self.tenant.staff, self.tenant.candidates[:2], list(self.tenant.candidates)
         live: list[int] = []
         try:
             i = 0
@@ -46,7 +46,7 @@ class Writer(threading.Thread):
                 post = post_create(actor=staff, title=f"live post {i}", body="written during a reindex", tags=["live"])
                 self.post_ids.append(post.pk)
                 live.append(post.pk)
-                comment_create(actor=candidates[i % 2], post_id=random.choice(live), body=f"comment {i}")
+                comment_create(actor=commenters[i % 2], post_id=random.choice(live), body=f"comment {i}")
                 if i % 4 == 0:
                     post_update(actor=staff, post_id=random.choice(live), changes={"title": f"edited {i}"})
                 if i % 9 == 0:

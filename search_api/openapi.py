@@ -1,0 +1,148 @@
+"""The OpenAPI 3.0 document of the read API, generated from the list schemas of lists.py.
+
+Nothing here is written by hand per list: parameters, their types and limits, orderings, facets
+and row shapes all come from the same declarations the parser and query builder use, so the
+document cannot drift from the behaviour.
+"""
+from __future__ import annotations
+
+import functools
+
+from search_api.filtering import (
+    DEFAULT_PAGE_SIZE, IN, MAX_IN_VALUES, MAX_ORDERING_KEYS, MAX_PAGE_SIZE, MAX_Q_LENGTH, Filter, ListSchema,
+)
+from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, LEADERBOARD, POST_LIST
+from search_api.pagination import MAX_CURSOR_LENGTH
+from search_api.query_builder import COUNT_BOUND
+
+ERRORS = {
+    "type": "object", "required": ["errors"],
+    "properties": {"errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
+}
+_ERROR_RESPONSES = {
+    "400": "Unknown or malformed parameter (each one named, with the allowed ones), or a bad cursor.",
+    "401": "Missing, invalid or expired credentials.",
+    "405": "Method other than GET.",
+    "429": "Rate limit of this token exceeded; see Retry-After.",
+    "503": "Elasticsearch or Redis unreachable; retry after Retry-After seconds.",
+}
+_LOOKUP_TEXT = {
+    "exact": "equal to", "in": "any of (comma-separated)", "gte": "at least", "lte": "at most",
+    "gt": "greater than", "lt": "less than",
+}
+
+
+def _query_param(name: str, schema: dict, description: str, *, explode: bool = True) -> dict:
+    param = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    if not explode:
+        param.update(style="form", explode=False)
+    return param
+
+
+def _array(items: dict, **limits) -> dict:
+    return {"type": "array", "items": items, **limits}
+
+
+def _filter_params(f: Filter) -> list[dict]:
+    params = []
+    for lookup in f.lookups:
+        description = f"{f.description} Rows whose `{f.name}` is {_LOOKUP_TEXT[lookup]} the value."
+        if lookup == IN:
+            schema = _array(f.type.openapi, minItems=1, maxItems=MAX_IN_VALUES)
+            params.append(_query_param(f.param_name(lookup), schema, description, explode=False))
+        else:
+            params.append(_query_param(f.param_name(lookup), f.type.openapi, description))
+    return params
+
+
+def _reserved_params(schema: ListSchema) -> list[dict]:
+    params = []
+    if schema.search_fields:
+        fields = ", ".join(f.split("^")[0] for f in schema.search_fields)
+        params.append(_query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_Q_LENGTH},
+                                   f"Full text over {fields}: every word must match; \"phrase\", -word, a | b and "
+                                   "( ) work, nothing else is an operator. Orders by relevance unless `ordering` is given."))
+    keys = list(schema.orderings_by_key)
+    params.append(_query_param(
+        "ordering", _array({"type": "string", "enum": keys}, minItems=1, maxItems=MAX_ORDERING_KEYS, uniqueItems=True),
+        f"Comma-separated keys, `-` for descending; default `{schema.default_ordering}`. Ties are broken by "
+        f"`{schema.id_field}` ascending. " + "; ".join(f"`{o.key}`: {o.description}" for o in schema.orderings),
+        explode=False,
+    ))
+    params.append(_query_param("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                               f"Rows per page (default {DEFAULT_PAGE_SIZE})."))
+    params.append(_query_param("cursor", {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+                               "Opaque; copy it from `next`. Valid only with the same filters, q and ordering."))
+    if schema.facets:
+        params.append(_query_param("facets", _array({"type": "string", "enum": list(schema.facets_by_name)}, minItems=1),
+                                   "Comma-separated fields to count values of, over the filtered rows.", explode=False))
+    return params
+
+
+def _page_schema(schema: ListSchema) -> dict:
+    row = {"type": "object", "required": list(schema.row), "properties": schema.row}
+    bucket = {"type": "object", "required": ["value", "count"], "properties": {"value": {}, "count": {"type": "integer"}}}
+    return {
+        "type": "object",
+        "required": ["results", "count", "count_is_lower_bound", "next", "facets"],
+        "properties": {
+            "results": {"type": "array", "items": row},
+            "count": {"type": "integer", "description": f"Matching rows; exact up to {COUNT_BOUND}."},
+            "count_is_lower_bound": {"type": "boolean",
+                                     "description": f"True when more than {COUNT_BOUND} rows match: count is then {COUNT_BOUND}."},
+            "next": {"type": "string", "nullable": True, "description": "URL of the next page, or null on the last one."},
+            "facets": {"type": "object", "additionalProperties": {"type": "array", "items": bucket}},
+        },
+    }
+
+
+def _operation(schema: ListSchema, *, extra_params: tuple[dict, ...] = (), not_found: str | None = None) -> dict:
+    responses = {"200": {"description": "One page of rows.",
+                         "content": {"application/json": {"schema": _page_schema(schema)}}}}
+    errors = {**_ERROR_RESPONSES, **({"404": not_found} if not_found else {})}
+    for status, description in sorted(errors.items()):
+        responses[status] = {"description": description, "content": {"application/json": {"schema": ERRORS}}}
+    return {
+        "operationId": f"list_{schema.name}",
+        "summary": schema.summary,
+        "parameters": [*extra_params, *_reserved_params(schema), *(p for f in schema.filters for p in _filter_params(f))],
+        "responses": responses,
+    }
+
+
+_ASSESSMENT_ID = {"name": "id", "in": "path", "required": True, "description": "Assessment id.",
+                  "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
+
+
+@functools.cache
+def document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Assessment platform read API",
+            "version": "1.0.0",
+            "description": (
+                "Filtered, sorted, cursor-paginated lists served from Elasticsearch. Parameters follow "
+                "django-filter conventions (field=, field__in=a,b, __gte/__lte/__gt/__lt). Counts are exact up "
+                f"to {COUNT_BOUND} rows, then a lower bound flagged by count_is_lower_bound. Date-times are "
+                "ISO 8601 (UTC when no offset), compared with millisecond precision."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization",
+                          "description": "`Token <token>`, from POST /api/v1/auth/token on the write API."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "sessionid",
+                            "description": "The write API's session (POST /api/v1/auth/login)."},
+            },
+        },
+        "security": [{"token": []}, {"session": []}],
+        "paths": {
+            "/search/v1/assessments": {"get": _operation(ASSESSMENT_LIST)},
+            "/search/v1/assessments/{id}/leaderboard": {"get": _operation(
+                LEADERBOARD, extra_params=(_ASSESSMENT_ID,),
+                not_found="No such assessment, or its leaderboard is not visible to the caller.")},
+            "/search/v1/attempts": {"get": _operation(ATTEMPT_LIST)},
+            "/search/v1/posts": {"get": _operation(POST_LIST)},
+        },
+    }
