@@ -20,7 +20,8 @@ from write_service.platform.models import IdempotencyRecord
 
 log = structlog.get_logger(__name__)
 RELAY_AFTER_SECONDS = 3
-MAX_RELAY_ATTEMPTS = 12
+# Backoff doubles up to 30 s, so 20 relays span about 8 minutes before an event is dead-lettered.
+MAX_RELAY_ATTEMPTS = 20
 RELAY_BATCH = 2000
 RETENTION_DAYS = 7
 
@@ -46,7 +47,7 @@ def claim_stale_events() -> tuple[list[int], bool]:
             with connections["default"].cursor() as cursor:
                 cursor.execute(
                     "UPDATE outbox_outboxevent SET relay_attempts = relay_attempts + 1, "
-                    "next_relay_at = now() + make_interval(secs => LEAST(300, power(2, relay_attempts + 1)::int)) "
+                    "next_relay_at = now() + make_interval(secs => LEAST(30, power(2, relay_attempts + 1)::int)) "
                     "WHERE id = ANY(%s)",
                     [republish],
                 )

@@ -23,7 +23,10 @@ def celery_conf(config: Config) -> dict:
     return {
         "broker_url": config.broker_url,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        # A publish happens after a write committed; if Redis is down, fail fast (the outbox relay
+        # republishes) instead of holding the client's request for seconds.
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT, "socket_connect_timeout": 1, "socket_timeout": 5},
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
