@@ -86,6 +86,7 @@ class Reader(threading.Thread):
                 self.searches += 1
             except Exception as exc:
                 self.errors.append(repr(exc))
+            time.sleep(0.01)  # a busy reader, not a load generator starving the reindex
 
 
 def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pipeline, seeded_posts):
@@ -98,7 +99,7 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
         wait_until(lambda: len(writer.write_times) >= 5 or writer.errors, timeout=30, message="writer warming up")
         started = time.monotonic()
         result = manage("reindex", "all", "--workers", "2", "--batch-size", "250")
-        finished = time.monotonic(); print("TIMING reindex", finished-started, len(writer.write_times), result.stdout)
+        finished = time.monotonic()
         time.sleep(1.0)  # writes after the swap must land in the new indexes too
     finally:
         writer.stop.set()
@@ -119,12 +120,12 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
         assert not es.indices.exists(index=before[name]), "the old index should be deleted without --keep-old"
         assert write_targets(definition) == [definition.alias], "dual writes must stop after the swap"
 
-    t=time.monotonic(); wait_for_idle_pipeline(); print("TIMING idle", time.monotonic()-t)
+    wait_for_idle_pipeline()
     # Every post the writer touched is in the new index, at the database's current version.
     expected = {doc.id: doc.version for doc in PROJECTIONS["posts"].project(writer.post_ids)}
     found = es.mget(index=POSTS.alias, ids=[str(i) for i in writer.post_ids])["docs"]
     assert {int(d["_id"]): d.get("_version") for d in found} == expected
-    t=time.monotonic(); verified = manage("verify", "all", "--json", "--settle", "1"); print("TIMING verify", time.monotonic()-t)
+    verified = manage("verify", "all", "--json", "--settle", "1")
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
     assert all(not any(r["drift"].values()) for r in json_output(verified)["indexes"])
 

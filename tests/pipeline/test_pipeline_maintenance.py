@@ -1,0 +1,56 @@
+"""Dead letters, reconciliation of drifted counters, outbox cleanup, lag figures."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from read_indexer import counters, lag, outbox_relay
+from read_indexer.event_projection import project_events
+from write_service.discussions.models import Post
+from write_service.discussions.services import comment_create, post_create
+from write_service.outbox.models import DeadLetter, OutboxEvent
+from tests.helpers import make_tenant, wait_until
+
+
+def test_an_event_that_breaks_its_contract_goes_to_the_dead_letter_store():
+    bad = OutboxEvent.objects.create(event_type="post.created", payload={"post_id": 1, "surprise": True},
+                                     occurred_at=timezone.now(), counters_applied_at=timezone.now())
+    project_events([bad.pk])
+    bad.refresh_from_db()
+    letter = DeadLetter.objects.get(event_id=bad.pk)
+    assert bad.dead_at is not None and "surprise" in letter.error and letter.handler == "indexing"
+
+
+def test_reconciliation_repairs_drifted_counters_and_logs_them():
+    tenant = make_tenant(candidates=0)
+    post = post_create(actor=tenant.staff, title="drift", body="b")
+    for _ in range(3):
+        comment_create(actor=tenant.staff, post_id=post.pk, body="c")
+    wait_until(lambda: Post.objects.get(pk=post.pk).comments_count == 3, timeout=30, message="counted")
+    Post.objects.filter(pk=post.pk).update(comments_count=42)  # drift injected behind the pipeline's back
+    repaired = wait_until(lambda: counters.reconcile_recent().get("discussions_post"), timeout=30,
+                          message="a reconciliation pass with no pending events")
+    assert post.pk in repaired
+    assert Post.objects.get(pk=post.pk).comments_count == 3
+
+
+def test_cleanup_removes_fully_processed_events_past_retention_only():
+    old = timezone.now() - timedelta(days=30)
+    done = OutboxEvent.objects.create(event_type="post.updated", payload={"post_id": 1, "changed_fields": []},
+                                      occurred_at=old, indexed_at=old, counters_applied_at=old)
+    pending = OutboxEvent.objects.create(event_type="post.updated", payload={"post_id": 1, "changed_fields": []},
+                                         occurred_at=old, indexed_at=None, counters_applied_at=old, dead_at=old)
+    result = outbox_relay.cleanup(retention_days=7)
+    assert result["events"] >= 1
+    assert not OutboxEvent.objects.filter(pk=done.pk).exists()
+    assert OutboxEvent.objects.filter(pk=pending.pk).exists()  # unprocessed (here: dead) events stay
+
+
+def test_commit_to_indexed_lag_is_recorded():
+    tenant = make_tenant(candidates=0)
+    for i in range(5):
+        post_create(actor=tenant.staff, title=f"lag {i}", body="b")
+    figures = wait_until(lambda: (f := lag.percentiles(window_seconds=60))["samples"] >= 5 and f, timeout=30,
+                         message="lag samples")
+    assert 0 <= figures["p50"] <= figures["p99"] <= figures["max"] < 30
