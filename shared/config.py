@@ -62,6 +62,9 @@ class Config:
     search_port: int
     static_url: str
     slow_query_ms: int
+    # Benchmark baselines only (bench/): never switched in a deployment.
+    outbox_events_enabled: bool
+    naive_counter_updates: bool
     extra: dict = field(default_factory=dict)
 
     @property
@@ -111,6 +114,8 @@ def load_config() -> Config:
             search_port=int(env("SEARCH_PORT", "8001")),
             static_url=env("STATIC_URL", "/static/"),
             slow_query_ms=int(env("SLOW_QUERY_MS", "200")),
+            outbox_events_enabled=_bool(env("OUTBOX_EVENTS_ENABLED", "true")),
+            naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )
     except ValueError as exc:
         raise ConfigError(f"A numeric setting is malformed: {exc}.") from exc

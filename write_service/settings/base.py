@@ -101,6 +101,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "Assessment platform write API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
 
 SLOW_QUERY_MS = CONFIG.slow_query_ms
+# Benchmark baselines only (bench/): the cost of events, and hand-rolled synchronous counters.
+OUTBOX_EVENTS_ENABLED = CONFIG.outbox_events_enabled
+NAIVE_COUNTER_UPDATES = CONFIG.naive_counter_updates
 # How long a client that just wrote keeps reading from the primary (read-your-writes).
 READ_YOUR_WRITES_SECONDS = 5
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
