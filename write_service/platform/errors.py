@@ -2,7 +2,11 @@
 JSON shape: {"errors": {"field": ["message", ...]}}."""
 from __future__ import annotations
 
+import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -54,7 +58,18 @@ def _as_messages(messages) -> list[str]:
     return [str(messages)]
 
 
+log = structlog.get_logger(__name__)
+# A dependency that is down (PostgreSQL restarting, Redis restarting) is a 503 the client can
+# retry, with nothing half-written: the transaction either committed or rolled back.
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("dependency.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+        response = Response({"errors": {"detail": ["A backing service is unavailable; retry shortly."]}}, status=503)
+        response["Retry-After"] = "1"
+        return response
     if isinstance(exc, ServiceError):
         return Response({"errors": exc.errors}, status=exc.status_code)
     if isinstance(exc, Http404):
