@@ -1,0 +1,79 @@
+"""Fault-suite fixtures: real Gunicorn servers and workers for this namespace, load processes in
+separate OS processes, and the summary table printed at the end of the run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, apps
+
+SUMMARY: list[dict] = []
+FAULT_SCALE = float(os.environ.get("FAULT_SCALE", "1"))  # 1 = CI scale; bigger = longer phases
+
+
+@pytest.fixture(scope="session")
+def servers(pipeline, write_server):
+    apps("restart", "search")
+    apps("start", "search")
+    search = f"http://127.0.0.1:{os.environ.get('TEST_SEARCH_PORT', '8101')}"
+    yield {"write": write_server, "search": search}
+    apps("stop", "search")
+
+
+@dataclass
+class LoadRun:
+    writer: subprocess.Popen
+    reader: subprocess.Popen
+    writer_out: Path
+    reader_out: Path
+    started: float = field(default_factory=time.time)
+
+    def finish(self) -> tuple[dict, dict]:
+        for proc in (self.writer, self.reader):
+            proc.wait(timeout=180)
+        return json.loads(self.writer_out.read_text()), json.loads(self.reader_out.read_text())
+
+
+def start_load(servers: dict, token: str, seconds: float, tmp_path: Path, write_rate: float = 15, read_rate: float = 20) -> LoadRun:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def spawn(role, base, rate, out):
+        return subprocess.Popen([sys.executable, "-m", "tests.faults.load_processes", role, "--base", base, "--token", token,
+                                 "--seconds", str(seconds), "--rate", str(rate), "--out", str(out)], cwd=ROOT, env=env)
+
+    writer_out, reader_out = tmp_path / "writer.json", tmp_path / "reader.json"
+    return LoadRun(spawn("writer", servers["write"], write_rate, writer_out),
+                   spawn("reader", servers["search"], read_rate, reader_out), writer_out, reader_out)
+
+
+def wait_http_ok(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not healthy after {timeout}s")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not SUMMARY:
+        return
+    terminalreporter.section("faults under load: summary")
+    header = f"{'fault':<28} {'acked writes':>12} {'lost':>5} {'drift':>6} {'converged s':>11} {'read errs in/out':>17} {'5xx in window':>13}"
+    terminalreporter.write_line(header)
+    for row in SUMMARY:
+        terminalreporter.write_line(
+            f"{row['fault']:<28} {row['acknowledged']:>12} {row['lost']:>5} {row['drift']:>6} {row['converged_s']:>11.1f} "
+            f"{row['read_errors_in']:>8}/{row['read_errors_out']:<8} {row['write_5xx']:>13}"
+        )
