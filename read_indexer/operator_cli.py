@@ -58,7 +58,8 @@ def describe_failure(exc: BaseException) -> str | None:
         return f"Elasticsearch is unreachable at {config.es_url}; start it (bin/stack up) and retry."
     if isinstance(exc, (django.db.utils.OperationalError, django.db.utils.InterfaceError,
                         psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return f"PostgreSQL is unreachable or refused the connection ({_first_line(exc)}); check bin/stack status and retry."
+        return (f"PostgreSQL is unreachable or refused the connection ({_first_line(exc)}); "
+                "check bin/stack status and retry.")
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return f"Redis is unreachable at {config.redis_url}; start it (bin/stack up) and retry."
     return None

@@ -82,6 +82,7 @@ def indexes() -> dict:
                 "running": reindex_running(alias),
                 "phase": checkpoint.phase if checkpoint else None,
                 "last_id": checkpoint.last_id if checkpoint else None,
+                "loaded": checkpoint.loaded if checkpoint else None,  # a loading index is not refreshed yet
             }
         result[name] = entry
     return result
@@ -212,9 +213,12 @@ def render(status: dict) -> list[str]:
             rebuild = entry.get("rebuild")
             if rebuild:
                 state = "running" if rebuild["running"] else "INTERRUPTED (reindex --resume)"
-                for target in rebuild["targets"] or [{"index": "(none)", "exists": False}]:
-                    out.append(f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, after id {rebuild['last_id']}: "
-                               f"{_counts(target)}")
+                header = (f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, {rebuild['loaded'] or 0:,} rows "
+                          f"loaded (up to id {rebuild['last_id']})")
+                if not rebuild["targets"]:
+                    out.append(f"{header}: no dual-write target")
+                for target in rebuild["targets"]:
+                    out.append(f"{header}: {_counts(target)}")
         return out
 
     section("Indexes (alias -> physical index)", "indexes", index_lines)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from read_indexer import index_lifecycle, rebuild_checkpoint
 from read_indexer.bulk_load import bulk_load, count_rows
-from read_indexer.operator_cli import OperatorError
+from read_indexer.operator_cli import OperatorError, describe_failure
 from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_checkpoint import LOADED, LOADING, SWAPPED, Checkpoint
 from read_indexer.rebuild_lock import ReindexLock, reindex_lock, reindex_running
@@ -126,7 +126,9 @@ def _make_searchable(definition: IndexDefinition, index: str) -> None:
     }})
     es.indices.refresh(index=index)
     # Primaries active is enough to serve every query; replicas fill in behind the swap.
-    es.cluster.health(index=index, wait_for_status="yellow", timeout="60s")
+    health = es.cluster.health(index=index, wait_for_status="yellow", timeout="25s")  # < the client's 30 s
+    if health.get("timed_out"):
+        raise OperatorError(f"The new index {index} is not searchable yet (cluster health {health.get('status')}).")
 
 
 def _swap(definition: IndexDefinition, checkpoint: Checkpoint, lock: ReindexLock) -> None:
@@ -167,20 +169,29 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
                                     f"run reindex {index_name} without --resume to start over.")
             index_lifecycle.add_rebuild_target(definition, checkpoint.index)  # idempotent
             resumed_from = checkpoint.last_id
-            say(f"Resuming {definition.alias} into {checkpoint.index} at phase {checkpoint.phase}, after id {checkpoint.last_id}.")
+            say(f"Resuming {definition.alias} into {checkpoint.index} at phase {checkpoint.phase}, "
+                f"after id {checkpoint.last_id}.")
         else:
             if checkpoint is not None:
-                say(f"Discarding the interrupted reindex into {checkpoint.index} (use --resume to continue one instead).")
+                say(f"Discarding the interrupted reindex into {checkpoint.index} "
+                    "(use --resume to continue one instead).")
                 _discard(definition, checkpoint)
             checkpoint = _start(definition)
         documents, seconds = 0, 0.0
-        if checkpoint.phase == LOADING:
-            documents, seconds = _load(index_name, checkpoint, options)
-        if checkpoint.phase == LOADED:
-            _make_searchable(definition, checkpoint.index)
-            _swap(definition, checkpoint, lock)
-        if checkpoint.phase == SWAPPED:
-            _clean_up(definition, checkpoint, options.keep_old)
+        try:
+            if checkpoint.phase == LOADING:
+                documents, seconds = _load(index_name, checkpoint, options)
+            if checkpoint.phase == LOADED:
+                _make_searchable(definition, checkpoint.index)
+                _swap(definition, checkpoint, lock)
+            if checkpoint.phase == SWAPPED:
+                _clean_up(definition, checkpoint, options.keep_old)
+        except Exception as exc:
+            # Whatever broke, the checkpoint is consistent: say so, and how to finish.
+            reason = (describe_failure(exc) or f"{type(exc).__name__}: {exc}").split(";")[0].rstrip(".")
+            raise OperatorError(f"The reindex of {definition.alias} stopped at phase {checkpoint.phase} after id "
+                                f"{checkpoint.last_id} ({reason}); fix that, then finish it with "
+                                f"`manage.py reindex {index_name} --resume`.") from exc
     log.info("reindex.finished", alias=definition.alias, index=checkpoint.index, old=checkpoint.old_indexes,
              kept_old=options.keep_old)
     return RebuildReport(

@@ -62,7 +62,7 @@ class Drift:
         return sorted({*self.missing, *self.stale, *self.ahead, *(int(i) for i in self.orphan if i.isdigit())})
 
     def counts(self) -> dict[str, int]:
-        return {"missing": len(self.missing), "stale": len(self.stale), "ahead": len(self.ahead), "orphan": len(self.orphan)}
+        return {kind: len(ids) for kind, ids in self.as_dict().items()}
 
     def as_dict(self) -> dict:
         return {"missing": self.missing, "stale": self.stale, "ahead": self.ahead, "orphan": self.orphan}
@@ -212,12 +212,40 @@ def _delete_orphans(index_name: str, alias: str, orphan_ids: list[str]) -> int:
     return deleted
 
 
+def _clear_delete_tombstones_and_reindex(report: IndexVerification, ids: list[int]) -> None:
+    """Re-adds documents that someone deleted from Elasticsearch directly.
+
+    Such a delete leaves a tombstone one version above the document's, so the versioned re-index
+    of the database's state is refused for `index.gc_deletes` (60 s). Our pipeline never deletes
+    documents (soft-deleted rows are tombstone *documents*), so pruning Elasticsearch's delete
+    tombstones (gc_deletes 0 for a moment, then a refresh) weakens nothing we rely on.
+    """
+    es, index = get_es_client(), report.physical_index
+    explicit = es.indices.get_settings(index=index, name="index.gc_deletes")  # {} unless set explicitly
+    previous = explicit.get(index, {}).get("settings", {})
+    es.indices.put_settings(index=index, settings={"index": {"gc_deletes": "0s"}})
+    try:
+        for _attempt in range(8):  # pruning runs on refresh, at most once per clock tick (~200 ms)
+            es.indices.refresh(index=index)
+            documents.project_and_index(report.index_name, ids)
+            ids = compare_ids(report.index_name, report.alias, ids).missing
+            if not ids:
+                return
+            time.sleep(0.25)
+    finally:
+        restore = previous.get("index", {}).get("gc_deletes")
+        es.indices.put_settings(index=index, settings={"index": {"gc_deletes": restore}})
+
+
 def repair(report: IndexVerification, *, chunk_size: int = 1000) -> IndexVerification:
     """Re-projects exactly the missing and stale ids and deletes exactly the orphans, then re-checks them."""
     drift = report.drift
-    reprojected = sorted({*drift.missing, *drift.stale})
-    for ids in _chunks(reprojected, chunk_size):
+    for ids in _chunks(sorted({*drift.missing, *drift.stale}), chunk_size):
         documents.project_and_index(report.index_name, ids)  # every write target, versioned
+    for ids in _chunks(drift.missing, chunk_size):
+        refused = compare_ids(report.index_name, report.alias, ids).missing
+        if refused:
+            _clear_delete_tombstones_and_reindex(report, refused)
     deleted = sum(_delete_orphans(report.index_name, report.alias, ids) for ids in _chunks(drift.orphan, chunk_size))
     report.repaired = {"missing": len(drift.missing), "stale": len(drift.stale), "orphan": deleted}
     report.remaining = _recheck(report.index_name, report.alias, drift, chunk_size)

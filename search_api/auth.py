@@ -41,7 +41,8 @@ class Principal:
         return self.role == STAFF and self.organisation_id is not None
 
 
-def redis():
+def cache_redis():
+    """The raw connection to the cache database (values are JSON written by the write side)."""
     return get_redis_connection("default")
 
 
@@ -67,7 +68,7 @@ def _token_from_header(header: str) -> str:
 
 def _from_token(raw_token: str) -> Principal:
     with timing.timed("redis"):
-        cached = redis().get(token_key(raw_token))
+        cached = cache_redis().get(token_key(raw_token))
     token = orjson.loads(cached) if cached else None
     if token is None or token["expires_at"] < time.time():
         raise Unauthorized("Invalid, expired or revoked token.")
@@ -93,7 +94,7 @@ def _from_session(session_key: str) -> Principal:
 
 def _cached_user(user_id: int) -> dict:
     with timing.timed("redis"):
-        cached = redis().get(user_key(user_id))
+        cached = cache_redis().get(user_key(user_id))
     if not cached:
         raise Unauthorized("User not known to the read API yet; call the write API once, then retry.")
     user = orjson.loads(cached)

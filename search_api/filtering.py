@@ -222,8 +222,7 @@ class ListSchema:
     visibility: Callable[[Any], dict]  # Principal -> filter clause; never from parameters
     search_fields: tuple[str, ...] = ()
     facets: tuple[Facet, ...] = ()
-    base_filters: tuple[dict, ...] = ()
-    notes: str = ""
+    base_filters: tuple[dict, ...] = ()  # always applied (e.g. only submitted attempts on a leaderboard)
 
     @cached_property
     def filter_params(self) -> dict[str, tuple[Filter, str]]:

@@ -18,6 +18,7 @@ from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS
 
 ID = Integer(minimum=1)
 COUNT = Integer(minimum=0)
+RANK = Integer(minimum=0, maximum=2**31 - 1)  # an `integer` field: larger values are a 400 here, not in ES
 TAG = Keyword(max_length=50)  # the write side caps tags at 50 characters
 DIFFICULTIES = Choice(("easy", "medium", "hard"))
 ASSESSMENT_STATUSES = Choice(("draft", "published", "archived"))
@@ -86,7 +87,7 @@ _ATTEMPT_METRIC_FILTERS = (
     Filter("submitted_at", "submitted_at", DateTime(), RANGE, "Submission time."),
     Filter("percentile", "percentile", Number(), RANGE,
            "Share of the assessment's submitted attempts with a strictly lower score, in percent."),
-    Filter("rank", "rank", COUNT, (EXACT, *RANGE), "Rank on the assessment's leaderboard (1 is best)."),
+    Filter("rank", "rank", RANK, (EXACT, *RANGE), "Rank on the assessment's leaderboard (1 is best)."),
 )
 _LEADERBOARD_ROW = {
     "attempt_id": INT, "candidate": PERSON, "score": _nullable(NUM), "time_taken_seconds": _nullable(NUM),

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import time
+import traceback
 import uuid
 
 import structlog
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django_redis.exceptions import ConnectionInterrupted
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError as EsTransportError
@@ -55,6 +58,11 @@ class RequestContextMiddleware:
 def response_for_exception(exception: Exception):
     if isinstance(exception, ApiError):
         return error_response(exception)
+    if isinstance(exception, SuspiciousOperation):  # too many parameters, a disallowed Host, ...
+        log.warning("search.suspicious_request", error=type(exception).__name__, detail=str(exception)[:300])
+        message = (f"Too many query parameters (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})."
+                   if isinstance(exception, TooManyFieldsSent) else "Bad request.")
+        return error_response(BadRequest(message))
     if isinstance(exception, EsApiError):
         # Validation should make this unreachable; if Elasticsearch still rejects a query, the
         # client gets a 400 and we get the reason in the log (never the other way round).
@@ -65,5 +73,7 @@ def response_for_exception(exception: Exception):
     if isinstance(exception, (EsTransportError, RedisError, ConnectionInterrupted)):
         log.warning("search.backend_unavailable", error=type(exception).__name__, detail=str(exception)[:300])
         return error_response(SearchUnavailable())
-    log.exception("search.unhandled_error")
+    # The traceback goes to the log as text (the JSON renderer would drop exc_info), never to the client.
+    log.error("search.unhandled_error", error=repr(exception)[:300],
+              traceback="".join(traceback.format_exception(exception))[-8000:])
     return json_response({"errors": {"detail": ["Internal server error."]}}, status=500)

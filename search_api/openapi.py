@@ -102,6 +102,8 @@ def _operation(schema: ListSchema, *, extra_params: tuple[dict, ...] = (), not_f
     errors = {**_ERROR_RESPONSES, **({"404": not_found} if not_found else {})}
     for status, description in sorted(errors.items()):
         responses[status] = {"description": description, "content": {"application/json": {"schema": ERRORS}}}
+    # From Gunicorn (or NGINX) before the app sees the request, hence not JSON.
+    responses["414"] = {"description": "Request line longer than 4094 bytes."}
     return {
         "operationId": f"list_{schema.name}",
         "summary": schema.summary,

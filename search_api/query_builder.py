@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from search_api.filtering import EXACT, IN, RANGE, Condition, ListQuery, ListSchema
+from search_api.filtering import EXACT, IN, Condition, ListQuery, ListSchema
 
 COUNT_BOUND = 10_000  # counts are exact up to this many rows; beyond, a lower bound (flagged)
 NOT_DELETED = {"term": {"deleted": False}}
@@ -17,19 +17,14 @@ NOT_DELETED = {"term": {"deleted": False}}
 SAFE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE"
 
 
-def filter_clauses(conditions: tuple[Condition, ...]) -> list[dict]:
-    clauses: list[dict] = []
-    ranges: dict[str, dict] = {}
-    for c in conditions:
-        to_es = c.filter.type.to_es
-        if c.lookup == EXACT:
-            clauses.append({"term": {c.filter.field: to_es(c.value)}})
-        elif c.lookup == IN:
-            clauses.append({"terms": {c.filter.field: [to_es(v) for v in c.value]}})
-        elif c.lookup in RANGE:
-            ranges.setdefault(c.filter.field, {})[c.lookup] = to_es(c.value)
-    clauses.extend({"range": {field: bounds}} for field, bounds in ranges.items())
-    return clauses
+def filter_clause(c: Condition) -> dict:
+    to_es = c.filter.type.to_es
+    if c.lookup == EXACT:
+        return {"term": {c.filter.field: to_es(c.value)}}
+    if c.lookup == IN:
+        return {"terms": {c.filter.field: [to_es(v) for v in c.value]}}
+    # One range per bound, never merged: {"gt": a, "gte": b} in one range keeps only one of them.
+    return {"range": {c.filter.field: {c.lookup: to_es(c.value)}}}
 
 
 def text_query(schema: ListSchema, q: str) -> dict:
@@ -57,7 +52,7 @@ def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
 def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = (),
                  search_after: list | None = None) -> dict:
     bool_query: dict = {
-        "filter": [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *filter_clauses(query.conditions)],
+        "filter": [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *map(filter_clause, query.conditions)],
     }
     if query.q:
         bool_query["must"] = [text_query(schema, query.q)]

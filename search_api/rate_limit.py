@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from search_api import timing
-from search_api.auth import Principal, redis
+from search_api.auth import Principal, cache_redis
 from search_api.errors import RateLimited
 
 KEY = "ratelimit:search:{credential}:{window}"
@@ -36,7 +36,7 @@ def hit(principal: Principal) -> RateLimitState:
     number = int(now // window)
     key = KEY.format(credential=principal.credential, window=number)
     with timing.timed("redis"):
-        pipe = redis().pipeline(transaction=True)
+        pipe = cache_redis().pipeline(transaction=True)
         pipe.set(key, 0, ex=window, nx=True)
         pipe.incr(key)
         _, count = pipe.execute()

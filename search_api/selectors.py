@@ -15,7 +15,7 @@ from search_api import pagination, timing, visibility
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema
-from search_api.query_builder import build_search, exists_query
+from search_api.query_builder import build_search, exists_query, sort_clauses
 from shared.es_client import get_es_client
 from shared.indexes import ASSESSMENTS, IndexDefinition
 
@@ -58,14 +58,15 @@ def leaderboard_scope(assessment_id: int, principal: Principal) -> Scope:
 
 def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, scope: Scope | None = None) -> Page:
     fingerprint = query.fingerprint(schema.name, scope.key if scope else "")
-    body = build_search(schema, query, visibility=schema.visibility(principal),
-                        scope_filters=scope.filters if scope else ())
+    search_after = None
     if query.cursor is not None:
         try:
-            body["search_after"] = pagination.decode_cursor(query.cursor, fingerprint=fingerprint,
-                                                            sort_length=len(body["sort"]))
+            search_after = pagination.decode_cursor(query.cursor, fingerprint=fingerprint,
+                                                    sort_length=len(sort_clauses(schema, query)))
         except InvalidValue as exc:
             raise BadRequest({"cursor": [str(exc)]}) from None
+    body = build_search(schema, query, visibility=schema.visibility(principal),
+                        scope_filters=scope.filters if scope else (), search_after=search_after)
     response = _execute(schema.index, body, scope)
     hits = response.get("hits", {}).get("hits", [])
     total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})

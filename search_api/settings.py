@@ -6,11 +6,20 @@ written there resolve here.
 """
 import os
 
-from shared.config import load_config
+from shared.config import ConfigError, load_config
 from shared.redis_cache import cache_settings, session_settings
 from shared.structured_logging import configure_structlog, logging_dict_config
 
 CONFIG = load_config()
+
+
+def _number(name: str, default: str, cast=int):
+    try:
+        return cast(os.environ.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"Environment variable {name} must be a number.") from None
+
+
 APP_ENV = CONFIG.app_env
 
 SECRET_KEY = CONFIG.secret_key  # the write side's key: cursors are signed with a salt of our own
@@ -28,6 +37,11 @@ APPEND_SLASH = False
 CACHES = cache_settings(CONFIG)
 globals().update(session_settings())
 
+if APP_ENV == "production":
+    # Behind NGINX (TLS there): `next` links must carry the client's scheme and host.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
 USE_TZ = True
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -38,10 +52,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
 
 # Search-only knobs, read here because no other service uses them.
 # Fixed window per token: SEARCH_RATE_LIMIT requests per SEARCH_RATE_WINDOW_SECONDS.
-SEARCH_RATE_LIMIT = int(os.environ.get("SEARCH_RATE_LIMIT", "600"))
-SEARCH_RATE_WINDOW_SECONDS = int(os.environ.get("SEARCH_RATE_WINDOW_SECONDS", "60"))
+SEARCH_RATE_LIMIT = _number("SEARCH_RATE_LIMIT", "600")
+SEARCH_RATE_WINDOW_SECONDS = _number("SEARCH_RATE_WINDOW_SECONDS", "60")
 # Below Gunicorn's 30 s worker timeout, so a stuck search is a clean 503, never a killed worker.
-SEARCH_ES_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_ES_TIMEOUT_SECONDS", "10"))
+SEARCH_ES_TIMEOUT_SECONDS = _number("SEARCH_ES_TIMEOUT_SECONDS", "10", float)
 SLOW_SEARCH_MS = CONFIG.slow_query_ms
 
 LOGGING = logging_dict_config("INFO")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from search_api import auth, lists, openapi, pagination, rate_limit, selectors
-from search_api.errors import BadRequest, MethodNotAllowed
+from search_api.errors import ApiError, BadRequest, MethodNotAllowed
 from search_api.filtering import ListSchema, ParamErrors, parse_params
 from search_api.responses import json_response
 
@@ -26,7 +26,11 @@ def search_endpoint(view):
         _get_only(request)
         principal = auth.authenticate(request)
         limit = rate_limit.hit(principal)
-        response = view(request, principal, **kwargs)
+        try:
+            response = view(request, principal, **kwargs)
+        except ApiError as exc:  # a 400 still tells the client how much budget is left
+            exc.headers.update(limit.headers())
+            raise
         for name, value in limit.headers().items():
             response[name] = value
         return response

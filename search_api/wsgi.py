@@ -1,9 +1,18 @@
 """WSGI entry point of search_api (Gunicorn: search_api.wsgi:application)."""
 import os
+import sys
 
 from django.core.wsgi import get_wsgi_application
+
+from shared.config import ConfigError
 
 # Assigned, not setdefault: a DJANGO_SETTINGS_MODULE inherited from the write side's environment
 # (a shell, or pytest-django starting us) must never turn this process into the write service.
 os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("SEARCH_SETTINGS_MODULE", "search_api.settings")
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except ConfigError as exc:
+    # One sentence instead of a traceback per worker; exit code 4 is Gunicorn's "App failed to
+    # load", which stops the arbiter instead of respawning workers that can never boot.
+    sys.stderr.write(f"{exc}\n")
+    sys.exit(4)

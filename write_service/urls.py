@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from write_service.accounts import api as accounts
 from write_service.assessments import api as assessments
 from write_service.discussions import api as discussions
-from write_service.platform import health
+from write_service.platform import health, metrics
 
 
 class BigIdConverter:
@@ -46,6 +46,7 @@ urlpatterns = [
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api],
     path("health/live", health.live),
     path("health/ready", health.ready),
+    path("metrics", metrics.metrics_view),
 ]
 
 handler404 = "write_service.platform.health.not_found"

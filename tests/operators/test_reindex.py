@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import datetime
 from decimal import Decimal
+
+import orjson
 
 from django.db import connections
 
@@ -19,15 +22,24 @@ from tests.helpers import make_tenant, wait_until
 from tests.operators.support import (
     indexed_seed_posts, json_output, manage, manage_async, wait_for_idle_pipeline,
 )
+from write_service.accounts.models import Role, User
 from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
+from write_service.discussions.models import Post
 from write_service.discussions.services import comment_create, post_create, post_delete, post_update
 
 
 class Writer(threading.Thread):
-    """Keeps writing through the real services: posts, comments, edits, deletes, attempts, cut-offs."""
+    """Keeps writing through the real services: posts, comments, edits, deletes, attempts, cut-offs.
 
-    def __init__(self):
+    Half of the writes go to old (seeded, low-id) posts: the bulk load has already passed those
+    rows when the write lands, so only the dual write can carry it into the new index.
+    """
+
+    def __init__(self, seed_organisation: int):
         super().__init__(daemon=True)
+        self.seed_staff = User.objects.get(organisation_id=seed_organisation, role=Role.STAFF)
+        self.seed_post_ids = list(Post.objects.filter(organisation_id=seed_organisation).order_by("id")
+                                  .values_list("id", flat=True)[:2000])
         self.tenant = make_tenant(candidates=12)
         self.assessment = assessment_create(actor=self.tenant.staff, title="reindex under load", cut_off=Decimal(50),
                                             max_score=Decimal(100), duration_minutes=30, status="published")
@@ -46,6 +58,10 @@ class Writer(threading.Thread):
                 post = post_create(actor=staff, title=f"live post {i}", body="written during a reindex", tags=["live"])
                 self.post_ids.append(post.pk)
                 live.append(post.pk)
+                old_post = random.choice(self.seed_post_ids)
+                comment_create(actor=self.seed_staff, post_id=old_post, body=f"late comment {i}")
+                post_update(actor=self.seed_staff, post_id=old_post, changes={"body": f"edited late {i}"})
+                self.post_ids.append(old_post)
                 comment_create(actor=commenters[i % 2], post_id=random.choice(live), body=f"comment {i}")
                 if i % 4 == 0:
                     post_update(actor=staff, post_id=random.choice(live), changes={"title": f"edited {i}"})
@@ -58,7 +74,7 @@ class Writer(threading.Thread):
                 if i % 10 == 0:
                     assessment_update(actor=staff, assessment_id=self.assessment.pk,
                                       changes={"cut_off": Decimal(random.randint(10, 90))})
-                self.write_times.append(time.monotonic())
+                self.write_times.append(time.time())
         except Exception as exc:  # surfaced by the test, not swallowed
             self.errors.append(repr(exc))
         finally:
@@ -82,24 +98,33 @@ class Reader(threading.Thread):
             try:
                 for definition in ALL_INDEXES.values():
                     es.search(index=definition.alias, size=5, query={"term": {"deleted": False}})
-                self.seed_counts.add(es.count(index=POSTS.alias, query={"term": {"organisation": self.seed_organisation}})["count"])
+                seed_query = {"term": {"organisation": self.seed_organisation}}
+                self.seed_counts.add(es.count(index=POSTS.alias, query=seed_query)["count"])
                 self.searches += 1
             except Exception as exc:
                 self.errors.append(repr(exc))
             time.sleep(0.01)  # a busy reader, not a load generator starving the reindex
 
 
+def _event_time(result, alias: str, event: str) -> float:
+    """When the reindex logged `event` for `alias` (its structured logs are JSON lines on stderr)."""
+    for line in result.stderr.splitlines():
+        if line.startswith("{") and f'"event": "{event}"' in line:
+            entry = orjson.loads(line)
+            if entry.get("alias") == alias:
+                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+    raise AssertionError(f"no {event} for {alias} in the reindex log")
+
+
 def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pipeline, seeded_posts):
     seed_organisation, seeded = seeded_posts
     before = {name: alias_target(definition) for name, definition in ALL_INDEXES.items()}
-    writer, reader = Writer(), Reader(seed_organisation)
+    writer, reader = Writer(seed_organisation), Reader(seed_organisation)
     writer.start()
     reader.start()
     try:
         wait_until(lambda: len(writer.write_times) >= 5 or writer.errors, timeout=30, message="writer warming up")
-        started = time.monotonic()
         result = manage("reindex", "all", "--workers", "2", "--batch-size", "250")
-        finished = time.monotonic()
         time.sleep(1.0)  # writes after the swap must land in the new indexes too
     finally:
         writer.stop.set()
@@ -110,7 +135,9 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("docs/s") == len(ALL_INDEXES), result.stdout
     assert writer.errors == []
-    assert sum(started <= t <= finished for t in writer.write_times) >= 5, "the writer must write during the reindex"
+    started = _event_time(result, POSTS.alias, "reindex.started")
+    swapped = _event_time(result, POSTS.alias, "reindex.alias_swapped")
+    assert sum(started <= t <= swapped for t in writer.write_times) >= 3, "the writer must write while posts are rebuilt"
     assert reader.errors == [] and reader.searches > 0
     assert reader.seed_counts == {seeded}, "readers saw a partial index"
 
@@ -122,8 +149,9 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
 
     wait_for_idle_pipeline()
     # Every post the writer touched is in the new index, at the database's current version.
-    expected = {doc.id: doc.version for doc in PROJECTIONS["posts"].project(writer.post_ids)}
-    found = es.mget(index=POSTS.alias, ids=[str(i) for i in writer.post_ids])["docs"]
+    touched = sorted(set(writer.post_ids))
+    expected = {doc.id: doc.version for doc in PROJECTIONS["posts"].project(touched)}
+    found = es.mget(index=POSTS.alias, ids=[str(i) for i in touched])["docs"]
     assert {int(d["_id"]): d.get("_version") for d in found} == expected
     verified = manage("verify", "all", "--json", "--settle", "1")
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
@@ -157,8 +185,10 @@ def test_reindex_killed_halfway_is_finished_by_resume(pipeline, seeded_posts, te
     # Writes made while no reindex runs reach the half-built index (dual writes), not only the alias.
     crashed_posts = [post_create(actor=tenant.staff, title=f"written while crashed {i}", body="b").pk for i in range(3)]
     es = get_es_client()
-    wait_until(lambda: all(d["found"] for d in es.mget(index=checkpoint.index, ids=[str(i) for i in crashed_posts])["docs"]),
-               timeout=30, message="dual writes into the interrupted rebuild's index")
+    def in_half_built_index():
+        return all(d["found"] for d in es.mget(index=checkpoint.index, ids=[str(i) for i in crashed_posts])["docs"])
+
+    wait_until(in_half_built_index, timeout=30, message="dual writes into the interrupted rebuild's index")
 
     resumed = manage("reindex", "posts", "--resume", "--workers", "4")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

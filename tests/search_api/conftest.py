@@ -5,6 +5,7 @@ its own settings (no database), which the test process (write_service settings) 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,14 @@ import requests
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
-from tests.conftest import apps
+from tests.conftest import ROOT
+from tests.helpers import PASSWORD
+from write_service.accounts.models import User
+from write_service.accounts.services import token_issue
+
+# Per token and minute. High enough for the brute-force walks (each test uses fresh tokens), low
+# enough that test_rate_limit exhausts it in a couple of seconds.
+TEST_RATE_LIMIT = os.environ.get("TEST_SEARCH_RATE_LIMIT", "1000")
 
 
 class SearchClient:
@@ -52,10 +60,11 @@ class SearchClient:
 @pytest.fixture(scope="session")
 def search_server(django_db_setup) -> Iterator[str]:
     """Restarted so it runs the current code; stopped at the end of the session."""
-    apps("restart", "search")
-    apps("start", "search")
+    env = {**os.environ, "SEARCH_RATE_LIMIT": TEST_RATE_LIMIT, "SEARCH_RATE_WINDOW_SECONDS": "60"}
+    for action in ("restart", "start"):
+        subprocess.run([str(ROOT / "stack" / "apps.sh"), action, "search"], check=True, cwd=ROOT, env=env)
     yield f"http://127.0.0.1:{os.environ.get('TEST_SEARCH_PORT', '8101')}"
-    apps("stop", "search")
+    subprocess.run([str(ROOT / "stack" / "apps.sh"), "stop", "search"], check=True, cwd=ROOT, env=env)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +72,38 @@ def search(search_server) -> SearchClient:
     return SearchClient(search_server)
 
 
+def es_source(index: str, doc_id: int) -> dict | None:
+    """A document straight from Elasticsearch (to wait for the pipeline), or None."""
+    response = get_es_client().options(ignore_status=404).get(index=ALL_INDEXES[index].alias, id=str(doc_id))
+    return response.body.get("_source") if response.body.get("found") else None
+
+
 def refresh_indexes() -> None:
     """Bulk-projected fixtures are searchable at once, instead of within refresh_interval."""
     get_es_client().indices.refresh(index=",".join(d.alias for d in ALL_INDEXES.values()))
+
+
+def fresh_token(user: User) -> str:
+    """A token of its own per test: rate limits count per token."""
+    return token_issue(username=user.username, password=PASSWORD)
+
+
+class RotatingToken:
+    """For fuzzers that send thousands of requests: a new token well before the rate limit."""
+
+    def __init__(self, user: User, uses: int = int(TEST_RATE_LIMIT) // 2):
+        self.user, self.uses, self.count, self.token = user, uses, 0, fresh_token(user)
+
+    def header(self) -> dict[str, str]:
+        self.count += 1
+        if self.count % self.uses == 0:
+            self.token = fresh_token(self.user)
+        return {"Authorization": f"Token {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def dataset(search):
+    """The random data set of brute-force and schema tests (see datasets.py), built once."""
+    from tests.search_api.datasets import SEED, build_dataset
+
+    return build_dataset(SEED)

@@ -8,6 +8,7 @@ sortable field exercise the tie-breaker and the cursor.
 """
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.discussions.models import Post
 
+SEED = int(os.environ.get("SEARCH_TEST_SEED") or random.randrange(2**32))
 WORDS = ["python", "graphs", "sql", "tree", "stream", "cache", "queue", "heap", "parser", "vector", "index", "shard"]
 TAGS = ["python", "sql", "go", "rust", "js", "algorithms"]
 SCORES = [Decimal(s) for s in ("0", "12.5", "40", "55", "55.5", "70", "85", "99.99", "100")]

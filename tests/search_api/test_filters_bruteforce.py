@@ -8,7 +8,6 @@ combinations. The data seed is printed on failure (rerun with SEARCH_TEST_SEED=<
 from __future__ import annotations
 
 import os
-import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,17 +17,12 @@ from hypothesis import strategies as st
 from search_api.filtering import Choice, Integer
 from search_api.lists import ALL_LISTS
 from tests.search_api import bruteforce as model
-from tests.search_api.datasets import WORDS, Dataset, build_dataset
+from tests.search_api.conftest import fresh_token
+from tests.search_api.datasets import SEED, WORDS, Dataset
 
-SEED = int(os.environ.get("SEARCH_TEST_SEED") or random.randrange(2**32))
 SCHEMAS = {schema.name: schema for schema in ALL_LISTS}
 HYPOTHESIS = settings(max_examples=int(os.environ.get("SEARCH_TEST_EXAMPLES", "25")), deadline=None, database=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module")
-def dataset(search) -> Dataset:
-    return build_dataset(SEED)
 
 
 class Case:
@@ -36,7 +30,7 @@ class Case:
 
     def __init__(self, dataset: Dataset, list_name: str):
         self.list_name, self.schema = list_name, SCHEMAS[list_name]
-        self.token = dataset.tenant.staff_token
+        self.token = fresh_token(dataset.tenant.staff)
         self.viewer = {"user_id": dataset.tenant.staff.pk, "organisation_id": dataset.tenant.organisation.pk, "staff": True}
         self.docs = dataset.docs["attempts" if list_name == "leaderboard" else list_name]
         self.scope: dict[str, str] = {}

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "write_service.platform.metrics.RequestMetricsMiddleware",  # first: its latency covers the rest
     "write_service.platform.middleware.ServerTimingMiddleware",
     "write_service.platform.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -1,0 +1,195 @@
+"""Headline figures and ratios from the raw figures, the printed table, and results JSON."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+TARGETS = {
+    "read_vs_orm_throughput_ratio": (">=", 5.0),
+    "read_vs_orm_p95_ratio": ("<=", 0.2),
+    "api_vs_raw_es_throughput_ratio": (">=", 0.7),
+    "api_added_p50_ms": ("<=", 3.0),
+    "write_with_events_throughput_ratio": (">=", 0.85),
+    "lag_p99_seconds_steady": ("<=", 2.0),
+    "lag_p99_seconds_burst": ("<=", 5.0),
+    "reindex_vs_raw_bulk_ratio": (">=", 0.7),
+    "hot_counter_speedup": (">=", 3.0),
+    "hot_counter_updates_per_comment": ("<=", 1 / 50),
+    "hot_counter_exact": ("==", True),
+}
+
+
+def _get(d: dict | None, *path):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def headline(figures: dict) -> dict:
+    reads = _get(figures, "reads", "scenarios") or {}
+    broad = [v for k, v in reads.items() if k.endswith("_broad")]
+    raw = _get(figures, "api_vs_raw_es", "scenarios") or {}
+    hot = figures.get("hot_counter") or {}
+    return {
+        "read_vs_orm_throughput_ratio": min((v["throughput_ratio"] for v in broad), default=None),
+        "read_vs_orm_p95_ratio": max((v["p95_ratio"] for v in broad), default=None),
+        "api_vs_raw_es_throughput_ratio": min((v["throughput_ratio"] for v in raw.values()), default=None),
+        "api_added_p50_ms": max((v["added_p50_ms"] for v in raw.values()), default=None),
+        "write_with_events_throughput_ratio": _get(figures, "writes", "throughput_ratio"),
+        "lag_p99_seconds_steady": _get(figures, "lag", "steady", "lag_seconds", "p99"),
+        "lag_p99_seconds_burst": _get(figures, "lag", "burst", "lag_seconds", "p99"),
+        "reindex_vs_raw_bulk_ratio": _get(figures, "reindex", "ratio"),
+        "hot_counter_speedup": hot.get("speedup"),
+        "hot_counter_updates_per_comment": hot.get("pipeline_updates_per_comment"),
+        "hot_counter_exact": hot.get("exact"),
+        "pgbouncer_direct_vs_pgbouncer_throughput_ratio": _get(figures, "pgbouncer", "direct_vs_pgbouncer_throughput_ratio"),
+    }
+
+
+def target_status(values: dict) -> dict:
+    status = {}
+    for key, (op, bound) in TARGETS.items():
+        value = values.get(key)
+        if value is None:
+            status[key] = None
+        elif op == ">=":
+            status[key] = value >= bound
+        elif op == "<=":
+            status[key] = value <= bound
+        else:
+            status[key] = value == bound
+    return status
+
+
+def machine() -> dict:
+    def first(path: str, prefix: str) -> str | None:
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
+        except OSError:
+            return None
+        return None
+
+    mem_kb = first("/proc/meminfo", "MemTotal")
+    try:
+        es_version = json.loads(subprocess.run(["curl", "-s", os.environ.get("ES_URL", "http://127.0.0.1:9200")],
+                                               capture_output=True, text=True, timeout=5).stdout)["version"]["number"]
+    except Exception:
+        es_version = None
+    return {
+        "cpus": os.cpu_count(), "cpu_model": first("/proc/cpuinfo", "model name"),
+        "memory_gib": round(int(mem_kb.split()[0]) / 1024 / 1024, 1) if mem_kb else None,
+        "os": first("/etc/os-release", "PRETTY_NAME="), "kernel": platform.release(),
+        "python": platform.python_version(), "elasticsearch": es_version,
+        "loadavg_at_start": os.getloadavg()[0],
+        "shared": "the same machine runs PostgreSQL, pgBouncer, Redis, Elasticsearch, every service, the workers "
+                  "and the load generator (and other engineers' work: see loadavg_before of each run)",
+    }
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(results: dict) -> str:
+    f = results["figures"]
+    h = results
+    t = results["targets_met"]
+    lines = []
+
+    def row(name: str, value, target: str = "", met=None, how: str = ""):
+        mark = "" if met is None else ("met" if met else "MISSED")
+        lines.append(f"| {name} | {value} | {target} | {mark} | {how} |")
+
+    lines.append(f"Benchmark results, scale {results['scale']} ({results['duration_seconds']:.0f} s run)")
+    lines.append("| figure | value | target | | how measured |")
+    lines.append("|---|---|---|---|---|")
+    reads = (f.get("reads") or {}).get("scenarios", {})
+    c = (f.get("reads") or {}).get("connections")
+    for name, s in reads.items():
+        api, orm = s["api"], s["orm"]
+        row(f"{name}: search API / ORM", f"{api['rps']:.0f} / {orm['rps']:.0f} req/s; p95 {api['p95_ms']:.1f} / {orm['p95_ms']:.1f} ms",
+            "", None, f"wrk, {c} connections, {api['duration_s']:.0f} s after {api['warmup_s']:.0f} s warm-up; {s['matches']} matches; same page: {_fmt(s['parity']['same_page'])}")
+    row("read_vs_orm_throughput_ratio (broad, worst)", _fmt(h["read_vs_orm_throughput_ratio"]), ">= 5", t["read_vs_orm_throughput_ratio"])
+    row("read_vs_orm_p95_ratio (broad, worst)", _fmt(h["read_vs_orm_p95_ratio"], 3), "<= 0.2", t["read_vs_orm_p95_ratio"])
+    raw = (f.get("api_vs_raw_es") or {}).get("scenarios", {})
+    for name, s in raw.items():
+        row(f"{name}: API / raw ES", f"{s['api']['rps']:.0f} / {s['raw_es']['rps']:.0f} req/s; p50 {s['api']['p50_ms']:.1f} / {s['raw_es']['p50_ms']:.1f} ms",
+            "", None, f"same query body ({s['es_request']['path'].split('?')[0]}), same wrk settings")
+    single = (f.get("api_vs_raw_es") or {}).get("single_client")
+    if single:
+        row("added p50, 1 client (no queueing)", f"{single['added_p50_ms']:.2f} ms", "", None,
+            f"{single['scenario']}: API {single['api']['p50_ms']:.2f} ms vs raw {single['raw_es']['p50_ms']:.2f} ms")
+    row("api_vs_raw_es_throughput_ratio (worst)", _fmt(h["api_vs_raw_es_throughput_ratio"], 3), ">= 0.7", t["api_vs_raw_es_throughput_ratio"])
+    row("api_added_p50_ms (worst, 8 clients)", _fmt(h["api_added_p50_ms"]), "<= 3", t["api_added_p50_ms"])
+    w = f.get("writes")
+    if w:
+        on, off = w["workers_running"]["events_on"], w["workers_running"]["events_off"]
+        row("write POST posts: events on / off", f"{on['rps']:.0f} / {off['rps']:.0f} req/s", "", None,
+            f"wrk, {w['connections']} connections, {on['duration_s']:.0f} s after {on['warmup_s']:.0f} s warm-up; workers running")
+        pon, poff = w["workers_paused"]["events_on"], w["workers_paused"]["events_off"]
+        row("  same, workers paused", f"{pon['rps']:.0f} / {poff['rps']:.0f} req/s (ratio {w['throughput_ratio_workers_paused']:.2f})", "", None,
+            "Celery workers SIGSTOPped: the write path's own cost only")
+        st = w.get("server_timing", {})
+        if st:
+            row("  SQL per write, events on / off", f"{st['events_on']['sql_calls_per_write']} / {st['events_off']['sql_calls_per_write']} calls; "
+                f"{st['events_on']['db_ms_per_write']} / {st['events_off']['db_ms_per_write']} ms", "", None, "Server-Timing header, 20 sequential writes")
+    row("write_with_events_throughput_ratio", _fmt(h["write_with_events_throughput_ratio"], 3), ">= 0.85", t["write_with_events_throughput_ratio"])
+    lag = f.get("lag")
+    if lag:
+        for phase, target in (("light", ""), ("steady", "<= 2 s"), ("burst", "<= 5 s")):
+            if phase not in lag:
+                continue
+            p = lag[phase]
+            key = f"lag_p99_seconds_{phase}"
+            row(key if phase != "light" else "lag p99 at 25 writes/s (light)",
+                f"{_fmt(p['lag_seconds']['p99'], 3)} s (p50 {_fmt(p['lag_seconds']['p50'], 3)})", target, t.get(key),
+                f"{p['acknowledged']} at {p['achieved_rate']} writes/s; ES polled every {lag['poll_interval_s']*1000:.0f} ms; "
+                f"pipeline's own p99 {_fmt(p['pipeline_lag_seconds']['p99'], 3)} s; unseen {p['unseen_after_settle']}")
+    r = f.get("reindex")
+    if r:
+        row("reindex / raw parallel_bulk", f"{r['reindex']['docs_per_second']:.0f} / {r['raw_parallel_bulk']['docs_per_second']:.0f} docs/s", "", None,
+            f"{r['reindex']['command']} (load phase) vs parallel_bulk of the same {r['raw_parallel_bulk']['documents']} pre-serialised docs, same threads/chunk")
+    row("reindex_vs_raw_bulk_ratio", _fmt(h["reindex_vs_raw_bulk_ratio"], 3), ">= 0.7", t["reindex_vs_raw_bulk_ratio"])
+    hot = f.get("hot_counter")
+    if hot:
+        for kind in ("pipeline", "naive"):
+            k = hot[kind]
+            row(f"hot counter, {kind}", f"{k['comments_per_second']} comments/s; count {k['comments_count']}/{k['comment_rows']}; "
+                f"{k['updates_on_hot_row']} UPDATEs on the row", "", None,
+                f"{k['committed_comments']} comments on one post, wrk {hot['connections']} connections, {hot['clients']} users"
+                + (f"; exact {k['seconds_until_exact_after_last_ack']} s after the last ack" if kind == "pipeline" else ""))
+    row("hot_counter_speedup", _fmt(h["hot_counter_speedup"], 3), ">= 3", t["hot_counter_speedup"])
+    row("hot_counter_updates_per_comment", _fmt(h["hot_counter_updates_per_comment"], 4), "<= 0.02", t["hot_counter_updates_per_comment"])
+    row("hot_counter_exact", _fmt(h["hot_counter_exact"]), "exact", t["hot_counter_exact"], "counter == comment rows, both runs; search document too")
+    pg = f.get("pgbouncer")
+    if pg:
+        runs = pg["runs"]
+        for key in runs:
+            r = runs[key]
+            per = r.get("cpu", {}).get("cpu_ms_per_request", {})
+            row(f"writes {key.replace('_', ' ')}", f"{r['rps']:.0f} req/s; p95 {r['p95_ms']:.1f} ms", "report", None,
+                f"POST posts, wrk {pg['connections']} connections; CPU ms/request: pgbouncer {per.get('pgbouncer', 0)}, "
+                f"postgresql {per.get('postgresql', 0)}")
+    for name, reason in results.get("not_run", {}).items():
+        row(f"NOT RUN: {name}", "null", "", None, reason)
+    return "\n".join(lines)
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.replace(path)

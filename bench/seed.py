@@ -1,0 +1,399 @@
+"""Bulk seeding: generated rows COPYed into PostgreSQL, then projected into Elasticsearch through
+the product's own projections (read_indexer.projections) in parallel processes.
+
+Distributions (deterministic, one random seed):
+- assessment popularity is Zipf(s) (scales.py): at full scale the top assessment has ~134k
+  attempts, so broad filters match >= 100k rows, while tail assessments have a few hundred;
+- one organisation (id 1, "the big organisation") owns the top assessment and ~30% of the rest,
+  so a staff member's attempts list is broad too;
+- attempts are interleaved across assessments in time (ids rise with started_at), 90% submitted,
+  scores normal around a per-difficulty mean (one decimal, so ties exist), time taken 15-100% of
+  the duration (whole seconds, so equal score and time ties exist too);
+- posts belong to their author's organisation, 60% discuss one of its assessments, comments per
+  post are exponential with mean ~1 and counters are exact.
+Seeded rows bypass the outbox (like an import): the read side gets them by projection here.
+"""
+from __future__ import annotations
+
+import io
+import random
+import secrets
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from multiprocessing import get_context
+
+from bench import database
+from bench.scales import Scale
+
+WORDS = ("graph", "query", "index", "latency", "cache", "join", "window", "function", "tree", "heap", "stream",
+         "batch", "vector", "matrix", "string", "parser", "lexer", "network", "socket", "thread", "lock",
+         "queue", "shard", "replica", "backup", "schema", "migration", "sorting", "search", "binary", "hash",
+         "recursion", "closure", "pattern", "design", "pipeline", "kernel", "memory", "pointer", "array",
+         "interval", "greedy", "dynamic", "programming", "security", "token", "session", "cookie", "deploy")
+TAGS = ("sql", "python", "java", "go", "rust", "algorithms", "graphs", "dp", "system-design", "react", "css",
+        "security", "networking", "linux", "docker", "kubernetes", "statistics", "ml", "excel", "communication")
+FIRST = ("Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger", "Donald", "Frances",
+         "John", "Radia", "Tim", "Guido", "Bjarne", "Anita", "Leslie", "Shafi", "Yukihiro")
+LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Ritchie", "Hamilton", "Dijkstra",
+        "Knuth", "Allen", "Backus", "Perlman", "Berners-Lee", "van Rossum", "Stroustrup", "Borg", "Lamport",
+        "Goldwasser", "Matsumoto")
+DIFFICULTY_MEAN = {"easy": 72.0, "medium": 62.0, "hard": 50.0}
+BIG_ORG = 1
+BIG_ORG_SHARE = 0.3
+PASSWORD = "bench-password-1"
+
+
+@dataclass
+class SeedInfo:
+    scale: str
+    counts: dict[str, int]
+    seconds: dict[str, float]
+    top_assessment: int
+    top_assessment_submitted: int
+    big_org: int
+    assessment_sizes: dict[int, int]              # submitted attempts per assessment
+    assessment_org: dict[int, int]
+    hot_posts: dict[str, int]                     # "pipeline"/"naive" -> post id
+    tokens: dict[str, str] = field(default_factory=dict)   # role -> token
+    writer_tokens: list[str] = field(default_factory=list)  # 16 members of the big organisation
+    submit_jobs: list[tuple[int, str]] = field(default_factory=list)  # (started attempt id, its candidate's token)
+
+
+def _copy(cursor, table: str, columns: tuple[str, ...], rows) -> int:
+    """COPY rows (tuples of already-formatted text fields, None for NULL) in chunks."""
+    buffer, count = io.StringIO(), 0
+
+    def flush():
+        buffer.seek(0)
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+        buffer.seek(0)
+        buffer.truncate()
+
+    for row in rows:
+        buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buffer.write("\n")
+        count += 1
+        if count % 200_000 == 0:
+            flush()
+    flush()
+    return count
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _array(values) -> str:
+    return "{" + ",".join(values) + "}"
+
+
+def _zipf_counts(total: int, n: int, s: float, cap: int) -> list[int]:
+    weights = [1 / (i ** s) for i in range(1, n + 1)]
+    scale = total / sum(weights)
+    counts = [min(cap, int(w * scale)) for w in weights]
+    i = 0
+    while sum(counts) < total:  # hand the rounding remainder to the most popular with room
+        if counts[i % n] < cap:
+            counts[i % n] += 1
+        i += 1
+    return counts
+
+
+def generate_and_copy(scale: Scale) -> SeedInfo:
+    from django.contrib.auth.hashers import make_password
+
+    rng = random.Random(20240826)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    window_start = now - timedelta(days=365)
+    window_end = now - timedelta(hours=1)  # older than the counters' reconcile window (15 min)
+    span = (window_end - window_start).total_seconds()
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    conn = database.primary_connection()
+    cursor = conn.cursor()
+
+    # Organisations and users -------------------------------------------------------------
+    n_orgs = scale.organisations
+    _copy(cursor, "accounts_organisation", ("id", "version", "name", "created_at"),
+          ((o, 1, f"Bench Org {o}", _ts(window_start - timedelta(days=60))) for o in range(1, n_orgs + 1)))
+    password_hash = make_password(PASSWORD)
+
+    def org_for(r: random.Random) -> int:
+        return BIG_ORG if r.random() < BIG_ORG_SHARE or n_orgs == 1 else r.randint(2, n_orgs)
+
+    user_org: dict[int, int] = {}
+    members: dict[int, list[int]] = {o: [] for o in range(1, n_orgs + 1)}
+    user_rows = []
+    for o in range(1, n_orgs + 1):  # staff: user id == organisation id
+        user_org[o] = o
+        members[o].append(o)
+        user_rows.append((o, password_hash, None, "f", f"bench-staff-{o}", "", "", "", "f", "t",
+                          _ts(window_start - timedelta(days=60)), 1, o, "staff", f"Staff {o}"))
+    candidate_ids = list(range(n_orgs + 1, n_orgs + 1 + scale.candidates))
+    for uid in candidate_ids:
+        o = org_for(rng)
+        user_org[uid] = o
+        members[o].append(uid)
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        user_rows.append((uid, password_hash, None, "f", f"bench-cand-{uid}", "", "", "", "f", "t",
+                          _ts(window_start - timedelta(days=30)), 1, o, "candidate", name))
+    _copy(cursor, "accounts_user",
+          ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
+           "is_staff", "is_active", "date_joined", "version", "organisation_id", "role", "display_name"), user_rows)
+
+    # Assessments ---------------------------------------------------------------------------
+    n_drafts = max(1, scale.assessments // 20)  # the tail's last 5% are drafts, never attempted
+    attempted = scale.assessments - n_drafts
+    sizes = _zipf_counts(scale.attempts, attempted, scale.zipf_s, cap=scale.candidates) + [0] * n_drafts
+    assessment_org, difficulty, cut_off, duration, status = {}, {}, {}, {}, {}
+    assessment_rows = []
+    for aid in range(1, scale.assessments + 1):
+        o = BIG_ORG if aid == 1 else org_for(rng)
+        assessment_org[aid] = o
+        difficulty[aid] = rng.choices(("easy", "medium", "hard"), (3, 5, 2))[0]
+        cut_off[aid] = rng.randint(50, 75)
+        duration[aid] = rng.choice((30, 45, 60, 90, 120))
+        status[aid] = "draft" if sizes[aid - 1] == 0 else ("archived" if aid > 10 and rng.random() < 0.1 else "published")
+    submitted_count = {aid: 0 for aid in assessment_org}
+
+    # Attempts: every (assessment, candidate) pair, shuffled so ids interleave assessments in time.
+    t0 = time.monotonic()
+    pairs: list[tuple[int, int]] = []
+    for aid, n in enumerate(sizes, start=1):
+        if n:
+            pairs.extend((aid, c) for c in rng.sample(candidate_ids, n))
+    rng.shuffle(pairs)
+    total = len(pairs)
+    mean_offset = {aid: rng.uniform(-8, 8) for aid in assessment_org}
+    started_attempts: list[tuple[int, int, int]] = []  # (attempt id, assessment, candidate)
+
+    def attempt_rows():
+        for i, (aid, cand) in enumerate(pairs):
+            attempt_id = i + 1
+            started_at = window_start + timedelta(seconds=span * i / total + rng.uniform(0, 30))
+            if rng.random() < 0.9:
+                score = min(100.0, max(0.0, round(rng.gauss(DIFFICULTY_MEAN[difficulty[aid]] + mean_offset[aid], 15), 1)))
+                taken = int(duration[aid] * 60 * rng.uniform(0.15, 1.0))
+                submitted_count[aid] += 1
+                yield (attempt_id, 2, aid, cand, _ts(started_at), _ts(started_at + timedelta(seconds=taken)),
+                       f"{score:.2f}", "submitted")
+            else:
+                if status[aid] == "published":
+                    started_attempts.append((attempt_id, aid, cand))
+                yield (attempt_id, 1, aid, cand, _ts(started_at), None, None, "started")
+
+    _copy(cursor, "assessments_attempt",
+          ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status"),
+          attempt_rows())
+    timings["attempts_copy"] = time.monotonic() - t0
+
+    for aid in range(1, scale.assessments + 1):
+        o = assessment_org[aid]
+        created = window_start - timedelta(days=rng.uniform(1, 30))
+        title = f"{' '.join(rng.choice(WORDS) for _ in range(rng.randint(2, 4))).title()} #{aid}"
+        description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 30)))
+        tags = sorted(set(rng.sample(TAGS, rng.randint(1, 3))))
+        assessment_rows.append((aid, 1, o, title, description, _array(tags), difficulty[aid], status[aid],
+                                f"{cut_off[aid]}.00", "100.00", duration[aid], o, _ts(created), _ts(created), None,
+                                sizes[aid - 1], submitted_count[aid]))
+    _copy(cursor, "assessments_assessment",
+          ("id", "version", "organisation_id", "title", "description", "tags", "difficulty", "status", "cut_off",
+           "max_score", "duration_minutes", "created_by_id", "created_at", "updated_at", "deleted_at",
+           "attempts_count", "submitted_count"), assessment_rows)
+
+    # Posts and comments --------------------------------------------------------------------
+    t0 = time.monotonic()
+    org_assessments: dict[int, list[int]] = {o: [] for o in members}
+    for aid, o in assessment_org.items():
+        org_assessments[o].append(aid)
+    post_rows, comment_rows = [], []
+    comment_id = 0
+    for pid in range(1, scale.posts + 1):
+        o = org_for(rng)
+        author = rng.choice(members[o])
+        created = window_start + timedelta(seconds=span * (pid - 1) / scale.posts)
+        linked = rng.choice(org_assessments[o]) if org_assessments[o] and rng.random() < 0.6 else None
+        n_comments = int(rng.expovariate(1 / 1.5))
+        last_activity = created
+        for _ in range(n_comments):
+            comment_id += 1
+            at = min(window_end, created + timedelta(seconds=rng.uniform(60, 7 * 86400)))
+            last_activity = max(last_activity, at)
+            comment_rows.append((comment_id, 1, pid, rng.choice(members[o]),
+                                 " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))), _ts(at), None))
+        post_rows.append((pid, 1, o, author, linked,
+                          " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8))).capitalize(),
+                          " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))),
+                          _array(sorted(set(rng.sample(TAGS, rng.randint(0, 3))))),
+                          _ts(created), _ts(created), None, n_comments, _ts(last_activity)))
+    hot_posts = {}
+    for kind in ("pipeline", "naive"):  # comment targets of the hot-counter comparison
+        pid = len(post_rows) + 1
+        hot_posts[kind] = pid
+        post_rows.append((pid, 1, BIG_ORG, BIG_ORG, None, f"Hot post ({kind})", "Comment here, everyone.",
+                          "{}", _ts(window_end), _ts(window_end), None, 0, _ts(window_end)))
+    post_columns = ("id", "version", "organisation_id", "author_id", "assessment_id", "title", "body", "tags",
+                    "created_at", "updated_at", "deleted_at", "comments_count", "last_activity_at")
+    _copy(cursor, "discussions_post", post_columns, post_rows)
+    _copy(cursor, "discussions_comment", ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at"),
+          comment_rows)
+    timings["posts_copy"] = time.monotonic() - t0
+
+    for table in ("accounts_organisation", "accounts_user", "assessments_assessment", "assessments_attempt",
+                  "discussions_post", "discussions_comment"):
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+    conn.commit()
+    timings["generate_and_copy"] = time.monotonic() - started
+
+    # Tuning of the ORM baseline: its lists need one more index than the product's write-side
+    # schema has (the product serves these lists from Elasticsearch). Then statistics and the
+    # visibility map, so COUNT(*) can be an index-only scan.
+    t0 = time.monotonic()
+    cursor.execute("CREATE INDEX bench_orm_attempt_status_submitted ON assessments_attempt (status, submitted_at DESC, id)")
+    conn.commit()
+    conn.autocommit = True
+    cursor.execute("VACUUM (ANALYZE)")
+    timings["index_and_vacuum"] = time.monotonic() - t0
+    conn.close()
+
+    return SeedInfo(
+        scale=scale.name,
+        counts={"organisations": n_orgs, "users": len(user_rows), "assessments": scale.assessments,
+                "attempts": total, "posts": len(post_rows), "comments": len(comment_rows)},
+        seconds=timings, top_assessment=1, top_assessment_submitted=submitted_count[1], big_org=BIG_ORG,
+        assessment_sizes=submitted_count, assessment_org=assessment_org, hot_posts=hot_posts,
+        submit_jobs=[(a, str(c)) for a, _aid, c in started_attempts],  # candidate ids; tokens below
+    )
+
+
+# Tokens ----------------------------------------------------------------------------------------
+
+def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int) -> None:
+    """API tokens without password checks: ApiToken rows plus the Redis auth cache, as token_issue does."""
+    from django.utils import timezone as dj_timezone
+
+    from shared.auth_cache import token_hash
+    from write_service.accounts import auth_cache
+    from write_service.accounts.models import ApiToken, User
+
+    wanted: dict[str, int] = {}
+    wanted["big_org_staff"] = info.big_org
+    members = list(User.objects.filter(organisation_id=info.big_org, role="candidate").order_by("id")
+                   .values_list("id", flat=True)[:15])
+    reader = User.objects.filter(role="candidate").exclude(organisation_id=info.big_org).order_by("id").first()
+    wanted["candidate_reader"] = reader.pk
+    rng = random.Random(7)
+    jobs = list(info.submit_jobs)
+    rng.shuffle(jobs)
+    seen: set[int] = set()
+    chosen = []
+    for attempt_id, candidate in jobs:
+        if int(candidate) not in seen:
+            seen.add(int(candidate))
+            chosen.append((attempt_id, int(candidate)))
+        if len(chosen) >= submit_jobs_needed:
+            break
+    user_ids = {*wanted.values(), *members, *(c for _, c in chosen)}
+    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
+    now = dj_timezone.now()
+    raw = {uid: secrets.token_urlsafe(32) for uid in users}
+    tokens = ApiToken.objects.bulk_create([
+        ApiToken(key_hash=token_hash(raw[uid]), user_id=uid, created_at=now, expires_at=now + timedelta(days=2))
+        for uid in users
+    ])
+    for token in tokens:
+        auth_cache.cache_token(raw[token.user_id], token)
+        auth_cache.cache_user(users[token.user_id])
+    info.tokens = {role: raw[uid] for role, uid in wanted.items()}
+    info.writer_tokens = [raw[info.big_org], *(raw[uid] for uid in members)]
+    info.submit_jobs = [(attempt_id, raw[c]) for attempt_id, c in chosen]
+
+
+# Projection into Elasticsearch -----------------------------------------------------------------
+
+def _worker_init() -> None:
+    # Forked from a parent that closed its database connections; drop its Elasticsearch client so
+    # no HTTP socket is shared between processes.
+    from shared.es_client import get_es_client
+
+    get_es_client.cache_clear()
+
+
+def _project(kind: str, arg) -> tuple[str, int]:
+    from django.db import connections
+
+    from read_indexer.indexing import index_documents
+    from read_indexer.projections import PROJECTIONS, project_assessment_attempts
+
+    try:
+        if kind == "attempts":
+            documents = project_assessment_attempts(arg)
+        else:
+            documents = PROJECTIONS[kind].project(arg)
+        index_documents(PROJECTIONS[kind].index.alias, documents, chunk_size=1000)
+        return kind, len(documents)
+    finally:
+        connections.close_all()
+
+
+def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
+    """Every row through the product's projections, in parallel processes (forked, no shared sockets)."""
+    from django.db import connections
+
+    from shared.es_client import get_es_client
+    from shared.indexes import ALL_INDEXES
+
+    es = get_es_client()
+    physical = {name: next(iter(es.indices.get_alias(name=d.alias).body)) for name, d in ALL_INDEXES.items()}
+    es.indices.put_settings(index=",".join(physical.values()), settings={"index": {"refresh_interval": "-1"}})
+    jobs: list[tuple[str, object]] = []
+    by_size = sorted(info.assessment_sizes, key=lambda a: info.assessment_sizes[a], reverse=True)
+    jobs += [("attempts", aid) for aid in by_size]  # largest first: the long poles start early
+    ids = list(range(1, info.counts["assessments"] + 1))
+    jobs += [("assessments", ids[i:i + 500]) for i in range(0, len(ids), 500)]
+    post_ids = list(range(1, info.counts["posts"] + 1))
+    jobs += [("posts", post_ids[i:i + 2000]) for i in range(0, len(post_ids), 2000)]
+    started = time.monotonic()
+    written: dict[str, int] = {}
+    connections.close_all()
+    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("fork"), initializer=_worker_init) as pool:
+        for kind, count in pool.map(_project, [j[0] for j in jobs], [j[1] for j in jobs], chunksize=1):
+            written[kind] = written.get(kind, 0) + count
+    seconds = time.monotonic() - started
+    live = ALL_INDEXES["attempts"].settings()["refresh_interval"]
+    es.indices.put_settings(index=",".join(physical.values()), settings={"index": {"refresh_interval": live}})
+    es.indices.refresh(index=",".join(physical.values()))
+    for name, definition in ALL_INDEXES.items():
+        indexed = es.count(index=definition.alias)["count"]
+        if indexed != info.counts[name]:
+            raise RuntimeError(f"{definition.alias}: {indexed} documents indexed, {info.counts[name]} rows")
+    total = sum(written.values())
+    return {"seconds": round(seconds, 2), "documents": total,
+            "docs_per_second": round(total / seconds) if seconds else None, "processes": processes}
+
+
+def score_threshold_for(assessment_id: int, rank: int) -> float:
+    """The score of the `rank`-th best submitted attempt (selective leaderboard filter)."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT score FROM assessments_attempt WHERE assessment_id = %s AND status = 'submitted' "
+            "ORDER BY score DESC OFFSET %s LIMIT 1", [assessment_id, max(0, rank - 1)])
+        row = cursor.fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def selective_assessment(info: SeedInfo, target: int = 300) -> tuple[int, int]:
+    """The big organisation's assessment whose qualified count is closest to `target`."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            """SELECT s.id, COUNT(*) FROM assessments_attempt a JOIN assessments_assessment s ON s.id = a.assessment_id
+               WHERE s.organisation_id = %s AND a.status = 'submitted' AND a.score >= s.cut_off
+               GROUP BY s.id ORDER BY abs(COUNT(*) - %s), s.id LIMIT 1""", [info.big_org, target])
+        aid, count = cursor.fetchone()
+    return aid, count

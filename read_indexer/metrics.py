@@ -1,0 +1,141 @@
+"""Prometheus metrics of the pipeline: Celery task rates, durations and failures (from Celery's
+signals), and scrape-time gauges of the outbox backlog, queue depths and indexing lag.
+
+Where the numbers are served: tasks run in prefork pool children, so their samples go through
+prometheus_client's multiprocess mode (files in PROMETHEUS_MULTIPROC_DIR, one per process).
+- compose/: one worker per container with its own tmpfs directory and CELERY_METRICS_BIND set;
+  the worker's main process serves them on that address (an HTTP thread that sums the files of
+  its pool children on each scrape), so each container is one scrape target.
+- native stack: stack/apps.sh gives every process of a namespace one directory, so write_service's
+  /metrics already includes the workers' task metrics; no CELERY_METRICS_BIND, no extra port
+  (two workers of a namespace would otherwise fight over one).
+PipelineCollector reads PostgreSQL and Redis at scrape time and is served by write_service's
+/metrics (one place, beside a database connection it already has).
+May touch: process-local memory (task start times); per scrape, read_indexer.pipeline_status's
+indexed outbox counts, the broker's queue lengths and the lag samples in Redis.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import structlog
+from celery.signals import task_failure, task_postrun, task_prerun, worker_init
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+log = structlog.get_logger(__name__)
+
+# From a counter flush (milliseconds) to a bulk re-projection near the 100 s soft time limit.
+TASK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+TASK_RUNS = Counter(
+    "celery_task_runs_total", "Task executions by final state (SUCCESS, FAILURE, RETRY, ...)", ["task", "state"],
+)
+TASK_DURATION = Histogram("celery_task_duration_seconds", "Wall time of one task execution", ["task"], buckets=TASK_BUCKETS)
+TASK_FAILURES = Counter("celery_task_failures_total", "Task executions that raised, by exception type", ["task", "exception"])
+
+# Start times by task id, in the pool process that runs the task (prerun and postrun both fire
+# there). Popped in postrun, so it never holds more than the process's concurrent tasks.
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect
+def _task_started(task_id=None, **_kwargs):
+    _started[task_id] = time.perf_counter()
+
+
+@task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **_kwargs):
+    started = _started.pop(task_id, None)
+    name = getattr(task, "name", "unknown")
+    TASK_RUNS.labels(name, state or "UNKNOWN").inc()
+    if started is not None:
+        TASK_DURATION.labels(name).observe(time.perf_counter() - started)
+
+
+@task_failure.connect
+def _task_failed(sender=None, exception=None, **_kwargs):
+    TASK_FAILURES.labels(getattr(sender, "name", "unknown"), type(exception).__name__).inc()
+
+
+@worker_init.connect
+def _serve_worker_metrics(**_kwargs):
+    """In the worker's main process, before the pool forks: serve /metrics if configured."""
+    bind = os.environ.get("CELERY_METRICS_BIND", "").strip()
+    if not bind:
+        return
+    host, _, port = bind.rpartition(":")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        # Without the directory the pool children's samples are lost: say so once, loudly.
+        log.warning("metrics.no_multiproc_dir", detail="PROMETHEUS_MULTIPROC_DIR is unset; only the main process is exported")
+        registry = REGISTRY
+    start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    log.info("metrics.serving", bind=bind)
+
+
+class PipelineCollector:
+    """Outbox backlog, Celery queue depths and commit-to-indexed lag, computed at scrape time.
+
+    Each source is read on its own: an unreachable Redis still leaves the outbox numbers, and
+    `pipeline_metrics_source_up` says which source failed instead of failing the scrape.
+    """
+
+    def collect(self):
+        from read_indexer import lag, pipeline_status
+
+        up = GaugeMetricFamily("pipeline_metrics_source_up", "1 when the source answered during this scrape", labels=["source"])
+        outbox = self._read("outbox", pipeline_status.outbox)
+        up.add_metric(["outbox"], 0.0 if outbox is None else 1.0)
+        if outbox is not None:
+            backlog = GaugeMetricFamily("outbox_backlog_events", "Committed events not yet processed, by stage", labels=["stage"])
+            backlog.add_metric(["indexing"], outbox["unindexed"])
+            backlog.add_metric(["counters"], outbox["uncounted"])
+            yield backlog
+            oldest = GaugeMetricFamily(
+                "outbox_oldest_unprocessed_seconds", "Age of the oldest unprocessed event (0 when none), by stage",
+                labels=["stage"])
+            oldest.add_metric(["indexing"], outbox["oldest_unindexed_seconds"] or 0.0)
+            oldest.add_metric(["counters"], outbox["oldest_uncounted_seconds"] or 0.0)
+            yield oldest
+            dead = GaugeMetricFamily("outbox_dead_letters", "Events parked as dead letters (need an operator)")
+            dead.add_metric([], outbox["dead_letters"])
+            yield dead
+
+        queues = self._read("queues", pipeline_status.queues)
+        up.add_metric(["queues"], 0.0 if queues is None else 1.0)
+        if queues is not None:
+            depth = GaugeMetricFamily("celery_queue_length", "Messages waiting in a broker queue", labels=["queue"])
+            for queue, length in sorted(queues["depths"].items()):
+                depth.add_metric([queue], length)
+            yield depth
+            unacked = GaugeMetricFamily("celery_unacked_messages", "Delivered to a worker, not yet acknowledged")
+            unacked.add_metric([], queues["unacked"])
+            yield unacked
+
+        lag_now = self._read("lag", lag.percentiles)
+        up.add_metric(["lag"], 0.0 if lag_now is None else 1.0)
+        if lag_now is not None:
+            samples = GaugeMetricFamily("pipeline_indexing_lag_samples", "Indexed events in the last 5 minutes")
+            samples.add_metric([], lag_now["samples"])
+            yield samples
+            if lag_now["samples"]:
+                quantiles = GaugeMetricFamily(
+                    "pipeline_indexing_lag_seconds", "Commit-to-indexed lag over the last 5 minutes", labels=["quantile"])
+                quantiles.add_metric(["0.5"], lag_now["p50"])
+                quantiles.add_metric(["0.99"], lag_now["p99"])
+                quantiles.add_metric(["1"], lag_now["max"])
+                yield quantiles
+        yield up
+
+    @staticmethod
+    def _read(source: str, read):
+        try:
+            return read()
+        except Exception as exc:  # a scrape reports a broken source; it never fails the endpoint
+            log.warning("metrics.source_failed", source=source, error=str(exc)[:200])
+            return None

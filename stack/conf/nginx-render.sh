@@ -1,0 +1,19 @@
+#!/bin/sh
+# Renders stack/conf/nginx.conf for one host: every ${NGINX_*} placeholder in the template must
+# be set in the environment (a missing one is an error, never an empty directive), and only those
+# names are substituted, so NGINX's own $variables stay as they are. POSIX sh and envsubst only:
+# the same script runs natively (stack/nginx.sh) and inside the official nginx image (compose/).
+#
+# usage: nginx-render.sh TEMPLATE OUTPUT
+set -eu
+template="$1" output="$2"
+names=$(grep -o '\${NGINX_[A-Z_]*}' "$template" | sort -u | sed 's/^\${//; s/}$//')
+for name in $names; do
+  eval "value=\${$name:-}"
+  if [ -z "$value" ]; then
+    echo "nginx-render: $name is not set; it is required by $template." >&2
+    exit 1
+  fi
+done
+# envsubst takes the list of names to replace, as "${A} ${B}".
+envsubst "$(for name in $names; do printf '${%s} ' "$name"; done)" < "$template" > "$output"

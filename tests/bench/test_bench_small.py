@@ -1,0 +1,45 @@
+"""Smoke test of the benchmark command (issue 8): `bench/run --scale small` completes and writes
+every key of its results file. Benchmarks are not timed tests: no speed is asserted, only that
+each comparison produced its figure and that the hot counter came out exact.
+
+Runs in its own namespace (database assessments_bench, indexes bench_*, Redis 12/13, ports
+8500-8507) and writes to a temporary file, never over bench/results/latest.json.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow]
+
+REQUIRED_KEYS = (
+    "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "write_with_events_throughput_ratio",
+    "lag_p99_seconds_steady", "lag_p99_seconds_burst", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup",
+    "hot_counter_exact",
+)
+FIGURES = ("reads", "api_vs_raw_es", "writes", "pgbouncer", "hot_counter", "lag", "reindex")
+
+
+@pytest.mark.timeout(600)
+def test_bench_small_writes_every_figure(tmp_path):
+    output = tmp_path / "small.json"
+    completed = subprocess.run([str(ROOT / "bench" / "run"), "--scale", "small", "--output", str(output)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=580)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(output.read_text())
+
+    missing = [key for key in REQUIRED_KEYS if key not in results]
+    assert not missing, missing
+    assert results["scale"] == "small"
+    assert results["not_run"] == {}, results["not_run"]
+    for key in REQUIRED_KEYS[1:]:
+        assert results[key] is not None, key
+    assert set(FIGURES) <= set(results["figures"]), sorted(results["figures"])
+    assert results["hot_counter_exact"] is True, results["figures"]["hot_counter"]
+    # Both services served the same pages (otherwise the read comparison compares different work).
+    for name, scenario in results["figures"]["reads"]["scenarios"].items():
+        assert scenario["parity"]["same_page"], (name, scenario["parity"])

@@ -1,0 +1,34 @@
+"""`pipeline_status` (issue 6): every section, for humans and for scripts."""
+from __future__ import annotations
+
+from read_indexer.index_lifecycle import alias_target
+from shared.indexes import ALL_INDEXES
+from shared.task_names import ALL_QUEUES
+from tests.operators.support import json_output, manage, wait_for_idle_pipeline
+
+
+def test_json_has_every_section_and_the_table_is_readable(pipeline):
+    wait_for_idle_pipeline()
+    as_json, as_table = manage("pipeline_status", "--json"), manage("pipeline_status")
+    assert as_json.returncode in (0, 1), as_json.stderr[-2000:]  # 1 = warnings (e.g. another test's dead letter)
+    status = json_output(as_json)
+    assert status["unreachable"] == []
+    assert status["outbox"]["unindexed"] == 0 and status["outbox"]["oldest_unindexed_seconds"] is None
+    assert {"uncounted", "dead_letters"} <= set(status["outbox"])
+    assert set(status["queues"]["depths"]) == set(ALL_QUEUES) and "unacked" in status["queues"]
+    assert {"p50", "p99", "samples"} <= set(status["lag"])
+    for name, definition in ALL_INDEXES.items():
+        entry = status["indexes"][name]
+        assert entry["alias"] == definition.alias
+        assert [i["index"] for i in entry["indexes"]] == [alias_target(definition)]
+        assert entry["indexes"][0]["documents"] == entry["indexes"][0]["live"] + entry["indexes"][0]["tombstones"]
+    assert status["cluster"]["status"] in ("green", "yellow")
+    replica = status["replication"]["replica"]
+    assert replica["in_recovery"] is True and replica["lag_seconds"] is not None
+    assert isinstance(status["replication"]["primary_standbys"], list)
+
+    assert as_table.returncode == as_json.returncode
+    for title in ("Outbox", "Celery queues", "Commit-to-indexed lag", "Indexes", "Elasticsearch cluster",
+                  "PostgreSQL replication", "Warnings"):
+        assert title in as_table.stdout
+    assert all(definition.alias in as_table.stdout for definition in ALL_INDEXES.values())
