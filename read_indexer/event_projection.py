@@ -39,7 +39,7 @@ def route(event: events.Event, targets: Targets) -> None:
         case events.PostCreated() | events.PostUpdated() | events.PostDeleted():
             targets.ids["posts"].add(event.post_id)
         case events.CommentCreated() | events.CommentDeleted():
-            targets.ids["posts"].add(event.post_id)
+            pass  # the post shows only counters: the counters batch re-projects it after each flush
         case events.UserUpdated():
             pass  # display names are re-projected by the fan-out of the user's rows (not yet emitted)
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils.crypto import constant_time_compare
 from django_redis import get_redis_connection
 
-from search_api import timing
+from shared import request_timing as timing
 from search_api.errors import Unauthorized
 from shared.auth_cache import token_hash, token_key, user_key
 

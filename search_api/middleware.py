@@ -19,7 +19,8 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError as EsTransportError
 from redis.exceptions import RedisError
 
-from search_api import metrics, timing
+from search_api import metrics
+from shared import request_timing as timing
 from search_api.errors import ApiError, BadRequest, SearchUnavailable
 from search_api.responses import error_response, json_response
 

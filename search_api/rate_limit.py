@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from search_api import timing
+from shared import request_timing as timing
 from search_api.auth import Principal, cache_redis
 from search_api.errors import RateLimited
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 
-from search_api import pagination, timing, visibility
+from search_api import pagination, visibility
+from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema

@@ -4,22 +4,7 @@ from django.urls import path, register_converter
 from search_api import health, views
 from search_api.errors import BadRequest, NotFound
 from search_api.responses import error_response, json_response
-
-
-class BigIdConverter:
-    """Ids up to 2^63-1: a larger number is a 404, never an Elasticsearch error."""
-
-    regex = "[0-9]{1,19}"
-
-    def to_python(self, value):
-        number = int(value)
-        if number > 2**63 - 1:
-            raise ValueError("id out of range")
-        return number
-
-    def to_url(self, value):
-        return str(value)
-
+from shared.url_converters import BigIdConverter
 
 register_converter(BigIdConverter, "id")
 

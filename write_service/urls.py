@@ -2,26 +2,12 @@
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
+from shared.url_converters import BigIdConverter
+
 from write_service.accounts import api as accounts
 from write_service.assessments import api as assessments
 from write_service.discussions import api as discussions
 from write_service.platform import health, metrics
-
-
-class BigIdConverter:
-    """Ids up to 2^63-1: a larger number is a 404, never a database error."""
-
-    regex = "[0-9]{1,19}"
-
-    def to_python(self, value):
-        number = int(value)
-        if number > 2**63 - 1:
-            raise ValueError("id out of range")
-        return number
-
-    def to_url(self, value):
-        return str(value)
-
 
 register_converter(BigIdConverter, "id")
 

@@ -42,7 +42,8 @@ class LoadRun:
         return json.loads(self.writer_out.read_text()), json.loads(self.reader_out.read_text())
 
 
-def start_load(servers: dict, token: str, seconds: float, tmp_path: Path, write_rate: float = 15, read_rate: float = 20) -> LoadRun:
+def start_load(servers: dict, token: str, seconds: float, tmp_path: Path, write_rate: float = 15, read_rate: float = 8) -> LoadRun:
+    # 8 reads/s stays under the search API's per-token rate limit (600 per minute by default).
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def spawn(role, base, rate, out):

@@ -9,7 +9,6 @@ from search_api.filtering import Boolean, Choice, DateTime, Integer, Keyword, Nu
 from search_api.lists import ALL_LISTS
 from shared import redis_cache
 from shared.config import load_config
-from write_service.settings.redis import cache_settings as write_cache_settings
 
 COMPATIBLE = {Integer: {"long", "integer"}, Number: {"double"}, Boolean: {"boolean"}, DateTime: {"date"},
               Keyword: {"keyword"}, Choice: {"keyword"}}
@@ -51,6 +50,6 @@ def test_orderings_and_rows_fit_the_mapping():
 def test_session_and_cache_settings_match_the_write_side():
     """search_api reads the sessions write_service writes: same cache, prefix and engine."""
     config = load_config()
-    assert redis_cache.cache_settings(config) == write_cache_settings(config)
+    assert redis_cache.cache_settings(config) == write_settings.CACHES
     for name, value in redis_cache.session_settings().items():
         assert getattr(write_settings, name) == value, name

@@ -7,7 +7,7 @@ from django_redis import get_redis_connection
 
 from shared.auth_cache import TOKEN_KEY, CachedToken, CachedUser, token_key, user_key
 from write_service.accounts.models import ApiToken, User
-from write_service.platform.timing import timed
+from shared.request_timing import timed
 
 USER_TTL_SECONDS = 7 * 24 * 3600
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 
-from write_service.platform import timing
+from shared import request_timing as timing
 
 log = structlog.get_logger("write_service.sql")
 
@@ -44,12 +44,7 @@ class ServerTimingMiddleware:
             for alias in connections:
                 stack.enter_context(connections[alias].execute_wrapper(_QueryMonitor(alias)))
             response = self.get_response(request)
-        total_ms = (time.perf_counter() - started) * 1000
-        parts = [
-            f'{name};dur={seconds * 1000:.1f};desc="{count} calls"' for name, (seconds, count) in buckets.items()
-        ]
-        parts.append(f"total;dur={total_ms:.1f}")
-        response["Server-Timing"] = ", ".join(parts)
+        response["Server-Timing"] = timing.server_timing_header(buckets, time.perf_counter() - started)
         return response
 
 

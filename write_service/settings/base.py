@@ -2,11 +2,11 @@
 from pathlib import Path
 
 from shared.config import load_config
+from shared.redis_cache import cache_settings, session_settings
 from shared.structured_logging import configure_structlog, logging_dict_config
 
 from .celery import celery_settings
 from .databases import database_settings
-from .redis import cache_settings
 
 CONFIG = load_config()
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -54,9 +54,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = cache_settings(CONFIG)
 # Sessions live only in Redis (no-eviction, AOF-persisted): no SQL to load a session, and the
-# read API can resolve the same session from the same cache.
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
-SESSION_CACHE_ALIAS = "default"
+# read API resolves the same session from the same cache (shared.redis_cache).
+globals().update(session_settings())
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

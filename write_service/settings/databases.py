@@ -21,8 +21,10 @@ def database_settings(config: Config) -> dict:
             **common,
             "HOST": config.pg_host,
             "PORT": primary_port,
-            # pgBouncer pools connections; keeping ours open too just pins server slots.
-            "CONN_MAX_AGE": 0 if config.db_via_pgbouncer else 60,
+            # Persistent client connections: in transaction pooling one holds only a client slot (a
+            # server connection is lent per transaction), and reconnecting costs a SCRAM handshake
+            # per request (bench: 143 -> 350 writes/s with 60 s through pgBouncer).
+            "CONN_MAX_AGE": 60,
             "DISABLE_SERVER_SIDE_CURSORS": config.db_via_pgbouncer,
         },
         "replica": {

@@ -1,11 +1,12 @@
-"""Per-request timing buckets (es, redis) for the Server-Timing header and the request log."""
+"""Per-request timing buckets (db, cache, es, redis...) for the Server-Timing header, shared by
+both services: each request starts its own buckets; code anywhere adds to them."""
 from __future__ import annotations
 
 import contextvars
 import time
 from contextlib import contextmanager
 
-_buckets: contextvars.ContextVar[dict[str, list[float]] | None] = contextvars.ContextVar("search_timing", default=None)
+_buckets: contextvars.ContextVar[dict[str, list[float]] | None] = contextvars.ContextVar("request_timing", default=None)
 
 
 def start_request() -> dict[str, list[float]]:
