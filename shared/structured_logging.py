@@ -23,6 +23,8 @@ def logging_dict_config(level: str = "INFO") -> dict:
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    # exc_info -> an "exception" string with the traceback (JSON has no traceback type).
+                    structlog.processors.format_exc_info,
                     structlog.processors.JSONRenderer(),
                 ],
                 "foreign_pre_chain": _PRE_CHAIN,

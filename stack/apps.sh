@@ -32,7 +32,12 @@ command_for() {
   esac
 }
 
-pid_of() { [[ -f $RUN_DIR/$1.pid ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null && cat "$RUN_DIR/$1.pid"; }
+# Alive and not a zombie: a killed process nobody has reaped yet still answers kill -0.
+pid_of() {
+  [[ -f $RUN_DIR/$1.pid ]] || return 1
+  local pid; pid="$(cat "$RUN_DIR/$1.pid")"
+  kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid" 2>/dev/null) != Z* ]] && echo "$pid"
+}
 
 healthy() {
   case "$1" in
@@ -47,7 +52,14 @@ start_one() {
   if pid_of "$name" >/dev/null; then return 0; fi
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR"
   # setsid: its own process group, so stop can signal Gunicorn's or Celery's children too.
-  setsid nohup $(command_for "$name") >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  if [[ $name == worker-* || $name == beat ]]; then
+    # Supervised like systemd or compose's restart policy would: a Celery process that exits
+    # (e.g. on a broker connection loss it cannot recover from) is started again in a second.
+    setsid nohup bash -c "while :; do $(command_for "$name"); echo '{\"event\": \"supervisor.restart\", \"component\": \"$name\"}'; sleep 1; done" \
+      >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  else
+    setsid nohup $(command_for "$name") >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  fi
   echo $! > "$RUN_DIR/$name.pid"
 }
 

@@ -1,12 +1,16 @@
 """The base class of every write-API view: read-your-writes pinning and JSON-only I/O."""
 from __future__ import annotations
 
+import structlog
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.views import APIView
 
 from write_service.platform.db_router import pin_to_primary, unpin
 
+log = structlog.get_logger(__name__)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -32,7 +36,16 @@ class ApiView(APIView):
         if token is not None:
             unpin(token)
             self._pin_token = None
-        user_id = getattr(getattr(request, "user", None), "pk", None)
-        if request.method in WRITE_METHODS and user_id and response.status_code < 400:
-            cache.set(_ryw_key(user_id), 1, timeout=settings.READ_YOUR_WRITES_SECONDS)
+        if request.method not in WRITE_METHODS or response.status_code >= 400:
+            return super().finalize_response(request, response, *args, **kwargs)
+        # Only a successful write reads request.user here: on a failed request, reading it would
+        # run authentication again (and raise again, outside DRF's error handling, if Redis is down).
+        user_id = getattr(request.user, "pk", None)
+        if user_id:
+            try:
+                cache.set(_ryw_key(user_id), 1, timeout=settings.READ_YOUR_WRITES_SECONDS)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # The write has committed: failing its response now would make the client retry it.
+                # Without the pin, the client's next reads may come from the (slightly behind) replica.
+                log.warning("ryw.pin_failed", user_id=user_id, error=str(exc)[:200])
         return super().finalize_response(request, response, *args, **kwargs)
