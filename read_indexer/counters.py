@@ -32,6 +32,8 @@ COUNTER_EFFECTS: dict[str, tuple[str, str, str, int]] = {
 class CounterBatch:
     claimed: int = 0
     rows_updated: dict[str, list[int]] = field(default_factory=dict)
+    # Counter events whose documents must be re-projected now that their counters moved.
+    reproject_event_ids: list[int] = field(default_factory=list)
     submissions_by_assessment: set[int] = field(default_factory=set)
     more_pending: bool = False
 
@@ -86,10 +88,11 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
         batch.more_pending = len(events) == limit
         deltas: dict[str, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         last_activity: dict[int, datetime] = {}
-        for _event_id, event_type, payload, occurred_at in events:
+        for event_id, event_type, payload, occurred_at in events:
             effect = COUNTER_EFFECTS.get(event_type)
             if effect is None:
                 continue
+            batch.reproject_event_ids.append(event_id)
             table, key, column, delta = effect
             # Django's PostgreSQL backend hands raw jsonb back as text.
             row_id = (orjson.loads(payload) if isinstance(payload, str) else payload)[key]
@@ -101,6 +104,12 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
                 batch.submissions_by_assessment.add(row_id)
         for table, per_table in deltas.items():
             batch.rows_updated[table] = _apply_deltas(cursor, table, per_table, last_activity)
+        if batch.reproject_event_ids:
+            # The documents showing these counters are stale until re-projected: mark the events
+            # unindexed in the increment's own transaction, so the relay guarantees that
+            # re-projection like any other (a lost task or an Elasticsearch outage loses nothing).
+            cursor.execute("UPDATE outbox_outboxevent SET indexed_at = NULL WHERE id = ANY(%s)",
+                           [batch.reproject_event_ids])
     if batch.claimed:
         log.info("counters.batch_applied", events=batch.claimed,
                  rows={table: len(ids) for table, ids in batch.rows_updated.items()})

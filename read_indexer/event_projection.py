@@ -36,10 +36,11 @@ def route(event: events.Event, targets: Targets) -> None:
             targets.fanout_assessments.add(event.assessment_id)  # every attempt's `qualified`
         case events.AttemptStarted() | events.AttemptSubmitted():
             targets.ids["attempts"].add(event.attempt_id)  # ranks move via counters -> fan-out
+            targets.ids["assessments"].add(event.assessment_id)  # attempts_count, submitted_count
         case events.PostCreated() | events.PostUpdated() | events.PostDeleted():
             targets.ids["posts"].add(event.post_id)
         case events.CommentCreated() | events.CommentDeleted():
-            pass  # the post shows only counters: the counters batch re-projects it after each flush
+            targets.ids["posts"].add(event.post_id)  # again after the counters batch (comments_count)
         case events.UserUpdated():
             pass  # display names are re-projected by the fan-out of the user's rows (not yet emitted)
 
@@ -63,9 +64,14 @@ def project_events(event_ids: list[int]) -> Targets:
             dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():
         project_and_index(index_name, sorted(ids))
-    OutboxEvent.objects.using("default").filter(id__in=[r.id for r in rows], indexed_at__isnull=True).update(
-        indexed_at=timezone.now()
-    )
+    # An event whose counters were applied after we read it was re-marked unindexed by that batch:
+    # our documents predate the new counts, so leave it for the re-projection the batch scheduled.
+    now = timezone.now()
+    uncounted_at_read = [r.id for r in rows if r.counters_applied_at is None]
+    counted_at_read = [r.id for r in rows if r.counters_applied_at is not None]
+    unindexed = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True)
+    unindexed.filter(id__in=uncounted_at_read, counters_applied_at__isnull=True).update(indexed_at=now)
+    unindexed.filter(id__in=counted_at_read).update(indexed_at=now)
     lag.record([r.occurred_at for r in rows])
     return targets
 

@@ -37,10 +37,9 @@ def apply_counters_task(self, limit: int = counters.BATCH_LIMIT) -> dict:
     # Cleared before claiming: any event committed from now on schedules the next flush.
     get_redis_connection("default").delete(task_names.COUNTERS_SCHEDULED_KEY)
     batch = counters.apply_counters_batch(limit)
-    for table, index_name in (("assessments_assessment", "assessments"), ("discussions_post", "posts")):
-        ids = batch.rows_updated.get(table)
-        if ids:
-            project_documents_task.delay(index_name, ids)
+    ids = batch.reproject_event_ids
+    for start in range(0, len(ids), 500):  # fast path; the relay covers a lost one
+        project_events_task.delay(ids[start:start + 500])
     for assessment_id in batch.submissions_by_assessment:
         schedule_recompute(assessment_id)
     if batch.more_pending:

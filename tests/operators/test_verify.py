@@ -43,7 +43,7 @@ def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactl
     assert found.returncode == 1, found.stderr[-2000:]
     assert json_output(found)["indexes"][0]["drift"] == {"missing": [int(gone)], "stale": [int(stale)], "ahead": [],
                                                         "orphan": [orphan]}
-    assert "Drift found in hb_posts" in found.stderr.splitlines()[-1] and "Traceback" not in found.stderr
+    assert f"Drift found in {POSTS.alias}" in found.stderr.splitlines()[-1] and "Traceback" not in found.stderr
 
     repaired = manage("verify", "posts", "--repair", "--json", "--settle", "0")
     assert repaired.returncode == 0, repaired.stdout[-2000:] + repaired.stderr[-2000:]
