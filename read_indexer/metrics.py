@@ -116,6 +116,10 @@ class PipelineCollector:
             unacked = GaugeMetricFamily("celery_unacked_messages", "Delivered to a worker, not yet acknowledged")
             unacked.add_metric([], queues["unacked"])
             yield unacked
+            orphaned = GaugeMetricFamily("celery_unacked_orphaned_messages",
+                                         "Unacknowledged past the longest task hold: their worker died")
+            orphaned.add_metric([], queues["unacked_orphaned"])
+            yield orphaned
 
         lag_now = self._read("lag", lag.percentiles)
         up.add_metric(["lag"], 0.0 if lag_now is None else 1.0)

@@ -9,14 +9,17 @@ databases) and Elasticsearch.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import orjson
 import redis
 from django.db import connections
 
 from read_indexer import index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
 from read_indexer.rebuild_lock import reindex_running
+from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
 from shared.config import load_config
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
@@ -27,6 +30,7 @@ KOMBU_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps one list 
 KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
 REPLICA_WARN_SECONDS = 30
+LONGEST_TASK_HOLD_SECONDS = RETRY_BACKOFF_MAX + TASK_TIME_LIMIT  # a live worker acks or fails by then
 
 
 def _one_row(sql: str, params: list | None = None, using: str = "default") -> tuple:
@@ -51,16 +55,34 @@ def outbox() -> dict:
 
 
 def queues() -> dict:
+    """Queue depths, and the messages delivered to workers but not yet acknowledged (late acks).
+
+    `unacked_by_queue` counts the messages a live worker may still hold; `unacked_orphaned` those
+    delivered longer ago than any task can be held (retry countdown + hard time limit): their worker
+    died, and Redis gives them back only at the visibility timeout (the outbox relay has long since
+    republished their events, so they are harmless, but an operator should know why they are there).
+    """
     broker = redis.Redis.from_url(load_config().broker_url, socket_connect_timeout=2, socket_timeout=2)
     with broker.pipeline(transaction=False) as pipe:
         for queue in ALL_QUEUES:
             for step in KOMBU_PRIORITY_STEPS:
                 pipe.llen(f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}" if step else queue)
-        pipe.hlen("unacked")  # delivered to a worker, not yet acknowledged (late acks)
-        lengths = pipe.execute()
+        pipe.hgetall("unacked")
+        pipe.zrange("unacked_index", 0, -1, withscores=True)
+        *lengths, unacked, delivered = pipe.execute()
     depths = {queue: sum(lengths[i * len(KOMBU_PRIORITY_STEPS):(i + 1) * len(KOMBU_PRIORITY_STEPS)])
               for i, queue in enumerate(ALL_QUEUES)}
-    return {"depths": depths, "unacked": lengths[-1]}
+    delivered_at = dict(delivered)
+    now = time.time()
+    held = {queue: 0 for queue in ALL_QUEUES}
+    orphaned = 0
+    for tag, raw in unacked.items():
+        if now - delivered_at.get(tag, now) > LONGEST_TASK_HOLD_SECONDS:
+            orphaned += 1
+        else:
+            queue = orjson.loads(raw)[-1]  # kombu stores [message, exchange, routing key]
+            held[queue] = held.get(queue, 0) + 1
+    return {"depths": depths, "unacked": len(unacked), "unacked_by_queue": held, "unacked_orphaned": orphaned}
 
 
 def indexing_lag() -> dict:
@@ -197,7 +219,8 @@ def render(status: dict) -> list[str]:
     ])
     section("Celery queues (broker)", "queues", lambda d: [
         *(f"{queue:<22}{depth:>10,}" for queue, depth in d["depths"].items()),
-        f"{'unacked (in workers)':<22}{d['unacked']:>10,}",
+        f"{'unacked (in workers)':<22}{d['unacked'] - d['unacked_orphaned']:>10,}",
+        f"{'unacked (orphaned)':<22}{d['unacked_orphaned']:>10,}   worker died; redelivered at the visibility timeout",
     ])
     section("Commit-to-indexed lag (last 5 min)", "lag", lambda d: [
         "no samples (idle)" if not d["samples"] else

@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 import orjson
-import redis
 from django.db import connections
 from django_redis import get_redis_connection
 
 from read_indexer import pipeline_status
 from read_indexer.documents import project_and_index
-from shared.config import load_config
 from shared.task_names import QUEUE_MAINTENANCE
 from write_service.accounts.models import Organisation, User
 from write_service.accounts.services import organisation_create
@@ -87,18 +85,14 @@ def indexed_seed_posts(organisation_id: int, index: str | None = None) -> int:
     return es.count(index=index or POSTS.alias, query={"term": {"organisation": organisation_id}})["count"]
 
 
-def _unacked_outside_maintenance(broker: redis.Redis) -> int:
-    # Beat keeps the maintenance queue busy all the time; the rest is real pipeline work.
-    return sum(1 for raw in broker.hvals("unacked") if orjson.loads(raw)[-1] != QUEUE_MAINTENANCE)
-
-
 def pipeline_idle() -> bool:
     box, queues = pipeline_status.outbox(), pipeline_status.queues()
     if box["unindexed"] or box["uncounted"]:
         return False
     if any(depth for queue, depth in queues["depths"].items() if queue != QUEUE_MAINTENANCE):
         return False
-    if _unacked_outside_maintenance(redis.Redis.from_url(load_config().broker_url)):
+    # Beat keeps the maintenance queue busy all the time; orphans only wait for redelivery.
+    if any(held for queue, held in queues["unacked_by_queue"].items() if queue != QUEUE_MAINTENANCE):
         return False
     cache = get_redis_connection("default")
     return not any(True for _ in cache.scan_iter("fanout:*"))

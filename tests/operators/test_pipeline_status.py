@@ -15,7 +15,9 @@ def test_json_has_every_section_and_the_table_is_readable(pipeline):
     assert status["unreachable"] == []
     assert status["outbox"]["unindexed"] == 0 and status["outbox"]["oldest_unindexed_seconds"] is None
     assert {"uncounted", "dead_letters"} <= set(status["outbox"])
-    assert set(status["queues"]["depths"]) == set(ALL_QUEUES) and "unacked" in status["queues"]
+    queues = status["queues"]
+    assert set(queues["depths"]) == set(ALL_QUEUES) and set(ALL_QUEUES) <= set(queues["unacked_by_queue"])
+    assert queues["unacked"] == sum(queues["unacked_by_queue"].values()) + queues["unacked_orphaned"]
     assert {"p50", "p99", "samples"} <= set(status["lag"])
     for name, definition in ALL_INDEXES.items():
         entry = status["indexes"][name]
@@ -31,4 +33,5 @@ def test_json_has_every_section_and_the_table_is_readable(pipeline):
     for title in ("Outbox", "Celery queues", "Commit-to-indexed lag", "Indexes", "Elasticsearch cluster",
                   "PostgreSQL replication", "Warnings"):
         assert title in as_table.stdout
+    assert "unacked (orphaned)" in as_table.stdout
     assert all(definition.alias in as_table.stdout for definition in ALL_INDEXES.values())
