@@ -84,8 +84,7 @@ def profile(path: str, token: str, requests: int) -> dict:
     # The request's parts, by function (cumulative ms per request; nested parts overlap).
     parts = {
         "whole request (Django handler)": ("django/core/handlers/base.py", "get_response"),
-        "authenticate (Redis: token, user)": ("search_api/auth.py", "authenticate"),
-        "rate limit (Redis)": ("search_api/rate_limit.py", "hit"),
+        "authenticate and rate limit (Redis: token + count, user)": ("search_api/admission.py", "admit"),
         "parse_params": ("search_api/filtering.py", "parse_params"),
         "build_search": ("search_api/query_builder.py", "build_search"),
         "Elasticsearch call (client + wait)": ("search_api/selectors.py", "_execute"),

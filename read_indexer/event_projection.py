@@ -18,6 +18,7 @@ from shared import events
 from write_service.outbox.models import DeadLetter, OutboxEvent
 
 log = structlog.get_logger(__name__)
+BACKLOG_BATCH = 300  # other pending events one indexing task takes along (bounded task time)
 
 
 @dataclass
@@ -54,8 +55,19 @@ def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:
     log.error("outbox.dead_letter", event_id=event.pk, event_type=event.event_type, error=error[:500])
 
 
-def project_events(event_ids: list[int]) -> Targets:
-    rows = list(OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True, dead_at__isnull=True))
+def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
+    """Projects the given events, plus up to `also_pending` other unindexed ones (oldest first).
+
+    One task per write costs a projection query and a bulk request per event; under load the
+    queue then grows faster than it drains. Taking other pending events along turns a backlog into
+    a few large batches (their own tasks later find them indexed: one cheap query), while an idle
+    pipeline still indexes each write alone, at once.
+    """
+    pending = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True, dead_at__isnull=True)
+    rows = list(pending.filter(id__in=event_ids))
+    if also_pending:
+        own = [r.id for r in rows] or list(event_ids)
+        rows += list(pending.exclude(id__in=own).order_by("occurred_at")[:also_pending])
     targets = Targets()
     for row in rows:
         try:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
+from django.db import OperationalError
 from django_redis import get_redis_connection
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from read_indexer import counters, documents, event_projection, fanout, outbox_relay
 from shared import task_names
 from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 log = structlog.get_logger(__name__)
+UNAVAILABLE = (OperationalError, EsConnectionError, EsConnectionTimeout)  # a server is down: nothing to fall back to
 RETRYING = {
     "autoretry_for": (Exception,), "max_retries": MAX_RETRIES, "retry_backoff": 1,
     "retry_backoff_max": RETRY_BACKOFF_MAX, "retry_jitter": True,
@@ -23,13 +27,29 @@ RETRYING = {
 @shared_task(name=task_names.PROJECT_EVENTS, bind=True, **RETRYING)
 def project_events_task(self, event_ids: list[int]) -> dict:
     try:
-        targets = event_projection.project_events(event_ids)
+        targets = _project_with_backlog(event_ids)
     except Exception as exc:
         event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
         raise
     for assessment_id in targets.fanout_assessments:
         schedule_recompute(assessment_id)
     return {"events": len(event_ids)}
+
+
+def _project_with_backlog(event_ids: list[int]) -> event_projection.Targets:
+    """Our events plus the pending backlog; if the batch fails on its data, our events alone.
+
+    A poison event taken along must not fail every task that meets it: the fallback indexes our
+    own events now, and the poison one fails only in its own task (retries, then a dead letter).
+    An unreachable Elasticsearch or PostgreSQL fails both alike, so it is raised at once.
+    """
+    try:
+        return event_projection.project_events(event_ids, also_pending=event_projection.BACKLOG_BATCH)
+    except UNAVAILABLE:
+        raise
+    except Exception as exc:
+        log.warning("indexing.batch_failed", events=len(event_ids), error=f"{type(exc).__name__}: {exc}"[:500])
+        return event_projection.project_events(event_ids)
 
 
 @shared_task(name=task_names.APPLY_COUNTERS, bind=True, **RETRYING)

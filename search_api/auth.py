@@ -49,14 +49,14 @@ def cache_redis():
 def authenticate(request) -> Principal:
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is not None:
-        return _from_token(_token_from_header(header))
+        return _from_token(token_from_header(header))
     session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     if session_key:
         return _from_session(session_key)
     raise Unauthorized("Authentication credentials were not provided: send 'Authorization: Token <token>'.")
 
 
-def _token_from_header(header: str) -> str:
+def token_from_header(header: str) -> str:
     parts = header.split()
     if len(parts) != 2 or parts[0].lower() != "token":
         raise Unauthorized("Invalid Authorization header: expected 'Token <token>'.")
@@ -66,14 +66,22 @@ def _token_from_header(header: str) -> str:
     return token
 
 
+def token_credential(raw_token: str) -> str:
+    return f"token:{token_hash(raw_token)}"
+
+
 def _from_token(raw_token: str) -> Principal:
     with timing.timed("redis"):
         cached = cache_redis().get(token_key(raw_token))
-    token = orjson.loads(cached) if cached else None
+    return principal_for_token(cached, token_credential(raw_token))
+
+
+def principal_for_token(cached_token: bytes | None, credential: str) -> Principal:
+    """The principal of a token entry read from the cache (None: unknown token): 401 unless valid."""
+    token = orjson.loads(cached_token) if cached_token else None
     if token is None or token["expires_at"] < time.time():
         raise Unauthorized("Invalid, expired or revoked token.")
-    user = _cached_user(token["user_id"])
-    return _principal(user, credential=f"token:{token_hash(raw_token)}")
+    return _principal(_cached_user(token["user_id"]), credential=credential)
 
 
 def _from_session(session_key: str) -> Principal:

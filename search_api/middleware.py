@@ -45,8 +45,9 @@ class RequestContextMiddleware:
             response["X-Request-ID"] = request_id
             match = getattr(request, "resolver_match", None)
             metrics.observe_request(
-                endpoint=match.url_name if match and match.url_name else "unmatched", status=response.status_code,
-                seconds=total, es_seconds=buckets.get("es", [0.0])[0],
+                # The URL pattern, never the raw path: ids in paths would make one series per object.
+                route=match.route if match and match.route else "unmatched", method=request.method,
+                status=response.status_code, seconds=total, es_seconds=buckets.get("es", [0.0])[0],
             )
             return response
         finally:

@@ -1,4 +1,4 @@
-"""Per-credential rate limit in Redis: a fixed window counter, one atomic round trip per request.
+"""Per-credential rate limit in Redis: a fixed window counter, counted atomically.
 
 The key names the window (`ratelimit:search:<credential>:<window number>`), so a counter never
 outlives its window by more than its TTL and needs no cleanup. SET NX EX and INCR run in one
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from shared import request_timing as timing
-from search_api.auth import Principal, cache_redis
+from search_api.auth import cache_redis
 from search_api.errors import RateLimited
 
 KEY = "ratelimit:search:{credential}:{window}"
@@ -29,19 +29,41 @@ class RateLimitState:
                 "RateLimit-Reset": str(self.reset_seconds)}
 
 
-def hit(principal: Principal) -> RateLimitState:
-    """Counts one request; raises RateLimited (429) once the window's budget is spent."""
-    limit, window = settings.SEARCH_RATE_LIMIT, settings.SEARCH_RATE_WINDOW_SECONDS
+@dataclass(frozen=True)
+class Window:
+    key: str
+    limit: int
+    seconds: int
+    reset_seconds: int
+
+
+def current_window(credential: str) -> Window:
+    limit, seconds = settings.SEARCH_RATE_LIMIT, settings.SEARCH_RATE_WINDOW_SECONDS
     now = time.time()
-    number = int(now // window)
-    key = KEY.format(credential=principal.credential, window=number)
+    number = int(now // seconds)
+    return Window(key=KEY.format(credential=credential, window=number), limit=limit, seconds=seconds,
+                  reset_seconds=max(1, int((number + 1) * seconds - now + 0.999)))
+
+
+def queue_count(pipe, window: Window) -> None:
+    """Adds the two counting commands to `pipe` (a MULTI pipeline); the last result is the count."""
+    pipe.set(window.key, 0, ex=window.seconds, nx=True)
+    pipe.incr(window.key)
+
+
+def check(window: Window, count: int) -> RateLimitState:
+    """Raises RateLimited (429) once the window's budget is spent."""
+    state = RateLimitState(limit=window.limit, remaining=max(0, window.limit - count), reset_seconds=window.reset_seconds)
+    if count > window.limit:
+        raise RateLimited(retry_after=window.reset_seconds, headers=state.headers())
+    return state
+
+
+def hit(credential: str) -> RateLimitState:
+    """Counts one request in its own round trip (callers that already talk to Redis use queue_count)."""
+    window = current_window(credential)
     with timing.timed("redis"):
         pipe = cache_redis().pipeline(transaction=True)
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
+        queue_count(pipe, window)
         _, count = pipe.execute()
-    reset = max(1, int((number + 1) * window - now + 0.999))
-    state = RateLimitState(limit=limit, remaining=max(0, limit - count), reset_seconds=reset)
-    if count > limit:
-        raise RateLimited(retry_after=reset, headers=state.headers())
-    return state
+    return check(window, count)

@@ -1,7 +1,7 @@
 """Routes of the read API (base /search/v1/), its OpenAPI document and health endpoints."""
 from django.urls import path, register_converter
 
-from search_api import health, views
+from search_api import health, metrics, views
 from search_api.errors import BadRequest, NotFound
 from search_api.responses import error_response, json_response
 from shared.url_converters import BigIdConverter
@@ -16,6 +16,7 @@ urlpatterns = [
     path("search/v1/schema", views.schema, name="schema"),
     path("search/health/live", health.live, name="health_live"),
     path("search/health/ready", health.ready, name="health_ready"),
+    path("search/metrics", metrics.metrics_view, name="metrics"),
 ]
 
 

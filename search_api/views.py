@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-from search_api import auth, lists, openapi, pagination, rate_limit, selectors
+from search_api import admission, auth, lists, openapi, pagination, selectors
 from search_api.errors import ApiError, BadRequest, MethodNotAllowed
 from search_api.filtering import ListSchema, ParamErrors, parse_params
 from search_api.responses import json_response
@@ -24,8 +24,7 @@ def search_endpoint(view):
     @functools.wraps(view)
     def wrapper(request, **kwargs):
         _get_only(request)
-        principal = auth.authenticate(request)
-        limit = rate_limit.hit(principal)
+        principal, limit = admission.admit(request)
         try:
             response = view(request, principal, **kwargs)
         except ApiError as exc:  # a 400 still tells the client how much budget is left

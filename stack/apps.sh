@@ -72,10 +72,19 @@ stop_one() {
   rm -f "$RUN_DIR/$name.pid"
 }
 
+# Multiprocess metric files of processes gone since the last start would be summed forever (a
+# counter would never restart from zero): wipe them when nothing of this namespace runs.
+reset_metrics_dir_if_idle() {
+  local c
+  for c in "${ALL_COMPONENTS[@]}"; do pid_of "$c" >/dev/null && return 0; done
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+}
+
 action="${1:-start}"; shift || true
 components=("$@"); ((${#components[@]})) || components=("${ALL_COMPONENTS[@]}")
 case "$action" in
   start)
+    reset_metrics_dir_if_idle
     for c in "${components[@]}"; do start_one "$c"; done
     for c in "${components[@]}"; do
       if ! (WAIT_SECONDS=60 wait_for "$c ($APP_ENV)" healthy "$c"); then tail -20 "$LOG_DIR/$c.log" >&2; exit 1; fi

@@ -53,6 +53,9 @@ DO \$\$ BEGIN
     CREATE ROLE replicator LOGIN REPLICATION PASSWORD '$PG_REPLICATION_PASSWORD';
   END IF;
 END \$\$;
+-- pipeline_status and readiness read pg_stat_replication's lag columns: pg_monitor shows them
+-- (read-only statistics, no data access).
+GRANT pg_monitor TO "$PG_USER";
 SELECT pg_create_physical_replication_slot('replica1')
   WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'replica1');
 SQL

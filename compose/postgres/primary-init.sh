@@ -12,6 +12,8 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
      -v replication_password="$PG_REPLICATION_PASSWORD" <<'SQL'
 CREATE ROLE :"app_user" LOGIN CREATEDB PASSWORD :'app_password';
 CREATE ROLE replicator LOGIN REPLICATION PASSWORD :'replication_password';
+-- pipeline_status reads pg_stat_replication's lag columns: pg_monitor shows them (statistics only).
+GRANT pg_monitor TO :"app_user";
 CREATE DATABASE :"app_db" OWNER :"app_user";
 -- The slot keeps WAL until the replica has it, so the replica can never fall irrecoverably behind.
 SELECT pg_create_physical_replication_slot('replica1');

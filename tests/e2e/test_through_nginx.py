@@ -256,3 +256,21 @@ def test_search_goes_to_the_search_service(nginx, staff, search_through_nginx):
     live = requests.get(f"{nginx}/search/health/live", timeout=10)
     assert live.status_code == 200
 
+
+
+def test_search_metrics_show_route_latency_and_elasticsearch_time(nginx, staff, search_through_nginx):
+    listed = requests.get(f"{nginx}/search/v1/assessments", headers=staff, params={"page_size": 3}, timeout=30)
+    assert listed.status_code == 200, listed.text[:1000]
+    families = {f.name: f for f in text_string_to_metric_families(
+        requests.get(f"{nginx}/search/metrics", timeout=10).text)}
+
+    def count(family: str, **labels) -> float:
+        return sum(s.value for s in families[family].samples if s.name.endswith("_count")
+                   and all(s.labels.get(k) == v for k, v in labels.items()))
+
+    route = {"service": "search", "route": "search/v1/assessments", "method": "GET"}
+    assert count("http_request_duration_seconds", status="200", **route) >= 1
+    assert count("http_request_search_seconds", **route) >= 1
+    search_routes = {s.labels["route"] for s in families["http_request_duration_seconds"].samples
+                     if s.labels.get("service") == "search"}
+    assert not any(re.search(r"/\d+(/|$)", r) for r in search_routes), "URL patterns, never paths with ids"
