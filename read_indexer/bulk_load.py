@@ -1,9 +1,9 @@
 """Parallel bulk load of one index from PostgreSQL, for rebuilds.
 
-The main thread walks the table by keyset pagination (Projection.keyset_ids: `WHERE id > last
-ORDER BY id LIMIT n`; no OFFSET, no server-side cursor, so it is safe through pgBouncer's
-transaction pooling); a thread pool projects each page (one SQL statement) and bulk-indexes it
-with versions. Pages finish out of order, so progress is reported only over the contiguous prefix
+The main thread walks the table by keyset pagination (Projection.walk_pages: `WHERE id > last
+ORDER BY id LIMIT n`, over the parent table for grouped projections such as attempts; no OFFSET,
+no server-side cursor, so it is safe through pgBouncer's transaction pooling); a thread pool
+projects each page (one SQL statement) and bulk-indexes it with versions. Pages finish out of order, so progress is reported only over the contiguous prefix
 of finished pages: the checkpoint it feeds can never skip a row.
 
 Rows are read from the primary, never the replica: a lagging replica could hand the load a state
@@ -25,6 +25,8 @@ from tqdm import tqdm
 from read_indexer.indexing import index_documents
 from read_indexer.projections import PROJECTIONS
 
+MAX_BULK_DOCUMENTS = 2000  # a page of whole assessments can hold 100k+ attempts: split its bulk
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -38,16 +40,14 @@ class LoadResult:
 
 
 def count_rows(index_name: str, *, after_id: int = 0) -> int:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {PROJECTIONS[index_name].table} WHERE id > %s", [after_id])
-        return cursor.fetchone()[0]
+    return PROJECTIONS[index_name].count_rows(after_key=after_id)
 
 
-def _load_page(index_name: str, target: str, ids: list[int]) -> int:
+def _load_page(index_name: str, target: str, keys: list[int]) -> int:
     try:
-        documents = PROJECTIONS[index_name].project(ids)
-        # One bulk request per page; 409s (a newer version already dual-written) count as done.
-        index_documents(target, documents, chunk_size=max(1, len(documents)))
+        documents = PROJECTIONS[index_name].project_page(keys)
+        # 409s (a newer version already dual-written) count as done.
+        index_documents(target, documents, chunk_size=max(1, min(len(documents), MAX_BULK_DOCUMENTS)))
         return len(documents)
     finally:
         connections.close_all()  # this thread's connections only; pgBouncer pools for us
@@ -73,13 +73,8 @@ def bulk_load(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-load") as pool:
         try:
-            cursor_id = after_id
-            while True:
-                ids = projection.keyset_ids(after_id=cursor_id, limit=batch_size)
-                if not ids:
-                    break
-                cursor_id = ids[-1]
-                in_flight.append((cursor_id, pool.submit(_load_page, index_name, target, ids)))
+            for keys in projection.walk_pages(after_key=after_id, batch_size=batch_size):
+                in_flight.append((keys[-1], pool.submit(_load_page, index_name, target, keys)))
                 # Bounded read-ahead; report finished pages as soon as the head is done.
                 while in_flight and (len(in_flight) >= workers * 2 or in_flight[0][1].done()):
                     finish_head()

@@ -18,6 +18,7 @@ from django.db import connections
 
 from read_indexer import index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
+from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_lock import reindex_running
 from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
 from shared.config import load_config
@@ -104,6 +105,7 @@ def indexes() -> dict:
                 "running": reindex_running(alias),
                 "phase": checkpoint.phase if checkpoint else None,
                 "last_id": checkpoint.last_id if checkpoint else None,
+                "last_id_of": PROJECTIONS[name].walk_key_name,  # attempts load by assessment
                 "loaded": checkpoint.loaded if checkpoint else None,  # a loading index is not refreshed yet
             }
         result[name] = entry
@@ -237,7 +239,7 @@ def render(status: dict) -> list[str]:
             if rebuild:
                 state = "running" if rebuild["running"] else "INTERRUPTED (reindex --resume)"
                 header = (f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, {rebuild['loaded'] or 0:,} rows "
-                          f"loaded (up to id {rebuild['last_id']})")
+                          f"loaded (up to {rebuild['last_id_of']} {rebuild['last_id']})")
                 if not rebuild["targets"]:
                     out.append(f"{header}: no dual-write target")
                 for target in rebuild["targets"]:

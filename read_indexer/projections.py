@@ -7,7 +7,7 @@ See ../shared/DESIGN.md ("Nothing stale wins", "Deleted stays deleted").
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,20 +27,80 @@ class ProjectedDocument:
 
 
 @dataclass(frozen=True)
+class Groups:
+    """Whole-table walks (rebuilds, verify) go through parent rows instead of the table's own ids.
+
+    An attempt's rank and percentile come from a window over all attempts of its assessment: a
+    page of attempt ids spanning N assessments windows all N whole, so walking by attempt id costs
+    (pages x attempts) and grows quadratically with the table. Walking by assessment windows each
+    assessment exactly once.
+    """
+    table: str            # the parent table, walked by keyset on its id
+    child_column: str     # the column of the projection's table naming the parent
+    size_column: str      # the parent's (denormalised, approximate) child count: only sizes pages
+    fetch: Callable[[list[int], str], list[ProjectedDocument]]  # every document under these parents
+    key_name: str         # what operators read in "after <key_name> N"
+
+
+@dataclass(frozen=True)
 class Projection:
     index: IndexDefinition
     table: str
     fetch: Callable[[list[int], str], list[ProjectedDocument]]
+    groups: Groups | None = None
 
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
         ids = sorted(set(ids))
         return self.fetch(ids, using) if ids else []
 
-    def keyset_ids(self, *, after_id: int, limit: int, using: str = "default") -> list[int]:
-        """Keyset pagination for rebuilds: no OFFSET, no server-side cursor (pgBouncer-safe)."""
+    def walk_pages(self, *, after_key: int, batch_size: int, using: str = "default") -> Iterator[list[int]]:
+        """Keys of the whole table, in pages of about `batch_size` documents, in key order.
+
+        Keys are row ids, or parent ids when the projection has `groups` (a page then holds whole
+        parents, up to `batch_size` documents, or one parent alone however large). Keyset pagination: no OFFSET, no server-side cursor
+        (pgBouncer-safe). Read `project_page` for the documents of a page.
+        """
+        if self.groups is None:
+            while ids := _keyset(using, f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s",
+                                 after_key, batch_size):
+                yield [row[0] for row in ids]
+                after_key = ids[-1][0]
+            return
+        page, page_size = [], 0
+        sql = f"SELECT id, {self.groups.size_column} FROM {self.groups.table} WHERE id > %s ORDER BY id LIMIT %s"
+        while parents := _keyset(using, sql, after_key, 1000):
+            for parent_id, size in parents:
+                size = max(1, size or 0)
+                if page and page_size + size > batch_size:
+                    yield page
+                    page, page_size = [], 0
+                page.append(parent_id)
+                page_size += size
+            after_key = parents[-1][0]
+        if page:
+            yield page
+
+    @property
+    def walk_key_name(self) -> str:
+        return self.groups.key_name if self.groups else "id"
+
+    def project_page(self, keys: list[int], using: str = "default") -> list[ProjectedDocument]:
+        if self.groups is None:
+            return self.project(keys, using)
+        return self.groups.fetch(sorted(set(keys)), using) if keys else []
+
+    def count_rows(self, *, after_key: int = 0, using: str = "default") -> int:
+        """Rows a walk after `after_key` visits (the progress bars' totals)."""
+        column = self.groups.child_column if self.groups else "id"
         with connections[using].cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s", [after_id, limit])
-            return [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"SELECT count(*) FROM {self.table} WHERE {column} > %s", [after_key])
+            return cursor.fetchone()[0]
+
+
+def _keyset(using: str, sql: str, after_key: int, limit: int) -> list[tuple]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [after_key, limit])
+        return cursor.fetchall()
 
 
 def _num(value: Decimal | None) -> float | None:
@@ -102,7 +162,11 @@ def _fetch_attempts(ids: list[int], using: str) -> list[ProjectedDocument]:
 
 def project_assessment_attempts(assessment_id: int, using: str = "default") -> list[ProjectedDocument]:
     """Fan-out: every attempt of one assessment, ranks and percentiles from one window query."""
-    return [attempt_document(row) for row in attempts_with_metrics(assessment_ids=[assessment_id], using=using)]
+    return _fetch_attempts_of_assessments([assessment_id], using)
+
+
+def _fetch_attempts_of_assessments(assessment_ids: list[int], using: str) -> list[ProjectedDocument]:
+    return [attempt_document(row) for row in attempts_with_metrics(assessment_ids=assessment_ids, using=using)]
 
 
 _POST_SQL = """
@@ -128,6 +192,8 @@ def _fetch_posts(ids: list[int], using: str) -> list[ProjectedDocument]:
 
 PROJECTIONS: dict[str, Projection] = {
     "assessments": Projection(ASSESSMENTS, "assessments_assessment", _fetch_assessments),
-    "attempts": Projection(ATTEMPTS, "assessments_attempt", _fetch_attempts),
+    "attempts": Projection(ATTEMPTS, "assessments_attempt", _fetch_attempts, groups=Groups(
+        table="assessments_assessment", child_column="assessment_id", size_column="attempts_count",
+        fetch=_fetch_attempts_of_assessments, key_name="assessment id")),
     "posts": Projection(POSTS, "discussions_post", _fetch_posts),
 }
