@@ -101,6 +101,16 @@ def outbox_relay_task() -> dict:
     return {"relayed": len(ids), "counters_behind": counters_behind}
 
 
+@shared_task(name=task_names.FANOUT_RELAY)
+def fanout_relay_task() -> dict:
+    overdue = fanout.overdue()
+    for assessment_id in overdue:  # bypasses the pending flag: the task it stands for was lost
+        recompute_leaderboard_task.delay(assessment_id)
+    if overdue:
+        log.warning("fanout.relayed", assessments=len(overdue))
+    return {"relayed": len(overdue)}
+
+
 @shared_task(name=task_names.RECONCILE_COUNTERS)
 def reconcile_counters_task() -> dict:
     repaired = counters.reconcile_recent()

@@ -5,6 +5,7 @@ APPLY_COUNTERS = "read_indexer.apply_counters_task"
 RECOMPUTE_LEADERBOARD = "read_indexer.recompute_leaderboard_task"
 PROJECT_DOCUMENTS = "read_indexer.project_documents_task"
 OUTBOX_RELAY = "read_indexer.outbox_relay_task"
+FANOUT_RELAY = "read_indexer.fanout_relay_task"
 RECONCILE_COUNTERS = "read_indexer.reconcile_counters_task"
 OUTBOX_CLEANUP = "read_indexer.outbox_cleanup_task"
 PING = "read_indexer.ping_task"
@@ -22,6 +23,7 @@ TASK_QUEUES = {
     RECONCILE_COUNTERS: QUEUE_MAINTENANCE,
     RECOMPUTE_LEADERBOARD: QUEUE_FANOUT,
     OUTBOX_RELAY: QUEUE_MAINTENANCE,
+    FANOUT_RELAY: QUEUE_MAINTENANCE,
     OUTBOX_CLEANUP: QUEUE_MAINTENANCE,
     PING: QUEUE_MAINTENANCE,
 }

@@ -110,3 +110,13 @@ def api() -> ApiClient:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import summary
+
+    if not summary.RESPONSES:
+        return
+    terminalreporter.section("requests sent by the suites: 4xx = input refused with a clear error")
+    for line in summary.table_lines():
+        terminalreporter.write_line(line)

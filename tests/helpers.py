@@ -1,7 +1,6 @@
 """Helpers for tests: tenants with tokens, a JSON API client, waiting, exact query counts."""
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create, token_issue, user_create
+from tests import summary
 
 PASSWORD = "correct-horse-battery"
 
@@ -57,8 +57,11 @@ class ApiClient:
             extra["HTTP_AUTHORIZATION"] = f"Token {token}"
         call = getattr(self.client, method.lower())
         if body is None and method.upper() in {"GET", "DELETE"}:
-            return call(path, **extra)
-        return call(path, data=body if body is not None else {}, content_type="application/json", **extra)
+            response = call(path, **extra)
+        else:
+            response = call(path, data=body if body is not None else {}, content_type="application/json", **extra)
+        summary.record("write API (in-process)", response.status_code)
+        return response
 
     def post(self, path, body=None, token=None, **headers):
         return self.request("POST", path, body, token, **headers)
@@ -99,31 +102,3 @@ def assert_num_queries(expected: int, aliases=("default", "replica")):
     if len(queries) != expected:
         listing = "\n".join(f"  {i}. [{alias}] {sql}" for i, (alias, sql) in enumerate(queries, 1))
         raise AssertionError(f"expected {expected} queries, ran {len(queries)}:\n{listing}")
-
-
-def restore_orphaned_messages() -> int:
-    """After SIGKILLing every worker: put the messages they held back on their queues.
-
-    Redis keeps a delivered, unacknowledged message invisible for the broker's visibility timeout
-    (15 minutes) before redelivering it. Correctness never waits for that (the outbox relay
-    republishes within seconds), but later tests that wait for an idle broker would. This does
-    what kombu's own restore does, for workers that can no longer do it themselves.
-    """
-    import redis as redis_lib
-
-    from shared.config import load_config
-
-    broker = redis_lib.Redis.from_url(load_config().broker_url)
-    restored = 0
-    for tag, raw in broker.hgetall("unacked").items():
-        message, _exchange, routing_key = json.loads(raw)
-        with broker.pipeline() as pipe:
-            pipe.lpush(routing_key, json.dumps(message))
-            pipe.hdel("unacked", tag)
-            pipe.zrem("unacked_index", tag)
-            pipe.execute()
-        restored += 1
-    cache = redis_lib.Redis.from_url(load_config().cache_url)
-    for key in cache.scan_iter("fanout:running:*"):  # locks of killed recomputes
-        cache.delete(key)
-    return restored

@@ -13,6 +13,7 @@ import requests
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests import summary
 from tests.conftest import ROOT
 from tests.helpers import PASSWORD
 from write_service.accounts.models import User
@@ -35,7 +36,9 @@ class SearchClient:
         if token:
             headers["Authorization"] = f"Token {token}"
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        return self.session.get(url, params=params, headers=headers, timeout=30, **kwargs)
+        response = self.session.get(url, params=params, headers=headers, timeout=30, **kwargs)
+        summary.record("search API", response.status_code)
+        return response
 
     def ok(self, path: str, token: str, params: dict | None = None) -> dict:
         response = self.get(path, token, params)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from search_api import openapi
+from tests import summary
 from tests.search_api.conftest import RotatingToken
 
 
@@ -39,4 +40,6 @@ def test_api_conforms_to_its_schema(case, search_server, token, dataset):
         case.path_parameters["id"] = dataset.leaderboards[0]  # also reach a leaderboard with rows
     # Schema-valid input can still be refused (a cursor from nowhere, ordering=relevance without q,
     # created_at,-created_at): the API is stricter than JSON Schema can say, never looser.
-    case.call_and_validate(base_url=search_server, headers=token.header(), excluded_checks=[positive_data_acceptance])
+    response = case.call_and_validate(base_url=search_server, headers=token.header(),
+                                      excluded_checks=[positive_data_acceptance])
+    summary.record("search API (schemathesis)", response.status_code)
