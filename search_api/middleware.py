@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from search_api import metrics
 from shared import request_timing as timing
+from shared.request_metrics import route_of
 from search_api.errors import ApiError, BadRequest, SearchUnavailable
 from search_api.responses import error_response, json_response
 
@@ -43,10 +44,8 @@ class RequestContextMiddleware:
             total = time.perf_counter() - started
             response["Server-Timing"] = timing.server_timing_header(buckets, total)
             response["X-Request-ID"] = request_id
-            match = getattr(request, "resolver_match", None)
             metrics.observe_request(
-                # The URL pattern, never the raw path: ids in paths would make one series per object.
-                route=match.route if match and match.route else "unmatched", method=request.method,
+                route=route_of(request), method=request.method,
                 status=response.status_code, seconds=total, es_seconds=buckets.get("es", [0.0])[0],
             )
             return response

@@ -17,7 +17,6 @@ aliases and a few Redis reads.
 """
 from __future__ import annotations
 
-import os
 import time
 from contextlib import ExitStack
 
@@ -25,27 +24,14 @@ import structlog
 from django.apps import apps
 from django.db import connections
 from django.http import HttpResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from shared.request_metrics import LATENCY_BUCKETS, REQUEST_LATENCY, process_samples, route_of
 
 log = structlog.get_logger(__name__)
 SERVICE = "write"
 
-# Latency buckets from "a cached read" (5 ms) to Gunicorn's 30 s timeout.
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-REQUEST_LATENCY = Histogram(
-    "http_request_duration_seconds", "Time from the first middleware to the response, per route",
-    ["service", "route", "method", "status"], buckets=LATENCY_BUCKETS,
-)
 REQUEST_SQL_SECONDS = Histogram(
     "http_request_sql_seconds", "Total SQL time of one request, per route",
     ["service", "route", "method"], buckets=LATENCY_BUCKETS,
@@ -80,12 +66,6 @@ class _SqlTally:
         return timed
 
 
-def _route(request) -> str:
-    # The URL pattern, never the raw path: ids in paths would make one series per object.
-    match = getattr(request, "resolver_match", None)
-    return match.route if match is not None and match.route else "unmatched"
-
-
 class RequestMetricsMiddleware:
     """First in MIDDLEWARE, so the latency covers every other middleware (and their 413s/400s)."""
 
@@ -100,7 +80,7 @@ class RequestMetricsMiddleware:
                 stack.enter_context(connections[alias].execute_wrapper(tally.wrapper(alias)))
             response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        route, method = _route(request), request.method
+        route, method = route_of(request), request.method
         REQUEST_LATENCY.labels(SERVICE, route, method, str(response.status_code)).observe(elapsed)
         REQUEST_SQL_SECONDS.labels(SERVICE, route, method).observe(tally.seconds)
         REQUEST_SQL_QUERIES.labels(SERVICE, route, method).observe(tally.count)
@@ -142,10 +122,5 @@ def metrics_view(request):
     scrape = CollectorRegistry()  # no auto_describe: registering must not run the queries twice
     for collector in _scrape_time_collectors():
         scrape.register(collector)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        processes = CollectorRegistry()
-        MultiProcessCollector(processes)
-    else:
-        processes = REGISTRY
-    body = generate_latest(processes) + generate_latest(scrape)
+    body = generate_latest(process_samples()) + generate_latest(scrape)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
