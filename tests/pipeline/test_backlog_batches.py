@@ -9,13 +9,21 @@ from tests.helpers import make_tenant, wait_until
 
 
 def _indexed_posts(titles: list[str]) -> tuple[list[int], list[int]]:
-    """Posts written through the service; waits until the workers indexed them. (post ids, event ids)"""
+    """Posts written through the service; waits until the workers counted and indexed them. (post ids, event ids)
+
+    Counted too: a counters batch landing mid-test re-marks its events unindexed (by design), which
+    would race the assertions on `indexed_at` below.
+    """
     tenant = make_tenant(candidates=0)
     first_event = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     post_ids = [post_create(actor=tenant.staff, title=title, body="b").pk for title in titles]
     events = OutboxEvent.objects.filter(id__gt=first_event, event_type="post.created", payload__post_id__in=post_ids)
-    wait_until(lambda: events.count() == len(post_ids) and not events.filter(indexed_at__isnull=True).exists(),
-               timeout=30, message="the posts' events indexed")
+
+    def settled() -> bool:
+        return (events.count() == len(post_ids) and not events.filter(indexed_at__isnull=True).exists()
+                and not events.filter(counters_applied_at__isnull=True).exists())
+
+    wait_until(settled, timeout=30, message="the posts' events counted and indexed")
     return post_ids, list(events.order_by("id").values_list("id", flat=True))
 
 
