@@ -13,7 +13,6 @@ broker's visibility timeout.
 """
 from __future__ import annotations
 
-import time
 import uuid
 
 import structlog
@@ -44,6 +43,15 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
+# Times come from Redis's clock, never a worker's: workers on other hosts may be skewed.
+_SCHEDULE = """
+local t = redis.call('TIME')
+local now = string.format('%d.%06d', t[1], t[2])
+redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], now)
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then return 1 end
+return 0
+"""
 _EXTEND_IF_OURS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -57,20 +65,15 @@ class RecomputeBusy(Exception):
 def should_schedule(assessment_id: int) -> bool:
     """True if the caller must enqueue a recompute (no other one is pending)."""
     redis = get_redis_connection("default")
-    now = time.time()
-    with redis.pipeline(transaction=True) as pipe:
-        pipe.zadd(DUE_KEY, {str(assessment_id): now}, nx=True)
-        pipe.hset(CHANGED_KEY, str(assessment_id), now)
-        pipe.set(PENDING_KEY.format(assessment_id=assessment_id), "1", nx=True, ex=PENDING_TTL_SECONDS)
-        *_, scheduled = pipe.execute()
-    return bool(scheduled)
+    keys = (DUE_KEY, CHANGED_KEY, PENDING_KEY.format(assessment_id=assessment_id))
+    return bool(redis.eval(_SCHEDULE, len(keys), *keys, str(assessment_id), PENDING_TTL_SECONDS))
 
 
 def overdue(limit: int = 500) -> list[int]:
     """Assessments changed more than OVERDUE_AFTER_SECONDS ago with no recompute finished since,
     and none running now; their due time is pushed forward so the next sweep waits again."""
     redis = get_redis_connection("default")
-    now = time.time()
+    now = redis_now(redis)
     members = redis.zrangebyscore(DUE_KEY, "-inf", now - OVERDUE_AFTER_SECONDS, start=0, num=limit)
     ids = [int(member) for member in members]
     if not ids:
@@ -82,13 +85,34 @@ def overdue(limit: int = 500) -> list[int]:
     return ids
 
 
+def backlog(now: float | None = None) -> dict:
+    """For operators: recomputes due, those past OVERDUE_AFTER_SECONDS (the relay re-sends them and
+    restarts their clock, so one that stays overdue means the relay itself is not running), the
+    longest wait, and recomputes running now."""
+    redis = get_redis_connection("default")
+    now = redis_now(redis) if now is None else now
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(DUE_KEY)
+        pipe.zcount(DUE_KEY, "-inf", now - OVERDUE_AFTER_SECONDS)
+        pipe.zrange(DUE_KEY, 0, 0, withscores=True)
+        due, overdue_count, oldest = pipe.execute()
+    running = sum(1 for _ in redis.scan_iter(match=RUNNING_KEY.format(assessment_id="*"), count=1000))
+    return {"due": due, "overdue": overdue_count, "running": running,
+            "longest_wait_seconds": round(max(0.0, now - oldest[0][1]), 3) if oldest else None}
+
+
+def redis_now(redis) -> float:
+    seconds, microseconds = redis.time()
+    return seconds + microseconds / 1_000_000
+
+
 def recompute(assessment_id: int) -> int:
     redis = get_redis_connection("default")
     running_key = RUNNING_KEY.format(assessment_id=assessment_id)
     token = uuid.uuid4().hex
     if not redis.set(running_key, token, nx=True, ex=RUNNING_TTL_SECONDS):
         raise RecomputeBusy(assessment_id)
-    started = time.time()
+    started = redis_now(redis)
     try:
         # Cleared before reading: a change committed from now on schedules one more run.
         redis.delete(PENDING_KEY.format(assessment_id=assessment_id))

@@ -1,7 +1,7 @@
 """One snapshot of the whole pipeline for operators: is every committed write reaching the index?
 
 Sections: outbox backlog (and its oldest event's age), Celery queue depths, dead letters,
-commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
+leaderboard recomputes due (fan-out), commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
 health, PostgreSQL replication. Each section is collected on its own, so one unreachable service
 still leaves the others readable; `warnings` lists what an operator should look at.
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
@@ -16,7 +16,7 @@ import orjson
 import redis
 from django.db import connections
 
-from read_indexer import index_lifecycle, lag, rebuild_checkpoint
+from read_indexer import fanout, index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
 from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_lock import reindex_running
@@ -84,6 +84,10 @@ def queues() -> dict:
             queue = orjson.loads(raw)[-1]  # kombu stores [message, exchange, routing key]
             held[queue] = held.get(queue, 0) + 1
     return {"depths": depths, "unacked": len(unacked), "unacked_by_queue": held, "unacked_orphaned": orphaned}
+
+
+def leaderboard_fanout() -> dict:
+    return fanout.backlog()
 
 
 def indexing_lag() -> dict:
@@ -160,7 +164,7 @@ def _round(value: float | None) -> float | None:
 
 
 SECTIONS: dict[str, Callable[[], dict]] = {
-    "outbox": outbox, "queues": queues, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
+    "outbox": outbox, "queues": queues, "fanout": leaderboard_fanout, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
     "replication": replication,
 }
 
@@ -189,6 +193,9 @@ def _warnings(status: dict) -> list[str]:
             found.append(f"the oldest {kind} event is {age:.0f} s old")
     if box.get("dead_letters"):
         found.append(f"{box['dead_letters']} dead letters (manage.py dead_letters list)")
+    waited = status.get("fanout", {}).get("longest_wait_seconds")
+    if waited is not None and waited > BACKLOG_WARN_SECONDS:
+        found.append(f"a leaderboard recompute has waited {waited:.0f} s (is celery beat running the fan-out relay?)")
     if status.get("cluster", {}).get("status") == "red":
         found.append("the Elasticsearch cluster is red")
     for entry in status.get("indexes", {}).values():
@@ -223,6 +230,11 @@ def render(status: dict) -> list[str]:
         *(f"{queue:<22}{depth:>10,}" for queue, depth in d["depths"].items()),
         f"{'unacked (in workers)':<22}{d['unacked'] - d['unacked_orphaned']:>10,}",
         f"{'unacked (orphaned)':<22}{d['unacked_orphaned']:>10,}   worker died; redelivered at the visibility timeout",
+    ])
+    section("Leaderboard recomputes (fan-out)", "fanout", lambda d: [
+        f"{'due':<22}{d['due']:>10,}   longest wait {age(d['longest_wait_seconds'])}",
+        f"{'overdue (re-sent)':<22}{d['overdue']:>10,}   lost tasks; the relay re-sends them every 5 s",
+        f"{'running':<22}{d['running']:>10,}",
     ])
     section("Commit-to-indexed lag (last 5 min)", "lag", lambda d: [
         "no samples (idle)" if not d["samples"] else

@@ -39,6 +39,15 @@ def settings_for(service: str, default_port: int) -> dict:
     }
 
 
+def post_worker_init(worker):
+    """Import every view before the first request (Django loads the URLconf lazily): the first
+    request of each worker is then no slower than the rest, and a worker's memory is at its working
+    size from the start, so a growth in RSS means a leak, not a late import."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (the import is the point)
+
+
 def child_exit(server, worker):
     """Prometheus multiprocess mode: drop a dead worker's live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

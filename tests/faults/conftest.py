@@ -16,6 +16,8 @@ import requests
 from tests.conftest import ROOT, apps
 
 SUMMARY: list[dict] = []
+SOAK: list[dict] = []  # one entry per soak run, printed after the fault table
+LOAD_FINISH_MARGIN_SECONDS = 180
 FAULT_SCALE = float(os.environ.get("FAULT_SCALE", "1"))  # 1 = CI scale; bigger = longer phases
 
 
@@ -34,11 +36,13 @@ class LoadRun:
     reader: subprocess.Popen
     writer_out: Path
     reader_out: Path
+    seconds: float
     started: float = field(default_factory=time.time)
 
     def finish(self) -> tuple[dict, dict]:
+        deadline = self.started + self.seconds + LOAD_FINISH_MARGIN_SECONDS  # the load's own length, then a margin
         for proc in (self.writer, self.reader):
-            proc.wait(timeout=180)
+            proc.wait(timeout=max(1.0, deadline - time.time()))
         return json.loads(self.writer_out.read_text()), json.loads(self.reader_out.read_text())
 
 
@@ -52,7 +56,7 @@ def start_load(servers: dict, token: str, seconds: float, tmp_path: Path, write_
 
     writer_out, reader_out = tmp_path / "writer.json", tmp_path / "reader.json"
     return LoadRun(spawn("writer", servers["write"], write_rate, writer_out),
-                   spawn("reader", servers["search"], read_rate, reader_out), writer_out, reader_out)
+                   spawn("reader", servers["search"], read_rate, reader_out), writer_out, reader_out, seconds)
 
 
 def wait_http_ok(url: str, timeout: float = 60) -> None:
@@ -68,6 +72,24 @@ def wait_http_ok(url: str, timeout: float = 60) -> None:
 
 
 def pytest_terminal_summary(terminalreporter):
+    _fault_table(terminalreporter)
+    _soak_table(terminalreporter)
+
+
+def _soak_table(terminalreporter):
+    for run in SOAK:
+        terminalreporter.section(f"soak {run['seconds']:.0f} s: resident memory and lag")
+        terminalreporter.write_line(
+            f"{run['writes']} writes acknowledged, {run['write_errors']} write errors, {run['reads']} reads, "
+            f"{run['read_errors']} read errors; lag p50 {run['lag']['p50']} s, p99 {run['lag']['p99']} s")
+        terminalreporter.write_line(f"{'component':<18} {'processes':>9} {'RSS start MiB':>14} {'RSS end MiB':>12} "
+                                    f"{'largest growth MiB':>19}")
+        for component, row in run["rss"].items():
+            terminalreporter.write_line(f"{component:<18} {row['processes']:>9} {row['start']:>14.1f} {row['end']:>12.1f} "
+                                        f"{row['largest_growth']:>19.1f}")
+
+
+def _fault_table(terminalreporter):
     if not SUMMARY:
         return
     terminalreporter.section("faults under load: summary")

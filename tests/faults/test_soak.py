@@ -11,7 +11,7 @@ import pytest
 
 from read_indexer import lag
 from tests.conftest import ROOT
-from tests.faults.conftest import start_load
+from tests.faults.conftest import SOAK, start_load
 from tests.helpers import make_tenant
 
 pytestmark = [pytest.mark.slow]
@@ -43,6 +43,17 @@ def _process_tree_rss() -> dict[str, int]:
     return rss
 
 
+def _by_component(start: dict[str, int], end: dict[str, int], common: list[str]) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    for name in common:
+        row = rows.setdefault(name.split(":")[0], {"processes": 0, "start": 0.0, "end": 0.0, "largest_growth": 0.0})
+        row["processes"] += 1
+        row["start"] += start[name] / 1024
+        row["end"] += end[name] / 1024
+        row["largest_growth"] = max(row["largest_growth"], (end[name] - start[name]) / 1024)
+    return rows
+
+
 def test_soak_memory_flat_no_errors_lag_bounded(servers, tmp_path):
     tenant = make_tenant(candidates=0)
     load = start_load(servers, tenant.staff_token, seconds=WARM_UP_SECONDS + SOAK_SECONDS, tmp_path=tmp_path)
@@ -52,9 +63,11 @@ def test_soak_memory_flat_no_errors_lag_bounded(servers, tmp_path):
     end = _process_tree_rss()
     figures = lag.percentiles(window_seconds=SOAK_SECONDS)
     common = sorted(set(start) & set(end))
-    print(f"\nsoak {SOAK_SECONDS:.0f}s: {written['acknowledged']} writes, {len(read['responses'])} reads, lag {figures}")
-    for name in common:
-        print(f"  {name:<28} rss start {start[name] / 1024:7.1f} MiB  end {end[name] / 1024:7.1f} MiB")
+    SOAK.append({
+        "seconds": SOAK_SECONDS, "writes": written["acknowledged"], "write_errors": len(written["errors"]),
+        "reads": len(read["responses"]), "read_errors": sum(status != 200 for _, status, _ in read["responses"]),
+        "lag": figures, "rss": _by_component(start, end, common),
+    })
     assert written["errors"] == [] and all(status == 200 for _, status, _ in read["responses"])
     assert common, "no process measured"
     for name in common:  # flat: under 25% or 32 MiB of growth, whichever is larger

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import F
 from django_redis import get_redis_connection
 
-from read_indexer import fanout
+from read_indexer import fanout, pipeline_status
 from write_service.assessments.models import Attempt
 from write_service.assessments.services import assessment_create, attempt_start, attempt_submit
 from tests.helpers import make_tenant, wait_until
@@ -59,3 +59,20 @@ def test_a_change_during_a_recompute_stays_due():
     finally:
         redis.zrem(fanout.DUE_KEY, str(assessment_id))
         redis.hdel(fanout.CHANGED_KEY, str(assessment_id))
+
+
+def test_operators_see_due_and_overdue_recomputes():
+    redis = get_redis_connection("default")
+    assessment_id = 10**12 + 1  # no such assessment; fresh, so the relay leaves it alone for 15 s
+    changed = time.time()
+    redis.zadd(fanout.DUE_KEY, {str(assessment_id): changed})
+    try:
+        now = fanout.backlog(now=changed + 1)
+        later = fanout.backlog(now=changed + fanout.OVERDUE_AFTER_SECONDS + 40)
+        assert now["due"] >= 1 and now["longest_wait_seconds"] >= 1
+        assert later["overdue"] >= now["overdue"] + 1, "past OVERDUE_AFTER_SECONDS it counts as overdue"
+        assert later["longest_wait_seconds"] >= fanout.OVERDUE_AFTER_SECONDS + 40
+        warnings = pipeline_status._warnings({"fanout": later})
+        assert any("leaderboard recompute has waited" in w for w in warnings), warnings
+    finally:
+        redis.zrem(fanout.DUE_KEY, str(assessment_id))
