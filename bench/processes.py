@@ -17,8 +17,8 @@ import requests
 
 from bench import namespace
 
-APPS = ("write", "search", "worker-indexing", "worker-counters", "beat")
-WORKERS = ("worker-indexing", "worker-counters", "beat")
+APPS = ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat")
+WORKERS = ("worker-indexing", "worker-fanout", "worker-counters", "beat")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class ProcessSet:
 
     def pause_workers(self) -> None:
         """SIGSTOP the Celery workers' process groups (instant, nothing lost: tasks wait in Redis)."""
-        for component in ("worker-indexing", "worker-counters"):
+        for component in ("worker-indexing", "worker-fanout", "worker-counters"):
             pid = app_pid(component)
             if pid:
                 os.killpg(pid, signal.SIGSTOP)

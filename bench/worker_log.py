@@ -17,7 +17,7 @@ from bench import namespace
 SUCCEEDED = re.compile(r"Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[\d.e-]+)s: (?P<result>.*)$")
 
 
-def task_stats(start: float, end: float, logs=("worker-indexing", "worker-counters")) -> dict:
+def task_stats(start: float, end: float, logs=("worker-indexing", "worker-fanout", "worker-counters")) -> dict:
     stats: dict[str, dict] = {}
     for log in logs:
         path = Path(namespace.LOG_DIR) / f"{log}.log"

@@ -107,7 +107,11 @@ def redis_now(redis) -> float:
 
 
 def recompute(assessment_id: int) -> int:
+    """Re-projects the assessment's attempts; 0 at once if no change is waiting for one (a
+    duplicate task: re-sent by the relay while the original was only queued, or already served)."""
     redis = get_redis_connection("default")
+    if redis.zscore(DUE_KEY, str(assessment_id)) is None:
+        return 0
     running_key = RUNNING_KEY.format(assessment_id=assessment_id)
     token = uuid.uuid4().hex
     if not redis.set(running_key, token, nx=True, ex=RUNNING_TTL_SECONDS):

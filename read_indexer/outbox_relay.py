@@ -51,10 +51,15 @@ def claim_stale_events() -> tuple[list[int], bool]:
                     "WHERE id = ANY(%s)",
                     [republish],
                 )
-        counters_behind = OutboxEvent.objects.using("default").filter(
-            counters_applied_at__isnull=True, dead_at__isnull=True, occurred_at__lt=stale_before
-        ).exists()
-    return republish, counters_behind
+    return republish, counters_behind(stale_before)
+
+
+def counters_behind(stale_before=None) -> bool:
+    """Some event has waited RELAY_AFTER_SECONDS for its counters (its flush task was lost)."""
+    stale_before = stale_before or timezone.now() - timedelta(seconds=RELAY_AFTER_SECONDS)
+    return OutboxEvent.objects.using("default").filter(
+        counters_applied_at__isnull=True, dead_at__isnull=True, occurred_at__lt=stale_before
+    ).exists()
 
 
 def cleanup(retention_days: int = RETENTION_DAYS) -> dict[str, int]:

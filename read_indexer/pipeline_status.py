@@ -13,22 +13,18 @@ import time
 from collections.abc import Callable
 
 import orjson
-import redis
 from django.db import connections
 
-from read_indexer import fanout, index_lifecycle, lag, rebuild_checkpoint
+from read_indexer import broker_queues, fanout, index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
 from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_lock import reindex_running
 from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
-from shared.config import load_config
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from shared.task_names import ALL_QUEUES
 from write_service.outbox.models import DeadLetter
 
-KOMBU_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps one list per priority step
-KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
 REPLICA_WARN_SECONDS = 30
 LONGEST_TASK_HOLD_SECONDS = RETRY_BACKOFF_MAX + TASK_TIME_LIMIT  # a live worker acks or fails by then
@@ -63,15 +59,15 @@ def queues() -> dict:
     died, and Redis gives them back only at the visibility timeout (the outbox relay has long since
     republished their events, so they are harmless, but an operator should know why they are there).
     """
-    broker = redis.Redis.from_url(load_config().broker_url, socket_connect_timeout=2, socket_timeout=2)
-    with broker.pipeline(transaction=False) as pipe:
+    with broker_queues.broker().pipeline(transaction=False) as pipe:
         for queue in ALL_QUEUES:
-            for step in KOMBU_PRIORITY_STEPS:
-                pipe.llen(f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}" if step else queue)
+            for key in broker_queues.list_keys(queue):
+                pipe.llen(key)
         pipe.hgetall("unacked")
         pipe.zrange("unacked_index", 0, -1, withscores=True)
         *lengths, unacked, delivered = pipe.execute()
-    depths = {queue: sum(lengths[i * len(KOMBU_PRIORITY_STEPS):(i + 1) * len(KOMBU_PRIORITY_STEPS)])
+    steps = len(broker_queues.KOMBU_PRIORITY_STEPS)
+    depths = {queue: sum(lengths[i * steps:(i + 1) * steps])
               for i, queue in enumerate(ALL_QUEUES)}
     delivered_at = dict(delivered)
     now = time.time()

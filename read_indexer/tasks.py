@@ -12,7 +12,7 @@ from django_redis import get_redis_connection
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer import counters, documents, event_projection, fanout, outbox_relay
+from read_indexer import broker_queues, counters, documents, event_projection, fanout, outbox_relay
 from shared import task_names
 from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
 
@@ -89,9 +89,26 @@ def recompute_leaderboard_task(self, assessment_id: int) -> dict:
         raise self.retry(exc=exc, countdown=min(RETRY_BACKOFF_MAX, 2 ** self.request.retries)) from None
 
 
+# The relays re-send what was lost, not what is merely queued: with this many messages waiting,
+# the workers are behind (or down), the stale work is still in the queue, and a re-send would
+# only add duplicates to a backlog that is already the bottleneck.
+RELAY_DEFERS_AT_QUEUE_DEPTH = {task_names.QUEUE_INDEXING: 500, task_names.QUEUE_FANOUT: 100}
+
+
+def _queue_backed_up(queue: str) -> bool:
+    depth = broker_queues.depth(queue)
+    if depth >= RELAY_DEFERS_AT_QUEUE_DEPTH[queue]:
+        log.info("relay.deferred", queue=queue, depth=depth)
+        return True
+    return False
+
+
 @shared_task(name=task_names.OUTBOX_RELAY)
 def outbox_relay_task() -> dict:
-    ids, counters_behind = outbox_relay.claim_stale_events()
+    if _queue_backed_up(task_names.QUEUE_INDEXING):
+        ids, counters_behind = [], outbox_relay.counters_behind()
+    else:
+        ids, counters_behind = outbox_relay.claim_stale_events()
     for start in range(0, len(ids), 200):
         project_events_task.delay(ids[start:start + 200])
     if counters_behind:
@@ -103,6 +120,8 @@ def outbox_relay_task() -> dict:
 
 @shared_task(name=task_names.FANOUT_RELAY)
 def fanout_relay_task() -> dict:
+    if _queue_backed_up(task_names.QUEUE_FANOUT):
+        return {"relayed": 0, "deferred": True}
     overdue = fanout.overdue()
     for assessment_id in overdue:  # bypasses the pending flag: the task it stands for was lost
         recompute_leaderboard_task.delay(assessment_id)

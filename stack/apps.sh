@@ -17,15 +17,16 @@ RUN_DIR="$STACK_HOME/run/$STACK_NAMESPACE"
 LOG_DIR="$STACK_LOGS/$STACK_NAMESPACE"
 VENV="$REPO_ROOT/.venv/bin"
 export PYTHONPATH="$REPO_ROOT" PROMETHEUS_MULTIPROC_DIR="$RUN_DIR/prometheus"
-ALL_COMPONENTS=(write search worker-indexing worker-counters beat)
+ALL_COMPONENTS=(write search worker-indexing worker-fanout worker-counters beat)
 
 command_for() {
   case "$1" in
     write) echo "$VENV/gunicorn -c $REPO_ROOT/write_service/gunicorn.conf.py write_service.wsgi:application" ;;
     search) echo "$VENV/gunicorn -c $REPO_ROOT/search_api/gunicorn.conf.py search_api.wsgi:application" ;;
-    # Indexing and fan-out share a process pool; counters and maintenance get their own, so a
-    # slow bulk load never delays counter flushes or the relay.
-    worker-indexing) echo "$VENV/celery -A read_indexer.celery_app worker -Q indexing,fanout -c ${INDEXING_CONCURRENCY:-2} -n indexing-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
+    # One pool per queue group: a leaderboard recompute (seconds for a 100k-attempt board) never
+    # holds up new documents on indexing, and neither delays counter flushes or the relays.
+    worker-indexing) echo "$VENV/celery -A read_indexer.celery_app worker -Q indexing -c ${INDEXING_CONCURRENCY:-2} -n indexing-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
+    worker-fanout) echo "$VENV/celery -A read_indexer.celery_app worker -Q fanout -c ${FANOUT_CONCURRENCY:-1} -n fanout-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     worker-counters) echo "$VENV/celery -A read_indexer.celery_app worker -Q counters,maintenance -c ${COUNTERS_CONCURRENCY:-1} -n counters-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     beat) echo "$VENV/celery -A read_indexer.celery_app beat --schedule $RUN_DIR/celerybeat-schedule --loglevel INFO" ;;
     *) die "unknown component $1" ;;

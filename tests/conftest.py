@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("APP_ENV", "test")
 
 
+CELERY_WORKERS = ("worker-indexing", "worker-fanout", "worker-counters")  # stack/apps.sh components
+
+
 def apps(action: str, *components: str) -> None:
     subprocess.run([str(ROOT / "stack" / "apps.sh"), action, *components], check=True, cwd=ROOT)
 
@@ -61,11 +64,11 @@ def _real_database(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="session")
 def pipeline(django_db_setup):
     """Real Celery workers and beat for this namespace, restarted so they run the current code."""
-    apps("restart", "worker-indexing", "worker-counters", "beat")
-    apps("start", "worker-indexing", "worker-counters", "beat")
+    apps("restart", *CELERY_WORKERS, "beat")
+    apps("start", *CELERY_WORKERS, "beat")
     wait_for_workers()
     yield
-    apps("stop", "worker-indexing", "worker-counters", "beat")
+    apps("stop", *CELERY_WORKERS, "beat")
 
 
 def wait_for_workers(timeout: float = 60) -> None:

@@ -51,10 +51,10 @@ def services(compose) -> dict[str, dict]:
 
 def test_the_expected_services_exist(services):
     expected = {"postgres-primary", "postgres-replica", "pgbouncer", "redis", "elasticsearch", "migrate", "write",
-                "search", "worker-indexing", "worker-counters", "beat", "nginx"}
+                "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "nginx"}
     assert expected <= set(services), f"missing: {sorted(expected - set(services))}"
     assert set(python_services({"services": services})) == {
-        "migrate", "write", "search", "worker-indexing", "worker-counters", "beat"}
+        "migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat"}
 
 
 def test_secrets_have_no_defaults_in_the_compose_file():
@@ -72,7 +72,8 @@ def _required_in_production() -> set[str]:
     return set(shared_config._PRODUCTION_REQUIRED) | (per_env - set(shared_config._ENV_DEFAULTS["production"]))
 
 
-@pytest.mark.parametrize("name", ["migrate", "write", "search", "worker-indexing", "worker-counters", "beat"])
+@pytest.mark.parametrize("name", ["migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters",
+                                  "beat"])
 def test_every_python_service_sets_every_production_variable(services, name, monkeypatch):
     env = environment(services[name])
     assert env.get("APP_ENV") == "production"
@@ -141,7 +142,7 @@ def test_start_order_waits_for_health(services):
 
 
 def test_app_processes_wait_for_the_migrations(services):
-    for name in ("write", "search", "worker-indexing", "worker-counters", "beat"):
+    for name in ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat"):
         assert "migrate" in services[name]["depends_on"], name
     assert set(services["nginx"]["depends_on"]) == {"write", "search"}
 
@@ -208,7 +209,7 @@ def test_database_redis_and_elasticsearch_addresses_agree(services):
 
 
 def test_worker_metrics_ports_are_exposed(services):
-    for name in ("worker-indexing", "worker-counters"):
+    for name in ("worker-indexing", "worker-fanout", "worker-counters"):
         bind = environment(services[name])["CELERY_METRICS_BIND"]
         assert str(port_of(bind)) in [str(p) for p in services[name]["expose"]], name
 

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import ROOT, apps
+from tests.conftest import CELERY_WORKERS, ROOT, apps
 from tests.faults.conftest import FAULT_SCALE, SUMMARY, start_load, wait_http_ok
 from tests.helpers import make_tenant, wait_until
 from tests.load import Ledger, index_matches_database, wait_for_convergence
@@ -28,11 +28,11 @@ def stack(script: str, *args: str) -> None:
 
 
 def _kill_worker_group():
-    for component in ("worker-indexing", "worker-counters"):
+    for component in CELERY_WORKERS:
         os.killpg(int(_pid(component)), signal.SIGKILL)  # no warm shutdown, no acks
     time.sleep(1)
     # Their unacked messages wait for the broker's visibility timeout (15 min): recovery must not.
-    apps("start", "worker-indexing", "worker-counters")
+    apps("start", *CELERY_WORKERS)
 
 
 def _pid(component: str) -> str:

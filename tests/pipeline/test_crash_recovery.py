@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CELERY_WORKERS
 from tests.helpers import make_tenant
 from tests.load import BackgroundWriter, wait_for_convergence
 
@@ -42,13 +43,13 @@ def _run_with_fault(fault, seconds_before: float = 3, seconds_after: float = 3) 
 
 def test_sigkill_the_indexing_and_counters_workers_mid_batch():
     def kill_workers():
-        for component in ("worker-indexing", "worker-counters"):
+        for component in CELERY_WORKERS:
             pid = int(apps("pid", component))
             os.killpg(pid, signal.SIGKILL)  # the whole process group: no warm shutdown, no acks
         time.sleep(2)
         # Their unacked messages wait for the broker's visibility timeout: the outbox relay and the
         # fan-out relay must recover without them.
-        apps("start", "worker-indexing", "worker-counters")
+        apps("start", *CELERY_WORKERS)
 
     assert _run_with_fault(kill_workers) < 90
 

@@ -3,12 +3,15 @@ fan-out relay: recomputes have no outbox event, so they keep their own due list 
 from __future__ import annotations
 
 import time
+import uuid
 from decimal import Decimal
 
 from django.db.models import F
 from django_redis import get_redis_connection
 
-from read_indexer import fanout, pipeline_status
+from read_indexer import broker_queues, fanout, pipeline_status, tasks
+from shared import task_names
+from write_service.outbox.publisher import celery_publisher
 from write_service.assessments.models import Attempt
 from write_service.assessments.services import assessment_create, attempt_start, attempt_submit
 from tests.helpers import make_tenant, wait_until
@@ -76,3 +79,34 @@ def test_operators_see_due_and_overdue_recomputes():
         assert any("leaderboard recompute has waited" in w for w in warnings), warnings
     finally:
         redis.zrem(fanout.DUE_KEY, str(assessment_id))
+
+
+def test_a_duplicate_recompute_of_a_served_assessment_does_no_work():
+    tenant = make_tenant(candidates=1)
+    assessment = assessment_create(actor=tenant.staff, title="served fan-out", cut_off=Decimal(5),
+                                   max_score=Decimal(10), duration_minutes=5, status="published")
+    attempt = attempt_start(actor=tenant.candidates[0], assessment_id=assessment.pk)
+    attempt_submit(actor=tenant.candidates[0], attempt_id=attempt.pk, score=Decimal(7))
+    redis = get_redis_connection("default")
+    wait_until(lambda: _ranks([attempt.pk]) == [1] and redis.zscore(fanout.DUE_KEY, str(assessment.pk)) is None,
+               timeout=30, message="the submission's recompute served")
+    assert fanout.recompute(assessment.pk) == 0, "nothing changed since: a duplicate is a no-op"
+    redis.zadd(fanout.DUE_KEY, {str(assessment.pk): time.time()})  # a change waiting for a recompute
+    assert fanout.recompute(assessment.pk) == 1, "a due assessment is re-projected"
+    assert redis.zscore(fanout.DUE_KEY, str(assessment.pk)) is None
+
+
+def test_relays_defer_while_a_queue_is_backed_up(monkeypatch):
+    queue = f"relay-test-{uuid.uuid4().hex[:8]}"  # consumed by no worker
+    for _ in range(3):
+        celery_publisher().send_task(task_names.PING, args=["never consumed"], queue=queue)
+    try:
+        assert broker_queues.depth(queue) == 3
+        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 3)
+        assert tasks._queue_backed_up(queue)
+        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 4)
+        assert not tasks._queue_backed_up(queue)
+    finally:
+        broker_queues.broker().delete(*broker_queues.list_keys(queue))
+    monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, task_names.QUEUE_FANOUT, 0)
+    assert tasks.fanout_relay_task() == {"relayed": 0, "deferred": True}

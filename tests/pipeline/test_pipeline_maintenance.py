@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from read_indexer import counters, lag, outbox_relay
@@ -38,6 +39,27 @@ def test_reconciliation_repairs_drifted_counters_and_logs_them():
                           message="a reconciliation pass with no pending events")
     assert post.pk in repaired
     assert Post.objects.get(pk=post.pk).comments_count == 3
+
+
+def test_a_repair_never_counts_a_row_whose_counter_event_is_still_pending():
+    """The pending-event guard lives in the repairing statement itself (one snapshot): a comment
+    committed after an earlier check would otherwise be counted by the repair and by its event."""
+    tenant = make_tenant(candidates=0)
+    post = post_create(actor=tenant.staff, title="guarded repair", body="b")
+    comment_create(actor=tenant.staff, post_id=post.pk, body="c")
+    wait_until(lambda: Post.objects.get(pk=post.pk).comments_count == 1, timeout=30, message="counted")
+    repair = counters._RECONCILE_SQL["discussions_post"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Uncommitted, so invisible to the workers: drift, plus an event still waiting for counters.
+        Post.objects.filter(pk=post.pk).update(comments_count=7)
+        pending = OutboxEvent.objects.create(event_type="comment.created", payload={"post_id": post.pk, "comment_id": 0},
+                                             occurred_at=timezone.now())
+        cursor.execute(repair, [900])
+        assert cursor.fetchall() == [], "no repair while a counter event is pending"
+        pending.delete()
+        cursor.execute(repair, [900])
+        assert (post.pk, 1) in cursor.fetchall(), "with none pending, the same statement repairs"
+        transaction.set_rollback(True)
 
 
 def test_cleanup_removes_fully_processed_events_past_retention_only():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
-from write_service.assessments.selectors import leaderboard
+from write_service.assessments.selectors import attempts_with_metrics, leaderboard
 from tests.helpers import make_tenant
 
 # Few distinct scores and durations, so ties in score and in (score, time) are common.
@@ -58,3 +58,9 @@ def test_leaderboard_metrics_match_brute_force(specs, cut_off):
     assert actual == expected
     # Rank order, then attempt id: the order the read side shows by default.
     assert [r["attempt_id"] for r in board] == sorted(expected, key=lambda i: (expected[i][0], i))
+    # One attempt at a time (the indexing path counts instead of windowing): the same figures.
+    for attempt_id, figures in expected.items():
+        [row] = attempts_with_metrics(attempt_ids=[attempt_id])
+        assert (row["rank"], round(row["percentile"], 6), row["qualified"], row["time_taken_seconds"]) == figures
+    started = [r["id"] for r in rows if not r["submitted"]]
+    assert all(r["rank"] is None and r["percentile"] is None for r in attempts_with_metrics(attempt_ids=started))
