@@ -503,13 +503,14 @@ def reindex(ctx: Context) -> None:
 
 
 def _projection_evidence(batch: int) -> dict:
-    """Why a reindex page costs what it does: EXPLAIN ANALYZE of one page's projection statement
-    (the first `batch` attempt ids, as bulk_load pages them) vs projecting whole assessments."""
+    """Why rebuilds walk whole assessments: EXPLAIN ANALYZE of projecting one page of `batch`
+    attempts by id (the indexing path's statement: rank and percentile by index counts per
+    attempt) vs projecting whole assessments (one window pass each, what rebuilds use)."""
     from read_indexer.projections import project_assessment_attempts
     from write_service.assessments import selectors
 
     ids = [row[0] for row in _many("SELECT id FROM assessments_attempt ORDER BY id LIMIT %s", [batch])]
-    sql = selectors._ATTEMPTS_WITH_METRICS_SQL.format(scope_filter="id = ANY(%s)", row_filter="a.id = ANY(%s)")
+    sql = selectors._SOME_ATTEMPTS_SQL
     with connections["default"].cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [ids, ids])
         plan = cursor.fetchone()[0]

@@ -52,10 +52,16 @@ def _project_with_backlog(event_ids: list[int]) -> event_projection.Targets:
         return event_projection.project_events(event_ids)
 
 
+_DELETE_IF_OURS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 @shared_task(name=task_names.APPLY_COUNTERS, bind=True, **RETRYING)
-def apply_counters_task(self, limit: int = counters.BATCH_LIMIT) -> dict:
-    # Cleared before claiming: any event committed from now on schedules the next flush.
-    get_redis_connection("default").delete(task_names.COUNTERS_SCHEDULED_KEY)
+def apply_counters_task(self, limit: int = counters.BATCH_LIMIT, flag: str | None = None) -> dict:
+    if flag:  # the flush the write path scheduled: clear its flag (only ours) before claiming
+        get_redis_connection("default").eval(_DELETE_IF_OURS, 1, task_names.COUNTERS_SCHEDULED_KEY, flag)
     batch = counters.apply_counters_batch(limit)
     ids = batch.reproject_event_ids
     for start in range(0, len(ids), 500):  # fast path; the relay covers a lost one

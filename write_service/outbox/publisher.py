@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import random
+import uuid
 
 import structlog
 from celery import Celery
@@ -37,14 +38,19 @@ def publish_event_ids(event_ids: list[int]) -> None:
 def schedule_counters_flush() -> None:
     """At most one pending counters task at a time: a burst of events becomes one batch.
 
-    The worker clears the flag before it claims events, so an event committed after the claim
-    schedules the next flush; a flag whose task was lost expires, and beat flushes regularly too.
+    The flag holds the token of the task it scheduled, and only that task clears it (just before
+    it claims events), so an event committed after the claim schedules the next flush. Flushes
+    from elsewhere (beat, the relay, a full batch) leave it alone: if any task could clear it,
+    each would start one more self-renewing chain, and the flush rate would grow all day. A flag
+    whose task was lost expires, and beat flushes regularly too.
     """
     redis = get_redis_connection("default")
     ttl_ms = int(COUNTERS_COALESCE_SECONDS * 1000) + 5000
-    if redis.set(task_names.COUNTERS_SCHEDULED_KEY, "1", nx=True, px=ttl_ms):
+    token = uuid.uuid4().hex
+    if redis.set(task_names.COUNTERS_SCHEDULED_KEY, token, nx=True, px=ttl_ms):
         celery_publisher().send_task(
             task_names.APPLY_COUNTERS,
+            kwargs={"flag": token},
             countdown=COUNTERS_COALESCE_SECONDS + random.uniform(0, 0.05),
             expires=600,
         )
