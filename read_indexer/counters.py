@@ -34,7 +34,6 @@ class CounterBatch:
     rows_updated: dict[str, list[int]] = field(default_factory=dict)
     # Counter events whose documents must be re-projected now that their counters moved.
     reproject_event_ids: list[int] = field(default_factory=list)
-    submissions_by_assessment: set[int] = field(default_factory=set)
     more_pending: bool = False
 
 
@@ -55,22 +54,25 @@ def _claim(cursor, limit: int) -> list[tuple[int, str, dict, datetime]]:
     return cursor.fetchall()
 
 
-def _apply_deltas(cursor, table: str, deltas: dict[int, dict[str, int]], last_activity: dict[int, datetime]) -> list[int]:
+def _apply_deltas(cursor, table: str, deltas: dict[int, dict[str, int]]) -> list[int]:
     """One UPDATE statement per table per batch, touching each row once."""
     if not deltas:
         return []
     columns = sorted({column for per_row in deltas.values() for column in per_row})
     values, params = [], []
     for row_id, per_row in sorted(deltas.items()):
-        values.append("(%s::bigint" + ", %s::bigint" * len(columns) + ", %s::timestamptz)")
-        params.extend([row_id, *(per_row.get(c, 0) for c in columns), last_activity.get(row_id)])
+        values.append("(%s::bigint" + ", %s::bigint" * len(columns) + ")")
+        params.extend([row_id, *(per_row.get(c, 0) for c in columns)])
     assignments = [f"{c} = t.{c} + v.{c}" for c in columns]
     if table == "discussions_post":
-        assignments.append("last_activity_at = GREATEST(t.last_activity_at, v.last_activity)")
+        # Recomputed (one index probe on comment_post_created), not GREATEST with the new events:
+        # deleting the latest comment must give the post back its previous activity time.
+        assignments.append("last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM discussions_comment c"
+                           " WHERE c.post_id = t.id AND c.deleted_at IS NULL), t.created_at)")
     cursor.execute(
         f"""
         UPDATE {table} AS t SET {', '.join(assignments)}, version = t.version + 1
-        FROM (VALUES {', '.join(values)}) AS v(id, {', '.join(columns)}, last_activity)
+        FROM (VALUES {', '.join(values)}) AS v(id, {', '.join(columns)})
         WHERE t.id = v.id
         RETURNING t.id
         """,
@@ -87,8 +89,7 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
         batch.claimed = len(events)
         batch.more_pending = len(events) == limit
         deltas: dict[str, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-        last_activity: dict[int, datetime] = {}
-        for event_id, event_type, payload, occurred_at in events:
+        for event_id, event_type, payload, _occurred_at in events:
             effect = COUNTER_EFFECTS.get(event_type)
             if effect is None:
                 continue
@@ -98,12 +99,8 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
             row_id = (orjson.loads(payload) if isinstance(payload, str) else payload)[key]
             per_row = deltas[table][row_id]
             per_row[column] = per_row.get(column, 0) + delta
-            if event_type == "comment.created":
-                last_activity[row_id] = max(last_activity.get(row_id, occurred_at), occurred_at)
-            if event_type == "attempt.submitted":
-                batch.submissions_by_assessment.add(row_id)
         for table, per_table in deltas.items():
-            batch.rows_updated[table] = _apply_deltas(cursor, table, per_table, last_activity)
+            batch.rows_updated[table] = _apply_deltas(cursor, table, per_table)
         if batch.reproject_event_ids:
             # The documents showing these counters are stale until re-projected: mark the events
             # unindexed in the increment's own transaction, so the relay guarantees that
