@@ -1,9 +1,9 @@
 """Parallel bulk load of one index from PostgreSQL, for rebuilds.
 
 The main thread walks the table by keyset pagination (Projection.walk_pages: `WHERE id > last
-ORDER BY id LIMIT n`, over the parent table for grouped projections such as attempts; no OFFSET,
-no server-side cursor, so it is safe through pgBouncer's transaction pooling); a thread pool
-projects each page (one SQL statement) and bulk-indexes it with versions. Pages finish out of order, so progress is reported only over the contiguous prefix
+ORDER BY id LIMIT n`; no OFFSET, no server-side cursor, so it is safe through pgBouncer's
+transaction pooling); a thread pool projects each page (one SQL statement) and bulk-indexes it
+with versions. Pages finish out of order, so progress is reported only over the contiguous prefix
 of finished pages: the checkpoint it feeds can never skip a row.
 
 Rows are read from the primary, never the replica: a lagging replica could hand the load a state
@@ -25,7 +25,7 @@ from tqdm import tqdm
 from read_indexer.indexing import index_documents
 from read_indexer.projections import PROJECTIONS
 
-MAX_BULK_DOCUMENTS = 2000  # a page of whole assessments can hold 100k+ attempts: split its bulk
+MAX_BULK_DOCUMENTS = 2000  # one bulk per page, up to this (--batch-size can be larger)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def count_rows(index_name: str, *, after_id: int = 0) -> int:
 
 def _load_page(index_name: str, target: str, keys: list[int]) -> int:
     try:
-        documents = PROJECTIONS[index_name].project_page(keys)
+        documents = PROJECTIONS[index_name].project(keys)
         # 409s (a newer version already dual-written) count as done.
         index_documents(target, documents, chunk_size=max(1, min(len(documents), MAX_BULK_DOCUMENTS)))
         return len(documents)

@@ -24,7 +24,6 @@ app.conf.update(celery_conf(load_config()))
 # Periodic entries expire, so a backlog never piles up duplicates of the same sweep.
 app.conf.beat_schedule = {
     "outbox-relay": {"task": task_names.OUTBOX_RELAY, "schedule": 2.0, "options": {"expires": 10}},
-    "fanout-relay": {"task": task_names.FANOUT_RELAY, "schedule": 5.0, "options": {"expires": 10}},
     "counters-flush": {"task": task_names.APPLY_COUNTERS, "schedule": 5.0, "options": {"expires": 10}},
     "counters-reconcile": {"task": task_names.RECONCILE_COUNTERS, "schedule": 60.0, "options": {"expires": 50}},
     "outbox-cleanup": {"task": task_names.OUTBOX_CLEANUP, "schedule": 3600.0, "options": {"expires": 600}},

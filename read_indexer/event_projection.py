@@ -24,19 +24,21 @@ BACKLOG_BATCH = 300  # other pending events one indexing task takes along (bound
 @dataclass
 class Targets:
     ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    fanout_assessments: set[int] = field(default_factory=set)
+    # AssessmentDeleted events: indexed only once every attempt is a tombstone (deletion_fanout).
+    deletion_event_ids: list[int] = field(default_factory=list)
 
 
-def route(event: events.Event, targets: Targets) -> None:
+def route(event: events.Event, targets: Targets, event_id: int) -> None:
     match event:
-        case events.AssessmentCreated() | events.AssessmentUpdated() | events.AssessmentDeleted():
+        case events.AssessmentCreated() | events.AssessmentUpdated() | events.AssessmentCutOffChanged():
+            # Attempt documents show nothing of the assessment but its organisation and deletion:
+            # status (visibility) and cut-off (qualified) are read through the assessment document.
             targets.ids["assessments"].add(event.assessment_id)
-            if not isinstance(event, events.AssessmentCreated):
-                targets.fanout_assessments.add(event.assessment_id)  # status/title/deletion show on attempts
-        case events.AssessmentCutOffChanged():
-            targets.fanout_assessments.add(event.assessment_id)  # every attempt's `qualified`
+        case events.AssessmentDeleted():
+            targets.ids["assessments"].add(event.assessment_id)
+            targets.deletion_event_ids.append(event_id)
         case events.AttemptStarted() | events.AttemptSubmitted():
-            targets.ids["attempts"].add(event.attempt_id)  # ranks move via counters -> fan-out
+            targets.ids["attempts"].add(event.attempt_id)  # that one attempt, whatever its leaderboard's size
             targets.ids["assessments"].add(event.assessment_id)  # attempts_count, submitted_count
         case events.PostCreated() | events.PostUpdated() | events.PostDeleted():
             targets.ids["posts"].add(event.post_id)
@@ -67,20 +69,23 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     rows = list(pending.filter(id__in=event_ids))
     if also_pending:
         own = [r.id for r in rows] or list(event_ids)
-        rows += list(pending.exclude(id__in=own).order_by("occurred_at")[:also_pending])
+        # Not deletions: one stays pending while its fan-out runs, and every task would re-send it.
+        others = pending.exclude(id__in=own).exclude(event_type=events.AssessmentDeleted.event_type)
+        rows += list(others.order_by("occurred_at")[:also_pending])
     targets = Targets()
     for row in rows:
         try:
-            route(events.parse_event(row.event_type, row.payload), targets)
+            route(events.parse_event(row.event_type, row.payload), targets, row.id)
         except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
             dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():
         project_and_index(index_name, sorted(ids))
     # An event whose counters were applied after we read it was re-marked unindexed by that batch:
     # our documents predate the new counts, so leave it for the re-projection the batch scheduled.
-    now = timezone.now()
-    uncounted_at_read = [r.id for r in rows if r.counters_applied_at is None]
-    counted_at_read = [r.id for r in rows if r.counters_applied_at is not None]
+    # Deletion events are left unindexed for their fan-out (the relay re-sends them if it is lost).
+    now, done = timezone.now(), [r for r in rows if r.id not in targets.deletion_event_ids]
+    uncounted_at_read = [r.id for r in done if r.counters_applied_at is None]
+    counted_at_read = [r.id for r in done if r.counters_applied_at is not None]
     unindexed = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True)
     unindexed.filter(id__in=uncounted_at_read, counters_applied_at__isnull=True).update(indexed_at=now)
     unindexed.filter(id__in=counted_at_read).update(indexed_at=now)

@@ -121,19 +121,6 @@ class PipelineCollector:
             orphaned.add_metric([], queues["unacked_orphaned"])
             yield orphaned
 
-        recomputes = self._read("fanout", pipeline_status.leaderboard_fanout)
-        up.add_metric(["fanout"], 0.0 if recomputes is None else 1.0)
-        if recomputes is not None:
-            due = GaugeMetricFamily("fanout_recomputes", "Leaderboard recomputes due, by state", labels=["state"])
-            due.add_metric(["due"], recomputes["due"])
-            due.add_metric(["overdue"], recomputes["overdue"])
-            due.add_metric(["running"], recomputes["running"])
-            yield due
-            waited = GaugeMetricFamily("fanout_longest_wait_seconds",
-                                       "Longest wait of a due recompute since its change or last re-send (0 when none)")
-            waited.add_metric([], recomputes["longest_wait_seconds"] or 0.0)
-            yield waited
-
         lag_now = self._read("lag", lag.percentiles)
         up.add_metric(["lag"], 0.0 if lag_now is None else 1.0)
         if lag_now is not None:

@@ -1,7 +1,7 @@
 """One snapshot of the whole pipeline for operators: is every committed write reaching the index?
 
 Sections: outbox backlog (and its oldest event's age), Celery queue depths, dead letters,
-leaderboard recomputes due (fan-out), commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
+commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
 health, PostgreSQL replication. Each section is collected on its own, so one unreachable service
 still leaves the others readable; `warnings` lists what an operator should look at.
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
@@ -15,9 +15,8 @@ from collections.abc import Callable
 import orjson
 from django.db import connections
 
-from read_indexer import broker_queues, fanout, index_lifecycle, lag, rebuild_checkpoint
+from read_indexer import broker_queues, index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
-from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_lock import reindex_running
 from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
 from shared.es_client import get_es_client
@@ -82,10 +81,6 @@ def queues() -> dict:
     return {"depths": depths, "unacked": len(unacked), "unacked_by_queue": held, "unacked_orphaned": orphaned}
 
 
-def leaderboard_fanout() -> dict:
-    return fanout.backlog()
-
-
 def indexing_lag() -> dict:
     return lag.percentiles()
 
@@ -105,7 +100,6 @@ def indexes() -> dict:
                 "running": reindex_running(alias),
                 "phase": checkpoint.phase if checkpoint else None,
                 "last_id": checkpoint.last_id if checkpoint else None,
-                "last_id_of": PROJECTIONS[name].walk_key_name,  # attempts load by assessment
                 "loaded": checkpoint.loaded if checkpoint else None,  # a loading index is not refreshed yet
             }
         result[name] = entry
@@ -160,7 +154,7 @@ def _round(value: float | None) -> float | None:
 
 
 SECTIONS: dict[str, Callable[[], dict]] = {
-    "outbox": outbox, "queues": queues, "fanout": leaderboard_fanout, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
+    "outbox": outbox, "queues": queues, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
     "replication": replication,
 }
 
@@ -189,9 +183,6 @@ def _warnings(status: dict) -> list[str]:
             found.append(f"the oldest {kind} event is {age:.0f} s old")
     if box.get("dead_letters"):
         found.append(f"{box['dead_letters']} dead letters (manage.py dead_letters list)")
-    waited = status.get("fanout", {}).get("longest_wait_seconds")
-    if waited is not None and waited > BACKLOG_WARN_SECONDS:
-        found.append(f"a leaderboard recompute has waited {waited:.0f} s (is celery beat running the fan-out relay?)")
     if status.get("cluster", {}).get("status") == "red":
         found.append("the Elasticsearch cluster is red")
     for entry in status.get("indexes", {}).values():
@@ -227,11 +218,6 @@ def render(status: dict) -> list[str]:
         f"{'unacked (in workers)':<22}{d['unacked'] - d['unacked_orphaned']:>10,}",
         f"{'unacked (orphaned)':<22}{d['unacked_orphaned']:>10,}   worker died; redelivered at the visibility timeout",
     ])
-    section("Leaderboard recomputes (fan-out)", "fanout", lambda d: [
-        f"{'due':<22}{d['due']:>10,}   longest wait {age(d['longest_wait_seconds'])}",
-        f"{'overdue (re-sent)':<22}{d['overdue']:>10,}   lost tasks; the relay re-sends them every 5 s",
-        f"{'running':<22}{d['running']:>10,}",
-    ])
     section("Commit-to-indexed lag (last 5 min)", "lag", lambda d: [
         "no samples (idle)" if not d["samples"] else
         f"p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   max {d['max']:.3f} s   ({d['samples']:,} samples)"
@@ -247,7 +233,7 @@ def render(status: dict) -> list[str]:
             if rebuild:
                 state = "running" if rebuild["running"] else "INTERRUPTED (reindex --resume)"
                 header = (f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, {rebuild['loaded'] or 0:,} rows "
-                          f"loaded (up to {rebuild['last_id_of']} {rebuild['last_id']})")
+                          f"loaded (up to id {rebuild['last_id']})")
                 if not rebuild["targets"]:
                     out.append(f"{header}: no dual-write target")
                 for target in rebuild["targets"]:

@@ -1,8 +1,9 @@
 """One declarative projection per index: which rows, read how, shaped into which document.
 
-Each projection reads current state from the primary in one statement (one snapshot), with
-derived metrics computed by PostgreSQL, and returns (id, version, document). `version` is the sum
-of the versions of every row the document derives from; deleted rows become tombstones.
+Each projection reads current state from the primary in one statement (one snapshot): a row
+joined with the rows it shows (never a count or window over its siblings), and returns (id,
+version, document). `version` is the sum of the versions of every row the document derives from;
+deleted rows become tombstones.
 See ../shared/DESIGN.md ("Nothing stale wins", "Deleted stays deleted").
 """
 from __future__ import annotations
@@ -15,7 +16,6 @@ from decimal import Decimal
 from django.db import connections
 
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
-from write_service.assessments.selectors import attempts_with_metrics
 
 
 @dataclass(frozen=True)
@@ -27,80 +27,33 @@ class ProjectedDocument:
 
 
 @dataclass(frozen=True)
-class Groups:
-    """Whole-table walks (rebuilds, verify) go through parent rows instead of the table's own ids.
-
-    An attempt's rank and percentile come from a window over all attempts of its assessment: a
-    page of attempt ids spanning N assessments windows all N whole, so walking by attempt id costs
-    (pages x attempts) and grows quadratically with the table. Walking by assessment windows each
-    assessment exactly once.
-    """
-    table: str            # the parent table, walked by keyset on its id
-    child_column: str     # the column of the projection's table naming the parent
-    size_column: str      # the parent's (denormalised, approximate) child count: only sizes pages
-    fetch: Callable[[list[int], str], list[ProjectedDocument]]  # every document under these parents
-    key_name: str         # what operators read in "after <key_name> N"
-
-
-@dataclass(frozen=True)
 class Projection:
     index: IndexDefinition
     table: str
     fetch: Callable[[list[int], str], list[ProjectedDocument]]
-    groups: Groups | None = None
 
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
         ids = sorted(set(ids))
         return self.fetch(ids, using) if ids else []
 
     def walk_pages(self, *, after_key: int, batch_size: int, using: str = "default") -> Iterator[list[int]]:
-        """Keys of the whole table, in pages of about `batch_size` documents, in key order.
-
-        Keys are row ids, or parent ids when the projection has `groups` (a page then holds whole
-        parents, up to `batch_size` documents, or one parent alone however large). Keyset pagination: no OFFSET, no server-side cursor
-        (pgBouncer-safe). Read `project_page` for the documents of a page.
-        """
-        if self.groups is None:
-            while ids := _keyset(using, f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s",
-                                 after_key, batch_size):
-                yield [row[0] for row in ids]
-                after_key = ids[-1][0]
-            return
-        page, page_size = [], 0
-        sql = f"SELECT id, {self.groups.size_column} FROM {self.groups.table} WHERE id > %s ORDER BY id LIMIT %s"
-        while parents := _keyset(using, sql, after_key, 1000):
-            for parent_id, size in parents:
-                size = max(1, size or 0)
-                if page and page_size + size > batch_size:
-                    yield page
-                    page, page_size = [], 0
-                page.append(parent_id)
-                page_size += size
-            after_key = parents[-1][0]
-        if page:
-            yield page
-
-    @property
-    def walk_key_name(self) -> str:
-        return self.groups.key_name if self.groups else "id"
-
-    def project_page(self, keys: list[int], using: str = "default") -> list[ProjectedDocument]:
-        if self.groups is None:
-            return self.project(keys, using)
-        return self.groups.fetch(sorted(set(keys)), using) if keys else []
+        """Row ids of the whole table, in pages of `batch_size`, in id order (`project` turns a page
+        into documents). Keyset pagination: no OFFSET, no server-side cursor (pgBouncer-safe)."""
+        while ids := _ids(using, f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s", [after_key, batch_size]):
+            yield ids
+            after_key = ids[-1]
 
     def count_rows(self, *, after_key: int = 0, using: str = "default") -> int:
         """Rows a walk after `after_key` visits (the progress bars' totals)."""
-        column = self.groups.child_column if self.groups else "id"
         with connections[using].cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {self.table} WHERE {column} > %s", [after_key])
+            cursor.execute(f"SELECT count(*) FROM {self.table} WHERE id > %s", [after_key])
             return cursor.fetchone()[0]
 
 
-def _keyset(using: str, sql: str, after_key: int, limit: int) -> list[tuple]:
+def _ids(using: str, sql: str, params: list) -> list[int]:
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [after_key, limit])
-        return cursor.fetchall()
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _num(value: Decimal | None) -> float | None:
@@ -144,29 +97,46 @@ def _fetch_assessments(ids: list[int], using: str) -> list[ProjectedDocument]:
     ]
 
 
-def attempt_document(row: dict) -> ProjectedDocument:
-    row = {**row, "id": row["attempt_id"]}
-    return _document(row, {
-        "attempt_id": row["attempt_id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"],
-        "assessment_status": row["assessment_status"],
-        "candidate": {"id": row["candidate_id"], "display_name": row["candidate_display_name"]},
-        "status": row["status"], "score": _num(row["score"]), "time_taken_seconds": row["time_taken_seconds"],
-        "started_at": _iso(row["started_at"]), "submitted_at": _iso(row["submitted_at"]),
-        "rank": row["rank"], "percentile": row["percentile"], "qualified": row["qualified"],
-    }, {"attempt_id": row["attempt_id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"]})
+# Facts of the attempt's own row, joined with its assessment (organisation, deletion) and its
+# candidate (display name). Rank, percentile and qualified are computed by the search API at read
+# time, so one submission writes one attempt document, whatever the size of its leaderboard.
+_ATTEMPT_SQL = """
+SELECT a.id, a.assessment_id, s.organisation_id, a.candidate_id,
+       COALESCE(NULLIF(u.display_name, ''), u.username) AS candidate_display_name,
+       a.status, a.score, a.started_at, a.submitted_at,
+       EXTRACT(EPOCH FROM (a.submitted_at - a.started_at))::float8 AS time_taken_seconds,
+       (s.deleted_at IS NOT NULL) AS deleted, a.version + s.version + u.version AS doc_version
+FROM assessments_attempt a
+JOIN assessments_assessment s ON s.id = a.assessment_id
+JOIN accounts_user u ON u.id = a.candidate_id
+WHERE a.id = ANY(%s)
+"""
 
 
 def _fetch_attempts(ids: list[int], using: str) -> list[ProjectedDocument]:
-    return [attempt_document(row) for row in attempts_with_metrics(attempt_ids=ids, using=using)]
+    return [
+        _document(row, {
+            "attempt_id": row["id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"],
+            "candidate": {"id": row["candidate_id"], "display_name": row["candidate_display_name"]},
+            "status": row["status"], "score": _num(row["score"]), "time_taken_seconds": row["time_taken_seconds"],
+            "started_at": _iso(row["started_at"]), "submitted_at": _iso(row["submitted_at"]),
+        }, {"attempt_id": row["id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"]})
+        for row in _rows(using, _ATTEMPT_SQL, ids)
+    ]
+
+
+def assessment_attempt_pages(assessment_id: int, *, page_size: int, using: str = "default") -> Iterator[list[int]]:
+    """Ids of one assessment's attempts, in keyset pages."""
+    sql, after = "SELECT id FROM assessments_attempt WHERE assessment_id = %s AND id > %s ORDER BY id LIMIT %s", 0
+    while ids := _ids(using, sql, [assessment_id, after, page_size]):
+        yield ids
+        after = ids[-1]
 
 
 def project_assessment_attempts(assessment_id: int, using: str = "default") -> list[ProjectedDocument]:
-    """Fan-out: every attempt of one assessment, ranks and percentiles from one window query."""
-    return _fetch_attempts_of_assessments([assessment_id], using)
-
-
-def _fetch_attempts_of_assessments(assessment_ids: list[int], using: str) -> list[ProjectedDocument]:
-    return [attempt_document(row) for row in attempts_with_metrics(assessment_ids=assessment_ids, using=using)]
+    """Every attempt document of one assessment."""
+    return [doc for ids in assessment_attempt_pages(assessment_id, page_size=5000, using=using)
+            for doc in PROJECTIONS["attempts"].project(ids, using)]
 
 
 _POST_SQL = """
@@ -192,8 +162,6 @@ def _fetch_posts(ids: list[int], using: str) -> list[ProjectedDocument]:
 
 PROJECTIONS: dict[str, Projection] = {
     "assessments": Projection(ASSESSMENTS, "assessments_assessment", _fetch_assessments),
-    "attempts": Projection(ATTEMPTS, "assessments_attempt", _fetch_attempts, groups=Groups(
-        table="assessments_assessment", child_column="assessment_id", size_column="attempts_count",
-        fetch=_fetch_attempts_of_assessments, key_name="assessment id")),
+    "attempts": Projection(ATTEMPTS, "assessments_attempt", _fetch_attempts),
     "posts": Projection(POSTS, "discussions_post", _fetch_posts),
 }

@@ -58,7 +58,6 @@ class RebuildReport:
     documents: int
     load_seconds: float
     resumed_from_id: int | None
-    walk_key_name: str = "id"
 
     @property
     def docs_per_second(self) -> float:
@@ -67,7 +66,7 @@ class RebuildReport:
     def summary(self) -> str:
         old = ", ".join(self.old_indexes) or "none"
         fate = "kept" if self.old_kept else "deleted"
-        resumed = f" (resumed after {self.walk_key_name} {self.resumed_from_id})" if self.resumed_from_id is not None else ""
+        resumed = f" (resumed after id {self.resumed_from_id})" if self.resumed_from_id is not None else ""
         return (f"{self.alias}: loaded {self.documents:,} documents in {self.load_seconds:.1f} s "
                 f"({self.docs_per_second:,.0f} docs/s){resumed}; alias -> {self.index}; old index {old} {fate}.")
 
@@ -171,7 +170,7 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
             index_lifecycle.add_rebuild_target(definition, checkpoint.index)  # idempotent
             resumed_from = checkpoint.last_id
             say(f"Resuming {definition.alias} into {checkpoint.index} at phase {checkpoint.phase}, "
-                f"after {PROJECTIONS[index_name].walk_key_name} {checkpoint.last_id}.")
+                f"after id {checkpoint.last_id}.")
         else:
             if checkpoint is not None:
                 say(f"Discarding the interrupted reindex into {checkpoint.index} "
@@ -191,14 +190,13 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
             # Whatever broke, the checkpoint is consistent: say so, and how to finish.
             reason = (describe_failure(exc) or f"{type(exc).__name__}: {exc}").split(";")[0].rstrip(".")
             raise OperatorError(f"The reindex of {definition.alias} stopped at phase {checkpoint.phase} after "
-                                f"{PROJECTIONS[index_name].walk_key_name} {checkpoint.last_id} ({reason}); fix that, then finish it with "
+                                f"id {checkpoint.last_id} ({reason}); fix that, then finish it with "
                                 f"`manage.py reindex {index_name} --resume`.") from exc
     log.info("reindex.finished", alias=definition.alias, index=checkpoint.index, old=checkpoint.old_indexes,
              kept_old=options.keep_old)
     return RebuildReport(
         alias=definition.alias, index=checkpoint.index, old_indexes=checkpoint.old_indexes, old_kept=options.keep_old,
         documents=documents, load_seconds=seconds, resumed_from_id=resumed_from,
-        walk_key_name=PROJECTIONS[index_name].walk_key_name,
     )
 
 
@@ -219,7 +217,7 @@ def plan(index_name: str, options: RebuildOptions) -> list[str]:
             lines.append("Nothing to resume: a real --resume run would stop with an error.")
             return lines
         lines.append(f"Would resume into {checkpoint.index} at phase {checkpoint.phase}, "
-                     f"after {PROJECTIONS[index_name].walk_key_name} {checkpoint.last_id} "
+                     f"after id {checkpoint.last_id} "
                      f"({count_rows(index_name, after_id=checkpoint.last_id):,} rows left).")
     else:
         if checkpoint is not None:

@@ -12,7 +12,7 @@ from django_redis import get_redis_connection
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer import broker_queues, counters, documents, event_projection, fanout, outbox_relay
+from read_indexer import broker_queues, counters, deletion_fanout, documents, event_projection, outbox_relay
 from shared import task_names
 from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
 
@@ -31,8 +31,8 @@ def project_events_task(self, event_ids: list[int]) -> dict:
     except Exception as exc:
         event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
         raise
-    for assessment_id in targets.fanout_assessments:
-        schedule_recompute(assessment_id)
+    if targets.deletion_event_ids:  # fast path; the relay re-sends a deletion event until its fan-out is done
+        tombstone_attempts_task.delay(targets.deletion_event_ids)
     return {"events": len(event_ids)}
 
 
@@ -66,8 +66,6 @@ def apply_counters_task(self, limit: int = counters.BATCH_LIMIT, flag: str | Non
     ids = batch.reproject_event_ids
     for start in range(0, len(ids), 500):  # fast path; the relay covers a lost one
         project_events_task.delay(ids[start:start + 500])
-    for assessment_id in batch.submissions_by_assessment:
-        schedule_recompute(assessment_id)
     if batch.more_pending:
         apply_counters_task.delay(limit)
     return {"claimed": batch.claimed}
@@ -78,27 +76,19 @@ def project_documents_task(self, index_name: str, ids: list[int]) -> dict:
     return {"written": documents.project_and_index(index_name, ids)}
 
 
-def schedule_recompute(assessment_id: int) -> None:
-    if fanout.should_schedule(assessment_id):
-        recompute_leaderboard_task.delay(assessment_id)
-
-
-@shared_task(name=task_names.RECOMPUTE_LEADERBOARD, bind=True, max_retries=None)
-def recompute_leaderboard_task(self, assessment_id: int) -> dict:
+@shared_task(name=task_names.TOMBSTONE_ATTEMPTS, bind=True, **RETRYING)
+def tombstone_attempts_task(self, event_ids: list[int]) -> dict:
     try:
-        return {"written": fanout.recompute(assessment_id)}
-    except fanout.RecomputeBusy:
-        raise self.retry(countdown=0.5) from None
+        return {"written": deletion_fanout.tombstone_attempts(event_ids)}
     except Exception as exc:
-        if self.request.retries >= MAX_RETRIES:
-            raise
-        raise self.retry(exc=exc, countdown=min(RETRY_BACKOFF_MAX, 2 ** self.request.retries)) from None
+        event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
+        raise
 
 
-# The relays re-send what was lost, not what is merely queued: with this many messages waiting,
+# The relay re-sends what was lost, not what is merely queued: with this many messages waiting,
 # the workers are behind (or down), the stale work is still in the queue, and a re-send would
 # only add duplicates to a backlog that is already the bottleneck.
-RELAY_DEFERS_AT_QUEUE_DEPTH = {task_names.QUEUE_INDEXING: 500, task_names.QUEUE_FANOUT: 100}
+RELAY_DEFERS_AT_QUEUE_DEPTH = {task_names.QUEUE_INDEXING: 500}
 
 
 def _queue_backed_up(queue: str) -> bool:
@@ -122,18 +112,6 @@ def outbox_relay_task() -> dict:
     if ids:
         log.warning("outbox.relayed", events=len(ids), counters_behind=counters_behind)
     return {"relayed": len(ids), "counters_behind": counters_behind}
-
-
-@shared_task(name=task_names.FANOUT_RELAY)
-def fanout_relay_task() -> dict:
-    if _queue_backed_up(task_names.QUEUE_FANOUT):
-        return {"relayed": 0, "deferred": True}
-    overdue = fanout.overdue()
-    for assessment_id in overdue:  # bypasses the pending flag: the task it stands for was lost
-        recompute_leaderboard_task.delay(assessment_id)
-    if overdue:
-        log.warning("fanout.relayed", assessments=len(overdue))
-    return {"relayed": len(overdue)}
 
 
 @shared_task(name=task_names.RECONCILE_COUNTERS)

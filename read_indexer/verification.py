@@ -103,15 +103,10 @@ def _existing_row_ids(index_name: str, ids: list[int]) -> set[int]:
 
 def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
     """Drift among these ids, comparing the database's projection with the documents (realtime mget)."""
-    return compare_documents(alias, ids, PROJECTIONS[index_name].project(ids))
-
-
-def compare_documents(alias: str, ids: list[int], documents: list) -> Drift:
-    """Drift among these ids between their projected documents and the index (realtime mget)."""
     drift = Drift()
     if not ids:
         return drift
-    projected = {doc.id: doc for doc in documents}
+    projected = {doc.id: doc for doc in PROJECTIONS[index_name].project(ids)}
     response = get_es_client().mget(index=alias, ids=[str(i) for i in ids], realtime=True)
     for item in response["docs"]:
         if "error" in item:
@@ -175,12 +170,10 @@ def verify(index_name: str, *, chunk_size: int = 1000, settle: float = 2.0) -> I
     projection = PROJECTIONS[index_name]
     with tqdm(total=count_rows(index_name), desc=f"{definition.alias} rows", unit="rows", unit_scale=True,
               dynamic_ncols=True, mininterval=0.5) as bar:
-        for keys in projection.walk_pages(after_key=0, batch_size=chunk_size):
-            documents = projection.project_page(keys)
-            for part in _chunks(documents, chunk_size):  # a page of whole assessments can be large
-                report.drift.add(compare_documents(definition.alias, [d.id for d in part], part))
-            report.rows += len(documents)
-            bar.update(len(documents))
+        for ids in projection.walk_pages(after_key=0, batch_size=chunk_size):
+            report.drift.add(compare_ids(index_name, definition.alias, ids))
+            report.rows += len(ids)
+            bar.update(len(ids))
     with tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
               unit_scale=True, dynamic_ncols=True, mininterval=0.5) as bar:
         for ids in _scan_document_ids(definition.alias, chunk_size):

@@ -26,6 +26,7 @@ PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
 class IndexDefinition:
     name: str
     properties: dict
+    max_result_window: int = 10_000
 
     @property
     def alias(self) -> str:
@@ -46,7 +47,7 @@ class IndexDefinition:
             # Explicit, so idle shards never defer visibility (search_idle would otherwise delay
             # the first refresh after a quiet period); -1 while bulk loading a rebuild.
             "refresh_interval": "-1" if bulk_load else config.es_refresh_interval,
-            "max_result_window": 10000,
+            "max_result_window": self.max_result_window,
         }
 
 
@@ -60,13 +61,16 @@ ASSESSMENTS = IndexDefinition(
     },
 )
 
+# Facts of the attempt row only: rank, percentile and qualified are computed by the search API at
+# read time, so a submission or a cut-off change rewrites no other attempt's document.
 ATTEMPTS = IndexDefinition(
     name="attempts",
     properties={
-        "attempt_id": LONG, "assessment": LONG, "organisation": LONG, "assessment_status": KEYWORD,
-        "candidate": PERSON, "status": KEYWORD, "score": DOUBLE, "time_taken_seconds": DOUBLE,
-        "started_at": DATE, "submitted_at": DATE, "rank": INTEGER, "percentile": DOUBLE, "qualified": BOOLEAN,
+        "attempt_id": LONG, "assessment": LONG, "organisation": LONG, "candidate": PERSON, "status": KEYWORD,
+        "score": DOUBLE, "time_taken_seconds": DOUBLE, "started_at": DATE, "submitted_at": DATE,
     },
+    # The search API reads the k-th attempt of a leaderboard by sorted `from` to turn rank/percentile filters into key thresholds (from < leaderboard size); the public API never exposes from/offset (cursors use search_after).
+    max_result_window=10_000_000,
 )
 
 POSTS = IndexDefinition(

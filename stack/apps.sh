@@ -23,7 +23,7 @@ command_for() {
   case "$1" in
     write) echo "$VENV/gunicorn -c $REPO_ROOT/write_service/gunicorn.conf.py write_service.wsgi:application" ;;
     search) echo "$VENV/gunicorn -c $REPO_ROOT/search_api/gunicorn.conf.py search_api.wsgi:application" ;;
-    # One pool per queue group: a leaderboard recompute (seconds for a 100k-attempt board) never
+    # One pool per queue group: a deletion fan-out (seconds for a 100k-attempt assessment) never
     # holds up new documents on indexing, and neither delays counter flushes or the relays.
     worker-indexing) echo "$VENV/celery -A read_indexer.celery_app worker -Q indexing -c ${INDEXING_CONCURRENCY:-2} -n indexing-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     worker-fanout) echo "$VENV/celery -A read_indexer.celery_app worker -Q fanout -c ${FANOUT_CONCURRENCY:-1} -n fanout-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;

@@ -47,8 +47,8 @@ def test_sigkill_the_indexing_and_counters_workers_mid_batch():
             pid = int(apps("pid", component))
             os.killpg(pid, signal.SIGKILL)  # the whole process group: no warm shutdown, no acks
         time.sleep(2)
-        # Their unacked messages wait for the broker's visibility timeout: the outbox relay and the
-        # fan-out relay must recover without them.
+        # Their unacked messages wait for the broker's visibility timeout: the outbox relay must
+        # recover without them.
         apps("start", *CELERY_WORKERS)
 
     assert _run_with_fault(kill_workers) < 90

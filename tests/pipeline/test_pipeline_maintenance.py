@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -87,3 +88,23 @@ def test_commit_to_indexed_lag_is_recorded():
 
     figures = wait_until(own_samples, timeout=30, message="lag samples")
     assert 0 <= figures["p50"] <= figures["p99"] <= figures["max"] < 30
+
+
+def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
+    from read_indexer import broker_queues, tasks
+    from shared import task_names
+    from write_service.outbox.publisher import celery_publisher
+
+    queue = f"relay-test-{uuid.uuid4().hex[:8]}"  # consumed by no worker
+    for _ in range(3):
+        celery_publisher().send_task(task_names.PING, args=["never consumed"], queue=queue)
+    try:
+        assert broker_queues.depth(queue) == 3
+        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 3)
+        assert tasks._queue_backed_up(queue)
+        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 4)
+        assert not tasks._queue_backed_up(queue)
+    finally:
+        broker_queues.broker().delete(*broker_queues.list_keys(queue))
+    monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, task_names.QUEUE_INDEXING, 0)
+    assert tasks.outbox_relay_task()["relayed"] == 0, "a backed-up indexing queue: nothing re-sent"

@@ -1,4 +1,4 @@
-"""Derived metrics computed by PostgreSQL vs a brute-force Python computation (ties included)."""
+"""The reference leaderboard (PostgreSQL window functions) vs a brute-force Python computation (ties included)."""
 from __future__ import annotations
 
 import uuid
@@ -28,7 +28,7 @@ def brute_force(rows, cut_off: Decimal) -> dict[int, tuple]:
     for r in submitted:
         better = sum(1 for o in submitted if (o["score"], -o["seconds"]) > (r["score"], -r["seconds"]))
         lower = sum(1 for o in submitted if o["score"] < r["score"])
-        out[r["id"]] = (better + 1, round(lower * 100 / len(submitted), 6), r["score"] >= cut_off, float(r["seconds"]))
+        out[r["id"]] = (better + 1, lower * 100 / len(submitted), r["score"] >= cut_off, float(r["seconds"]))
     return out
 
 
@@ -54,13 +54,11 @@ def test_leaderboard_metrics_match_brute_force(specs, cut_off):
 
     expected = brute_force(rows, cut_off)
     board = leaderboard(assessment_id=assessment.pk)
-    actual = {r["attempt_id"]: (r["rank"], round(r["percentile"], 6), r["qualified"], r["time_taken_seconds"]) for r in board}
-    assert actual == expected
+    actual = {r["attempt_id"]: (r["rank"], r["percentile"], r["qualified"], r["time_taken_seconds"]) for r in board}
+    assert actual == expected  # percentile bit-identical to Python's `c * 100 / n` (the search API's)
     # Rank order, then attempt id: the order the read side shows by default.
     assert [r["attempt_id"] for r in board] == sorted(expected, key=lambda i: (expected[i][0], i))
-    # One attempt at a time (the indexing path counts instead of windowing): the same figures.
-    for attempt_id, figures in expected.items():
-        [row] = attempts_with_metrics(attempt_ids=[attempt_id])
-        assert (row["rank"], round(row["percentile"], 6), row["qualified"], row["time_taken_seconds"]) == figures
-    started = [r["id"] for r in rows if not r["submitted"]]
-    assert all(r["rank"] is None and r["percentile"] is None for r in attempts_with_metrics(attempt_ids=started))
+    started = {r["id"] for r in rows if not r["submitted"]}
+    unranked = [r for r in attempts_with_metrics(assessment_ids=[assessment.pk]) if r["attempt_id"] in started]
+    assert len(unranked) == len(started)
+    assert all(r["rank"] is None and r["percentile"] is None and r["qualified"] is None for r in unranked)
