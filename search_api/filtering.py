@@ -172,6 +172,8 @@ class Filter:
     type: ValueType
     lookups: tuple[str, ...]
     description: str
+    # Not a document field: computed when read (derived_metrics.py), filtered by thresholds.
+    derived: bool = False
 
     def param_name(self, lookup: str) -> str:
         return self.name if lookup == EXACT else f"{self.name}__{lookup}"
@@ -207,6 +209,7 @@ class Facet:
     field: str
     type: ValueType
     size: int = 50  # buckets returned, largest count first
+    derived: bool = False  # counted by derived_metrics.py, not a terms aggregation
 
 
 @dataclass(frozen=True)

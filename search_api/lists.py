@@ -1,11 +1,11 @@
 """The four lists of the read API, declared once each: the single source of truth for parsing,
 validation, the Elasticsearch query (query_builder.py) and the OpenAPI document (openapi.py).
 
-Document fields are those of shared/indexes.py (filled by read_indexer/projections.py).
-Cursor walks are exact (every row once) when the ordering's keys never change after a row is
-written: that is why the leaderboard's rank and percentile orderings sort on the immutable keys
-that define them (score, then time taken) rather than on the stored rank, which moves whenever
-someone submits.
+Document fields are those of shared/indexes.py (filled by read_indexer/projections.py), except
+rank, percentile and qualified: attempt documents hold facts only, and those three are computed
+when read (derived_metrics.py). Orderings by rank and percentile sort on the immutable keys that
+define them (score, then time taken), so cursor walks are exact (every row once) even while
+submissions land between pages.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ TAGS = {"type": "array", "items": STR}
 PERSON = {"type": "object", "properties": {"id": INT, "display_name": STR}, "required": ["id", "display_name"]}
 
 # Rank = RANK() by score desc, then time taken asc (write_service/assessments/selectors.py), so
-# these keys give the same order as the stored rank but never change once an attempt is submitted.
+# these keys give rank order and never change once an attempt is submitted.
 RANK_KEYS = (("score", "desc"), ("time_taken_seconds", "asc"))
 # Within one assessment, percentile rises with score (ties share a percentile).
 PERCENTILE_KEYS = (("score", "asc"),)
@@ -81,13 +81,14 @@ ASSESSMENT_LIST = ListSchema(
 
 _ATTEMPT_METRIC_FILTERS = (
     Filter("candidate", "candidate.id", ID, (EXACT, IN), "Candidate (user) id."),
-    Filter("qualified", "qualified", Boolean(), (EXACT,), "Score at or above the assessment's current cut-off."),
+    Filter("qualified", "qualified", Boolean(), (EXACT,), "Score at or above the assessment's current cut-off.",
+           derived=True),
     Filter("score", "score", Number(), RANGE, "Score."),
     Filter("time_taken", "time_taken_seconds", Number(), RANGE, "Seconds from start to submission."),
     Filter("submitted_at", "submitted_at", DateTime(), RANGE, "Submission time."),
     Filter("percentile", "percentile", Number(), RANGE,
-           "Share of the assessment's submitted attempts with a strictly lower score, in percent."),
-    Filter("rank", "rank", RANK, (EXACT, *RANGE), "Rank on the assessment's leaderboard (1 is best)."),
+           "Share of the assessment's submitted attempts with a strictly lower score, in percent.", derived=True),
+    Filter("rank", "rank", RANK, (EXACT, *RANGE), "Rank on the assessment's leaderboard (1 is best).", derived=True),
 )
 _LEADERBOARD_ROW = {
     "attempt_id": INT, "candidate": PERSON, "score": _nullable(NUM), "time_taken_seconds": _nullable(NUM),
@@ -110,7 +111,7 @@ LEADERBOARD = ListSchema(
         *both_directions("submitted_at", "submitted_at", "Submission time, earliest first"),
     ),
     default_ordering="rank",
-    facets=(Facet("qualified", "qualified", Boolean()),),
+    facets=(Facet("qualified", "qualified", Boolean(), derived=True),),
     row=_LEADERBOARD_ROW,
     visibility=visibility.leaderboard_rows,
     base_filters=({"term": {"status": "submitted"}},),
@@ -136,7 +137,7 @@ ATTEMPT_LIST = ListSchema(
     default_ordering="-started_at",
     facets=(
         Facet("status", "status", ATTEMPT_STATUSES),
-        Facet("qualified", "qualified", Boolean()),
+        Facet("qualified", "qualified", Boolean(), derived=True),
         Facet("assessment", "assessment", ID),
     ),
     row={**_LEADERBOARD_ROW, "assessment": INT, "status": STR, "started_at": TIME},

@@ -49,24 +49,32 @@ def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
     return sort
 
 
+def base_filters(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = ()) -> list[dict]:
+    """Every filter clause but those of derived metrics (derived_metrics.py builds those)."""
+    plain = (c for c in query.conditions if not c.filter.derived)
+    return [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *map(filter_clause, plain)]
+
+
 def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = (),
-                 search_after: list | None = None) -> dict:
-    bool_query: dict = {
-        "filter": [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *map(filter_clause, query.conditions)],
-    }
+                 search_after: list | None = None, metric_filter: dict | None = None,
+                 metric_aggs: dict | None = None, source: tuple[str, ...] = ()) -> dict:
+    filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
+    bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
     if query.q:
         bool_query["must"] = [text_query(schema, query.q)]
     body: dict = {
         "query": {"bool": bool_query},
         "sort": sort_clauses(schema, query),
         "size": query.page_size + 1,  # one extra row tells whether a next page exists
-        "_source": list(schema.row),
+        "_source": list(dict.fromkeys((*schema.row, *source))),
         "track_total_hits": COUNT_BOUND,
     }
     if search_after is not None:
         body["search_after"] = search_after
-    if query.facets:
-        body["aggs"] = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets}
+    aggs = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets if not f.derived}
+    aggs.update(metric_aggs or {})
+    if aggs:
+        body["aggs"] = aggs
     return body
 
 

@@ -1,8 +1,10 @@
 """Runs one list request against Elasticsearch and shapes the page: the read use-case.
 
-One round trip per request: a plain search, or, for a list nested under a parent (the
+One round trip for the page: a plain search, or, for a list nested under a parent (the
 leaderboard under its assessment), one msearch that also checks the parent is visible, so an
 invisible or missing parent is a 404 instead of an empty list that would confirm it exists.
+Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
+after the page for its rows, and up to three before it when a filter or facet needs thresholds.
 """
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 
-from search_api import pagination, visibility
+from search_api import derived_metrics, pagination, visibility
 from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema
-from search_api.query_builder import build_search, exists_query, sort_clauses
+from search_api.query_builder import base_filters, build_search, exists_query, sort_clauses
 from shared.es_client import get_es_client
-from shared.indexes import ASSESSMENTS, IndexDefinition
+from shared.indexes import ASSESSMENTS, ATTEMPTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +35,7 @@ class Scope:
     """A list nested under a parent row: its filters, and the parent that must be visible."""
 
     key: str  # part of the cursor fingerprint
+    assessment_id: int
     filters: tuple[dict, ...]
     parent_index: IndexDefinition
     parent_query: dict
@@ -50,6 +53,7 @@ class Page:
 def leaderboard_scope(assessment_id: int, principal: Principal) -> Scope:
     return Scope(
         key=f"assessment={assessment_id}",
+        assessment_id=assessment_id,
         filters=({"term": {"assessment": assessment_id}},),
         parent_index=ASSESSMENTS,
         parent_query=exists_query(visibility=visibility.assessments(principal),
@@ -66,8 +70,13 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
                                                     sort_length=len(sort_clauses(schema, query)))
         except InvalidValue as exc:
             raise BadRequest({"cursor": [str(exc)]}) from None
-    body = build_search(schema, query, visibility=schema.visibility(principal),
-                        scope_filters=scope.filters if scope else (), search_after=search_after)
+    visible = schema.visibility(principal)
+    scope_filters = scope.filters if scope else ()
+    metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
+    body = build_search(schema, query, visibility=visible, scope_filters=scope_filters, search_after=search_after,
+                        metric_filter=metrics.filter if metrics else None,
+                        metric_aggs=metrics.facet_aggs if metrics else None,
+                        source=derived_metrics.SOURCE_FIELDS if metrics else ())
     response = _execute(schema.index, body, scope)
     hits = response.get("hits", {}).get("hits", [])
     total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
@@ -76,13 +85,78 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
     log.info("search.list", list=schema.name, took_ms=response.get("took"), count=total["value"], returned=len(page_hits))
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
         log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=body["query"])
+    sources = [hit.get("_source", {}) for hit in page_hits]
+    if metrics:
+        metrics.fill_rows(sources)
+    aggregations = response.get("aggregations", {})
     return Page(
-        results=[_row(schema, hit.get("_source", {})) for hit in page_hits],
+        results=[_row(schema, source) for source in sources],
         count=total["value"],
         count_is_lower_bound=total["relation"] != "eq",
         next_cursor=next_cursor,
-        facets=_facets(query, response.get("aggregations", {})) if query.facets else None,
+        facets=_facets(query, aggregations) if query.facets else None,
     )
+
+
+@dataclass
+class _DerivedMetrics:
+    """Rank, percentile and qualified of one attempts-list request (derived_metrics.py).
+
+    Requests, each one round trip whatever the page size: the boards a metric filter or facet
+    spans (only off a leaderboard), their sizes and cut-offs, the threshold keys; then, after the
+    page, one aggregation request for the page's rows.
+    """
+
+    filter: dict | None
+    facet_aggs: dict
+    cut_offs: dict[int, float | None]
+
+    @classmethod
+    def prepare(cls, schema: ListSchema, query: ListQuery, visible: dict, scope: Scope | None) -> _DerivedMetrics:
+        conditions = tuple(c for c in query.conditions if c.filter.derived)
+        facet = next((f for f in query.facets if f.derived), None)
+        if not conditions and facet is None:
+            return cls(None, {}, {})
+        if scope is not None:
+            assessment_ids = [scope.assessment_id]
+        else:
+            filters = base_filters(schema, query, visibility=visible)
+            response = _search(ATTEMPTS, derived_metrics.scope_assessments_search({"bool": {"filter": filters}}))
+            buckets = response.get("aggregations", {}).get("assessments", {}).get("buckets", [])
+            if len(buckets) > derived_metrics.MAX_BOARDS:
+                names = ", ".join(sorted({c.filter.name for c in conditions} | ({facet.name} if facet else set())))
+                raise BadRequest({"assessment": [
+                    f"{names} span more than {derived_metrics.MAX_BOARDS} assessments here; narrow the list "
+                    "with assessment= or assessment__in=."]})
+            assessment_ids = sorted(int(b["key"]) for b in buckets)
+        if not assessment_ids:
+            return cls(derived_metrics.MATCH_NONE if conditions else None,
+                       {facet.name: derived_metrics.qualified_facet([])} if facet else {}, {})
+        sizes, cuts = _msearch([(ATTEMPTS, derived_metrics.board_sizes_search(assessment_ids)),
+                                (ASSESSMENTS, derived_metrics.cut_offs_search(assessment_ids))])
+        boards = derived_metrics.boards(assessment_ids, sizes, cuts)
+        positions = sorted(derived_metrics.positions_needed(conditions, boards),
+                           key=lambda p: (p.assessment_id, p.order, p.index))
+        keys = {}
+        if positions:
+            found = _msearch([(ATTEMPTS, derived_metrics.position_search(p)) for p in positions])
+            keys = {p: r["hits"]["hits"][0]["sort"] for p, r in zip(positions, found)}
+        return cls(
+            filter=derived_metrics.metric_filter(conditions, boards, keys) if conditions else None,
+            facet_aggs={facet.name: derived_metrics.qualified_facet(boards)} if facet else {},
+            cut_offs=derived_metrics.cut_offs(cuts),
+        )
+
+    def fill_rows(self, rows: list[dict]) -> None:
+        body = derived_metrics.page_metrics_search(rows)
+        if body is None:
+            derived_metrics.apply_page_metrics(rows, None, {})
+            return
+        missing = sorted({r["assessment"] for r in rows} - self.cut_offs.keys())
+        searches = [(ATTEMPTS, body), *([(ASSESSMENTS, derived_metrics.cut_offs_search(missing))] if missing else [])]
+        responses = _msearch(searches)
+        cuts = {**self.cut_offs, **(derived_metrics.cut_offs(responses[1]) if missing else {})}
+        derived_metrics.apply_page_metrics(rows, responses[0], cuts)
 
 
 def _row(schema: ListSchema, source: dict) -> dict:
@@ -91,14 +165,31 @@ def _row(schema: ListSchema, source: dict) -> dict:
 
 def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
     return {
-        facet.name: [{"value": facet.type.from_bucket(b), "count": b["doc_count"]}
-                     for b in aggregations.get(facet.name, {}).get("buckets", [])]
+        facet.name: derived_metrics.qualified_buckets(aggregations.get(facet.name, {})) if facet.derived else [
+            {"value": facet.type.from_bucket(b), "count": b["doc_count"]}
+            for b in aggregations.get(facet.name, {}).get("buckets", [])]
         for facet in query.facets
     }
 
 
 def _client():
     return get_es_client().options(request_timeout=settings.SEARCH_ES_TIMEOUT_SECONDS)
+
+
+def _search(index: IndexDefinition, body: dict) -> dict:
+    with timing.timed("es"):
+        return _client().search(index=index.alias, body=body).body
+
+
+def _msearch(searches: list[tuple[IndexDefinition, dict]]) -> list[dict]:
+    """One round trip for several searches; any failed item fails the request."""
+    lines = [line for index, body in searches for line in ({"index": index.alias}, body)]
+    with timing.timed("es"):
+        responses = _client().msearch(searches=lines).body["responses"]
+    for item in responses:
+        if "error" in item:
+            _raise_for_item(item)
+    return responses
 
 
 def _execute(index: IndexDefinition, body: dict, scope: Scope | None) -> dict:

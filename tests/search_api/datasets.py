@@ -21,6 +21,7 @@ from tests.helpers import Tenant, make_tenant
 from tests.search_api.conftest import refresh_indexes
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
+from write_service.assessments.selectors import attempts_with_metrics
 from write_service.discussions.models import Post
 
 SEED = int(os.environ.get("SEARCH_TEST_SEED") or random.randrange(2**32))
@@ -137,5 +138,18 @@ def build_dataset(seed: int) -> Dataset:
     for index_name, row_ids in ids.items():
         project_and_index(index_name, row_ids)
         dataset.docs[index_name] = [doc.source for doc in PROJECTIONS[index_name].project(row_ids)]
+    dataset.docs["attempts"] = with_reference_metrics(dataset.docs["attempts"])
     refresh_indexes()
     return dataset
+
+
+def with_reference_metrics(attempt_docs: list[dict]) -> list[dict]:
+    """Attempt documents as the API's rows must describe them: rank, percentile and qualified from
+    the write side's window-function selector (the reference), and the assessment's status that
+    decides leaderboard visibility; the documents themselves hold neither."""
+    assessment_ids = sorted({d["assessment"] for d in attempt_docs})
+    reference = {r["attempt_id"]: r for r in attempts_with_metrics(assessment_ids=assessment_ids)}
+    statuses = dict(Assessment.objects.filter(pk__in=assessment_ids).values_list("pk", "status"))
+    return [{**doc, "rank": reference[doc["attempt_id"]]["rank"], "percentile": reference[doc["attempt_id"]]["percentile"],
+             "qualified": reference[doc["attempt_id"]]["qualified"], "assessment_status": statuses[doc["assessment"]]}
+            for doc in attempt_docs]
