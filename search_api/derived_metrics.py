@@ -133,7 +133,7 @@ def _term_clause(board: Board, kind: str, j: int, keys: dict[Position, list]) ->
     n = board.size
     position = _position(board, kind, j)
     if kind == "rank_le":
-        return MATCH_NONE if j < 1 else MATCH_ALL if position is None else _rank_at_most(keys[position], True)
+        return MATCH_NONE if j < 1 else MATCH_ALL if position is None else _rank_at_most(keys[position], False)
     if kind == "rank_gt":
         return MATCH_ALL if j < 1 else MATCH_NONE if position is None else _rank_at_most(keys[position], True)
     if kind == "lower_ge":  # c >= j <=> score > x_j
