@@ -3,8 +3,9 @@
 Two chunked passes, so memory stays flat at millions of rows:
   1. rows -> documents: keyset pages of row ids; each page is projected (the same code the
      workers use) and compared with an mget of the same ids: no document = missing; a different
-     version or content hash = stale (`ahead` when the index's version is higher than the
-     database's, which only a restore or a bug produces and only a reindex can fix).
+     content hash = stale; a version higher than the database's = `ahead` (only a restore or a
+     bug produces it, and only a reindex can fix it). A lower version with equal content is not
+     drift: an attempt's version includes its assessment's, which moves without re-projecting it.
   2. documents -> rows: a point-in-time scan (search_after on _shard_doc) over the index's ids;
      a document whose row does not exist = orphan. Tombstones (`deleted: true`) are legitimate
      documents of soft-deleted rows and compare like any other.
@@ -120,7 +121,11 @@ def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
             drift.missing.append(doc_id)
         elif item["_version"] > row.version:
             drift.ahead.append(doc_id)
-        elif item["_version"] != row.version or document_hash(item["_source"]) != document_hash(row.source):
+        elif document_hash(item["_source"]) != document_hash(row.source):
+            # Content only: a version sums rows the document shows only in part (an attempt's sum
+            # includes its assessment's version, which every counter batch and cut-off change moves
+            # without re-projecting the attempt), so a lower version with equal content is current,
+            # and the next write of that row still wins.
             drift.stale.append(doc_id)
     return drift
 

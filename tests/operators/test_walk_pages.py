@@ -31,4 +31,4 @@ def test_walks_page_through_the_tables_own_ids(index_name, model):
     resumed = [key for page in projection.walk_pages(after_key=middle, batch_size=size) for key in page]
     assert resumed == [key for key in walked if key > middle], "a resumed walk starts right after its key"
     assert projection.count_rows(after_key=middle) == len(resumed) and projection.count_rows() == len(walked)
-    assert [doc.id for doc in projection.project(pages[-1])] == pages[-1]
+    assert sorted(doc.id for doc in projection.project(pages[-1])) == pages[-1]
