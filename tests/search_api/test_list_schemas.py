@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings as write_settings
 
+from search_api import derived_metrics
 from search_api.filtering import Boolean, Choice, DateTime, Integer, Keyword, Number
 from search_api.lists import ALL_LISTS
 from shared import redis_cache
@@ -26,11 +27,16 @@ def test_filters_fit_the_mapping():
     for schema in ALL_LISTS:
         properties = schema.index.properties
         for f in schema.filters:
+            if f.derived:  # computed when read: not a document field, never in the mapping
+                assert _mapping_type(properties, f.field) is None, (schema.name, f.name)
+                continue
             es_type = _mapping_type(properties, f.field)
             assert es_type in COMPATIBLE[type(f.type)], (schema.name, f.name, es_type)
             if isinstance(f.type, Integer):
                 assert f.type.maximum <= TYPE_MAX[es_type], (schema.name, f.name)
         for facet in schema.facets:
+            if facet.derived:
+                continue
             assert _mapping_type(properties, facet.field) in COMPATIBLE[type(facet.type)], (schema.name, facet.name)
 
 
@@ -42,9 +48,19 @@ def test_orderings_and_rows_fit_the_mapping():
                 # Sorting needs doc values: never on analysed text.
                 assert field == "_score" or _mapping_type(properties, field) not in (None, "text"), (schema.name, field)
         assert _mapping_type(properties, schema.id_field) == "long"
-        assert all(_mapping_type(properties, name) is not None for name in schema.row), schema.name
+        derived = {"rank", "percentile", "qualified"} if any(f.derived for f in schema.filters) else set()
+        assert all(_mapping_type(properties, name) is not None for name in set(schema.row) - derived), schema.name
         assert all(_mapping_type(properties, f.split("^")[0]) == "text" for f in schema.search_fields)
         assert schema.default_ordering in schema.orderings_by_key
+
+
+def test_derived_metrics_read_facts_the_attempts_mapping_holds():
+    from shared.indexes import ATTEMPTS
+
+    for name in (*derived_metrics.SOURCE_FIELDS, "deleted"):
+        assert _mapping_type(ATTEMPTS.mappings()["properties"], name) is not None, name
+    for field, _ in (*derived_metrics.RANK_ORDER, *derived_metrics.SCORE_ORDER):
+        assert _mapping_type(ATTEMPTS.properties, field) == "double", field
 
 
 def test_session_and_cache_settings_match_the_write_side():
