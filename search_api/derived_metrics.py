@@ -235,9 +235,9 @@ def _tie_name(score_index: int) -> str:
 def page_metrics_search(rows: list[dict]) -> dict | None:
     """One aggregation request for every submitted row of a page, whatever the page size.
 
-    Per board: its size (the bucket's count), a range aggregation on score for the attempts with
-    a lower / a higher score than each row, and per distinct score a range aggregation on time
-    for the attempts with that score in less time. One pass over each board's documents.
+    Per board: its size (the bucket's count), one range aggregation on score for the attempts with
+    a lower and a higher score than each row, and per distinct score a range aggregation on time
+    for the attempts with that score in less time: one pass over each board's documents.
     """
     by_board = _by_board(rows)
     if not by_board:
@@ -245,12 +245,10 @@ def page_metrics_search(rows: list[dict]) -> dict | None:
     aggs = {}
     for assessment_id, board_rows in by_board.items():
         scores = sorted({r["score"] for r in board_rows})
-        sub = {
-            "lower": {"range": {"field": "score", "keyed": True,
-                                "ranges": [{"key": repr(s), "to": s} for s in scores]}},
-            "higher": {"range": {"field": "score", "keyed": True,
-                                 "ranges": [{"key": repr(s), "from": math.nextafter(s, math.inf)} for s in scores]}},
-        }
+        sub = {"score": {"range": {"field": "score", "keyed": True, "ranges": [
+            *({"key": f"lower:{s!r}", "to": s} for s in scores),
+            *({"key": f"higher:{s!r}", "from": math.nextafter(s, math.inf)} for s in scores),
+        ]}}}
         for i, score in enumerate(scores):
             times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
             sub[_tie_name(i)] = {"filter": {"term": {"score": score}}, "aggs": {"faster": {"range": {
@@ -269,8 +267,9 @@ def apply_page_metrics(rows: list[dict], response: dict | None, cuts: dict[int, 
         board = aggregations[str(row["assessment"])]
         score, seconds = row["score"], row["time_taken_seconds"]
         tie = board[_tie_name(sorted({r["score"] for r in rows_by_board[row["assessment"]]}).index(score))]
-        ahead = board["higher"]["buckets"][repr(score)]["doc_count"] + tie["faster"]["buckets"][repr(seconds)]["doc_count"]
+        counts = board["score"]["buckets"]
+        ahead = counts[f"higher:{score!r}"]["doc_count"] + tie["faster"]["buckets"][repr(seconds)]["doc_count"]
         row["rank"] = 1 + ahead
-        row["percentile"] = percentile(board["lower"]["buckets"][repr(score)]["doc_count"], board["doc_count"])
+        row["percentile"] = percentile(counts[f"lower:{score!r}"]["doc_count"], board["doc_count"])
         cut_off = cuts.get(row["assessment"])
         row["qualified"] = None if cut_off is None else score >= cut_off
