@@ -23,6 +23,13 @@ from bench.processes import ProcessSet
 from bench.scales import Scale
 
 
+# Issue 12's lag workload: a third of the writes are submissions, most of them on the largest
+# leaderboard (the top assessment); the rest are new posts.
+LAG_SUBMIT_SHARE = 1 / 3
+LAG_SUBMIT_TOP_SHARE = 0.8
+DOC_WRITE_SUBMISSIONS = 50  # submissions on the largest leaderboard for documents_per_submission
+
+
 @dataclass
 class Context:
     scale: Scale
@@ -39,18 +46,15 @@ def _sql(query: str, params: list | None = None):
 
 
 def wait_pipeline_idle(timeout: float = 900) -> float:
-    """Seconds until no event is unprocessed, no task is queued or unacknowledged, no fan-out pending."""
-    from django_redis import get_redis_connection
-
+    """Seconds until no event is unindexed or uncounted and no task is queued or unacknowledged
+    (an assessment deletion's fan-out in progress is its unindexed event)."""
     from read_indexer import pipeline_status
 
     started = time.monotonic()
-    cache = get_redis_connection("default")
     while time.monotonic() - started < timeout:
         box = pipeline_status.outbox()
         queues = pipeline_status.queues()
-        busy = (box["unindexed"] or box["uncounted"] or queues["unacked"] or any(queues["depths"].values())
-                or cache.keys("fanout:*"))
+        busy = box["unindexed"] or box["uncounted"] or queues["unacked"] or any(queues["depths"].values())
         if not busy:
             return round(time.monotonic() - started, 2)
         time.sleep(0.2)
@@ -149,10 +153,42 @@ def reads(ctx: Context) -> list[dict]:
     return scenarios
 
 
+def _es_wrk_requests(captured: list[dict]) -> list[Request]:
+    return [Request(r["method"], r["path"], {"Content-Type": r["content_type"], "Accept": r["accept"]}, r["body"])
+            for r in captured]
+
+
+def _raw_sequence(name: str, captured: list[dict], connections_: int, ctx: Context, suffix: str = "") -> dict:
+    """Raw Elasticsearch for one API call = the requests the API sent for it, in order.
+
+    wrk replays one request per iteration, not a chain per connection. With one request that is
+    the whole call. With several: each request on its own at the same connections (its figures),
+    and all of them in turn on the same connections (every connection alternates them, so calls/s
+    = requests/s / n); the combined latency is an estimate: the sum of the parts' p50 (p95)."""
+    reqs = _es_wrk_requests(captured)
+    if len(reqs) == 1:
+        raw = _run(f"raw Elasticsearch {name}{suffix}", namespace.ES_URL, reqs, connections_, ctx)
+        return {**raw, "requests_per_call": 1, "combined": "measured: one request per API call"}
+    parts = []
+    for k, (r, req) in enumerate(zip(captured, reqs), start=1):
+        label = f"raw ES {name} {k}/{len(reqs)} {r['path'].split('?')[0]}{suffix}"
+        parts.append({"path": r["path"].split("?")[0], **_run(label, namespace.ES_URL, [req], connections_, ctx)})
+    in_turn = _run(f"raw ES {name} all {len(reqs)} in turn{suffix}", namespace.ES_URL, reqs, connections_, ctx)
+    return {
+        "requests_per_call": len(reqs),
+        "rps": round(in_turn["rps"] / len(reqs), 1),
+        "p50_ms": round(sum(p["p50_ms"] for p in parts), 2),
+        "p95_ms": round(sum(p["p95_ms"] for p in parts), 2),
+        "duration_s": in_turn["duration_s"], "warmup_s": in_turn["warmup_s"],
+        "combined": ("estimate: rps = requests/s of all requests in turn / requests per call; p50/p95 = sum of "
+                     "the parts' p50/p95 (wrk cannot chain requests per connection)"),
+        "parts": parts, "in_turn": in_turn,
+    }
+
+
 def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
     broad = [s for s in scenarios if s["name"].endswith("_broad")]
-    spec = {"scenarios": [{k: s[k] for k in ("name", "list", "params", "token")} | {"assessment_id": s.get("assessment_id")}
-                          for s in broad],
+    spec = {"scenarios": [{"name": s["name"], "path": _path(s, "api"), "token": s["token"]} for s in broad],
             "profile": {"path": _path(broad[-1], "api"), "token": broad[-1]["token"], "requests": 200}}
     completed = subprocess.run([namespace.PYTHON, "-m", "bench.es_bodies"], input=json.dumps(spec), capture_output=True,
                                text=True, cwd=namespace.ROOT, env=_env(), timeout=600)
@@ -162,29 +198,25 @@ def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
     reads_fig = ctx.figures["reads"]["scenarios"]
     figures: dict = {"connections": ctx.scale.read_connections, "scenarios": {}, "api_profile": built.get("profile")}
     for s in broad:
-        es_request = built["requests"][s["name"]]
-        raw = _run(f"raw Elasticsearch {s['name']}", namespace.ES_URL,
-                   [Request(es_request["method"], es_request["path"], {"Content-Type": es_request["content_type"]},
-                            es_request["body"])], ctx.scale.read_connections, ctx)
+        captured = built["requests"][s["name"]]
+        raw = _raw_sequence(s["name"], captured, ctx.scale.read_connections, ctx)
         api = reads_fig[s["name"]]["api"]
         figures["scenarios"][s["name"]] = {
-            "es_request": {k: es_request[k] for k in ("method", "path", "content_type")},
-            "es_body": es_request["body"], "api": api, "raw_es": raw,
+            "es_requests": [{k: r[k] for k in ("method", "path", "content_type")} for r in captured],
+            "es_bodies": [r["body"] for r in captured], "api": api, "raw_es": raw,
             "throughput_ratio": round(api["rps"] / raw["rps"], 3) if raw["rps"] else None,
             "added_p50_ms": round(api["p50_ms"] - raw["p50_ms"], 2),
             "added_p95_ms": round(api["p95_ms"] - raw["p95_ms"], 2),
         }
     # One client, no queueing: the API's own added latency per request.
     s = broad[-1]
-    es_request = built["requests"][s["name"]]
     api1 = _run(f"search API {s['name']} (1 client)", namespace.SEARCH_PORT,
                 [Request("GET", _path(s, "api"), _auth(s["token"]))], 1, ctx)
-    raw1 = _run(f"raw Elasticsearch {s['name']} (1 client)", namespace.ES_URL,
-                [Request(es_request["method"], es_request["path"], {"Content-Type": es_request["content_type"]},
-                         es_request["body"])], 1, ctx)
+    raw1 = _raw_sequence(s["name"], built["requests"][s["name"]], 1, ctx, suffix=" (1 client)")
     figures["single_client"] = {"scenario": s["name"], "api": api1, "raw_es": raw1,
                                 "added_p50_ms": round(api1["p50_ms"] - raw1["p50_ms"], 2)}
-    figures["es_profile"] = _es_profile(built["requests"][s["name"]]["query_body"])
+    if built["query_body"].get(s["name"]):
+        figures["es_profile"] = _es_profile(built["query_body"][s["name"]])
     ctx.figures["api_vs_raw_es"] = figures
 
 
@@ -407,7 +439,8 @@ def lag(ctx: Context) -> None:
     spec = {
         "write_url": namespace.url(namespace.WRITE_PORT), "es_url": namespace.ES_URL,
         "aliases": {"posts": POSTS.alias, "attempts": ATTEMPTS.alias},
-        "post_tokens": ctx.info.writer_tokens, "submit_jobs": ctx.info.submit_jobs, "submit_share": 0.3,
+        "post_tokens": ctx.info.writer_tokens, "submit_jobs": ctx.info.submit_jobs, "submit_share": LAG_SUBMIT_SHARE,
+        "top_assessment": ctx.info.top_assessment,
         "phases": phases, "poll_interval": 0.05, "settle_timeout": 120 if s.name == "small" else 900,
     }
     started = time.time()
@@ -435,11 +468,93 @@ def lag(ctx: Context) -> None:
         writes = sum(p["acknowledged"].values())
         p["cpu_while_writing"] = sampler.window(p["started_at"], p["writes_ended_at"], writes)
         p["worker_tasks"] = worker_log.task_stats(p["started_at"], p["ended_at"])
+        submitted = p["acknowledged"]["attempts"]
+        p["mix"] = {"writes": writes, "posts": p["acknowledged"]["posts"], "submissions": submitted,
+                    "submission_share": round(submitted / writes, 3) if writes else None,
+                    "submissions_on_top_assessment": p["submissions_on_top_assessment"],
+                    "top_assessment_share_of_submissions": round(p["submissions_on_top_assessment"] / submitted, 3) if submitted else None}
         print(f"  lag {phase:<39} searchable p50 {p['lag_seconds']['p50']} s  p99 {p['lag_seconds']['p99']} s"
-              f"  (pipeline p99 {p['pipeline_lag_seconds']['p99']} s, {p['achieved_rate']} writes/s)", flush=True)
+              f"  (pipeline p99 {p['pipeline_lag_seconds']['p99']} s, {p['achieved_rate']} writes/s; "
+              f"{submitted}/{writes} submissions, {p['submissions_on_top_assessment']} on the top assessment)", flush=True)
     result["pipeline_lag_percentiles_whole_run"] = pipeline_lag.percentiles(window_seconds=time.time() - started + 1)
     result["drain_s_after"] = wait_pipeline_idle(timeout=900)
+    result["workload"] = {"submit_share": LAG_SUBMIT_SHARE, "top_assessment_share_planned": LAG_SUBMIT_TOP_SHARE,
+                          "top_assessment": ctx.info.top_assessment,
+                          "top_assessment_submitted_at_seed": ctx.info.top_assessment_submitted,
+                          "other_writes": "POST /api/v1/posts", "submissions": "POST /api/v1/attempts/<id>/submit"}
     ctx.figures["lag"] = result
+
+
+# Documents written per submission ---------------------------------------------------------------
+
+def _index_writes(es, alias: str) -> dict:
+    """Elasticsearch's own indexing stats of the physical index behind `alias` (primaries)."""
+    stats = es.indices.stats(index=alias, metric="indexing").body
+    indexing = stats["_all"]["primaries"]["indexing"]
+    return {"indices": sorted(stats["indices"]), "index_total": indexing["index_total"],
+            "index_failed": indexing.get("index_failed", 0)}
+
+
+def documents_per_submission(ctx: Context) -> None:
+    """With the workers running and the pipeline idle: Elasticsearch's indexing stats of the attempts
+    and assessments indexes, DOC_WRITE_SUBMISSIONS submissions of started attempts of the largest
+    leaderboard through the write API, wait until all are searchable and the pipeline is idle, the
+    stats again. Writes per submission must not grow with the leaderboard."""
+    from shared.es_client import get_es_client
+    from shared.indexes import ASSESSMENTS, ATTEMPTS
+
+    info, es = ctx.info, get_es_client()
+    jobs = info.doc_write_jobs
+    if not jobs:
+        raise RuntimeError("no started attempts of the top assessment were reserved (seed.issue_tokens)")
+    top = info.top_assessment
+    board_before = _sql("SELECT submitted_count FROM assessments_assessment WHERE id = %s", [top])[0]
+    idle_wait = wait_pipeline_idle()
+    before = {"attempts": _index_writes(es, ATTEMPTS.alias), "assessments": _index_writes(es, ASSESSMENTS.alias)}
+    session, errors, submitted = requests.Session(), [], []
+    started = time.monotonic()
+    for k, (attempt_id, token) in enumerate(jobs):
+        response = session.post(namespace.url(namespace.WRITE_PORT) + f"/api/v1/attempts/{attempt_id}/submit",
+                                json={"score": f"{40 + k % 60}.5"}, headers=_auth(token), timeout=30)
+        if response.status_code >= 300:
+            errors.append(f"{response.status_code} {response.text[:200]}")
+        else:
+            submitted.append(attempt_id)
+    write_s = time.monotonic() - started
+    ids, searchable_s = [str(a) for a in submitted], None
+    while time.monotonic() - started < 300:
+        found = es.count(index=ATTEMPTS.alias, query={"bool": {"filter": [
+            {"ids": {"values": ids}}, {"term": {"status": "submitted"}}]}})["count"]
+        if found == len(ids):
+            searchable_s = round(time.monotonic() - started, 2)
+            break
+        time.sleep(0.1)
+    drain = wait_pipeline_idle()
+    time.sleep(1.0)  # a counters batch's follow-up projection, if any, shows in the queues
+    drain += wait_pipeline_idle()
+    after = {"attempts": _index_writes(es, ATTEMPTS.alias), "assessments": _index_writes(es, ASSESSMENTS.alias)}
+    n = len(submitted)
+    written = {k: after[k]["index_total"] - before[k]["index_total"] for k in before}
+    board_es = es.count(index=ATTEMPTS.alias, query={"bool": {"filter": [
+        {"term": {"assessment": top}}, {"term": {"status": "submitted"}}, {"term": {"deleted": False}}]}})["count"]
+    figures = {
+        "assessment_id": top, "leaderboard_size_before": board_before,
+        "leaderboard_size_after": _sql("SELECT submitted_count FROM assessments_assessment WHERE id = %s", [top])[0],
+        "leaderboard_size_in_search_index": board_es,
+        "submissions": n, "errors": len(errors), "error_samples": errors[:3],
+        "sequential_writes_seconds": round(write_s, 2), "all_searchable_after_s": searchable_s,
+        "idle_wait_before_s": idle_wait, "drain_after_s": round(drain, 2),
+        "attempt_document_writes": written["attempts"], "assessment_document_writes": written["assessments"],
+        "attempt_document_writes_per_submission": round(written["attempts"] / n, 3) if n else None,
+        "assessment_document_writes_per_submission": round(written["assessments"] / n, 3) if n else None,
+        "index_failed_delta": {k: after[k]["index_failed"] - before[k]["index_failed"] for k in before},
+        "physical_indexes": {k: after[k]["indices"] for k in after},
+        "how": "GET <alias>/_stats/indexing, primaries.indexing.index_total, before and after, pipeline idle both times",
+    }
+    print(f"  {n} submissions on a {board_before:,}-attempt leaderboard: {figures['attempt_document_writes_per_submission']} "
+          f"attempt documents and {figures['assessment_document_writes_per_submission']} assessment documents written "
+          f"per submission (all searchable after {searchable_s} s)", flush=True)
+    ctx.figures["documents_per_submission"] = figures
 
 
 # (5): reindex vs raw parallel bulk -------------------------------------------------------------
@@ -448,7 +563,7 @@ def reindex(ctx: Context) -> None:
     from elasticsearch import helpers
 
     from read_indexer import index_lifecycle
-    from read_indexer.projections import project_assessment_attempts
+    from read_indexer.projections import PROJECTIONS
     from shared.es_client import get_es_client
     from shared.indexes import ATTEMPTS
 
@@ -477,8 +592,9 @@ def reindex(ctx: Context) -> None:
     prepared_started = time.monotonic()
     target = index_lifecycle.create_physical_index(ATTEMPTS, bulk_load=True)
     actions: list[tuple[bytes, bytes]] = []
-    for aid in sorted(ctx.info.assessment_sizes):
-        for doc in project_assessment_attempts(aid):
+    projection = PROJECTIONS["attempts"]
+    for ids in projection.walk_pages(after_key=0, batch_size=s.reindex_batch_size):
+        for doc in projection.project(ids):
             actions.append((orjson.dumps({"index": {"_index": target, "_id": str(doc.id), "version": doc.version,
                                                     "version_type": "external_gte"}}), orjson.dumps(doc.source)))
     prepare_s = time.monotonic() - prepared_started
@@ -497,45 +613,8 @@ def reindex(ctx: Context) -> None:
                "prepare_seconds_not_counted": round(prepare_s, 2)}
     print(f"  {'raw parallel_bulk, pre-serialised':<44} {raw_fig['docs_per_second']:>9} docs/s", flush=True)
     ctx.figures["reindex"] = {"reindex": reindex_fig, "raw_parallel_bulk": raw_fig,
-                              "ratio": round(reindex_fig["docs_per_second"] / raw_fig["docs_per_second"], 3),
-                              "projection_evidence": _projection_evidence(s.reindex_batch_size)}
+                              "ratio": round(reindex_fig["docs_per_second"] / raw_fig["docs_per_second"], 3)}
     wait_pipeline_idle()
-
-
-def _projection_evidence(batch: int) -> dict:
-    """Why rebuilds walk whole assessments: EXPLAIN ANALYZE of projecting one page of `batch`
-    attempts by id (the indexing path's statement: rank and percentile by index counts per
-    attempt) vs projecting whole assessments (one window pass each, what rebuilds use)."""
-    from read_indexer.projections import project_assessment_attempts
-    from write_service.assessments import selectors
-
-    ids = [row[0] for row in _many("SELECT id FROM assessments_attempt ORDER BY id LIMIT %s", [batch])]
-    sql = selectors._SOME_ATTEMPTS_SQL
-    with connections["default"].cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, [ids, ids])
-        plan = cursor.fetchone()[0]
-    plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
-    window_rows = []
-
-    def walk(node):
-        if node.get("Node Type") == "WindowAgg":
-            window_rows.append(node.get("Actual Rows"))
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan["Plan"])
-    assessments = _sql("SELECT count(DISTINCT assessment_id) FROM assessments_attempt WHERE id = ANY(%s)", [ids])[0]
-    started = time.monotonic()
-    projected = 0
-    for (aid,) in _many("SELECT id FROM assessments_assessment ORDER BY submitted_count DESC LIMIT 3"):
-        projected += len(project_assessment_attempts(aid))
-    per_assessment_s = time.monotonic() - started
-    return {
-        "page_rows": len(ids), "page_spans_assessments": assessments,
-        "page_projection_ms": round(plan["Execution Time"], 1), "rows_windowed_for_the_page": max(window_rows or [0]),
-        "page_ms_per_document": round(plan["Execution Time"] / max(1, len(ids)), 3),
-        "per_assessment_projection_ms_per_document": round(per_assessment_s * 1000 / max(1, projected), 3),
-    }
 
 
 def _many(query: str, params: list | None = None) -> list[tuple]:

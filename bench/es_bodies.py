@@ -1,12 +1,18 @@
-"""Runs under search_api's settings (a separate process: that service has no database): builds the
-exact Elasticsearch requests the search API sends for given list requests, with the API's own
-code (auth, parse_params, build_search, leaderboard_scope, filter_path), and profiles the API's
-Python side in-process with cProfile.
+"""Runs under search_api's settings (a separate process: that service has no database): captures
+the exact Elasticsearch requests the search API sends for given list requests, and profiles the
+API's Python side in-process with cProfile.
 
-Input (stdin, JSON): {"scenarios": [{"name", "list": "attempts"|"leaderboard", "params": {...},
-"token", "assessment_id"?}], "profile": {"name", "requests"}?}
-Output (stdout, last line, JSON): {"requests": {name: {"method", "path", "content_type", "body"}},
-"profile": {...}}
+Capture: one GET through the whole Django stack (test client; Elasticsearch and Redis real), with
+elastic_transport's Transport.perform_request wrapped so every request the API makes is recorded
+(method, target with its query string, headers, the body serialised as the client serialises it),
+in order. An attempts list or leaderboard now sends two: the page search (a `_search`, or the
+leaderboard's `_msearch` with its visibility check) and the page-metrics `_msearch` (rank,
+percentile, qualified of the page's rows); a rank/percentile/qualified filter or the qualified
+facet adds threshold requests before the page.
+
+Input (stdin, JSON): {"scenarios": [{"name", "path", "token"}], "profile": {"path", "token", "requests"}?}
+Output (stdout, last line, JSON): {"requests": {name: [{"method", "path", "content_type", "accept", "body"}, ...]},
+"query_body": {name: the page search's query body}, "profile": {...}}
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Mapping
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "search_api.settings"
 
@@ -24,32 +31,43 @@ import django  # noqa: E402
 
 django.setup()
 
-from search_api import auth, lists, selectors  # noqa: E402
-from search_api.filtering import parse_params  # noqa: E402
-from search_api.query_builder import build_search  # noqa: E402
-
-SCHEMAS = {"attempts": lists.ATTEMPT_LIST, "leaderboard": lists.LEADERBOARD}
+from elastic_transport import Transport  # noqa: E402
 
 
-def _ndjson(lines: list[dict]) -> str:
-    return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+def capture(path: str, token: str) -> tuple[list[dict], dict | None]:
+    """The Elasticsearch requests of one API GET, in the order sent, and the page search's body."""
+    from django.test import Client
 
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    warm = client.get(path)  # anything cached on a first call (auth) is cached for the recorded one
+    assert warm.status_code == 200, warm.content[:500]
+    recorded: list[dict] = []
+    bodies: list = []
+    original = Transport.perform_request
 
-def es_request(scenario: dict) -> dict:
-    schema = SCHEMAS[scenario["list"]]
-    principal = auth._from_token(scenario["token"])
-    query = parse_params(schema, [(k, [str(v)]) for k, v in scenario["params"].items()])
-    scope = (selectors.leaderboard_scope(int(scenario["assessment_id"]), principal)
-             if scenario["list"] == "leaderboard" else None)
-    body = build_search(schema, query, visibility=schema.visibility(principal),
-                        scope_filters=scope.filters if scope else ())
-    if scope is None:
-        return {"method": "POST", "path": f"/{schema.index.alias}/_search?filter_path={selectors.SEARCH_FILTER_PATH}",
-                "content_type": "application/json", "body": json.dumps(body, separators=(",", ":")),
-                "query_body": body}
-    lines = [{"index": scope.parent_index.alias}, scope.parent_query, {"index": schema.index.alias}, body]
-    return {"method": "POST", "path": f"/_msearch?filter_path={selectors.MSEARCH_FILTER_PATH}",
-            "content_type": "application/x-ndjson", "body": _ndjson(lines), "query_body": body}
+    def recording(self, method, target, *, body=None, headers=None, **kwargs):
+        hdrs = {k.lower(): v for k, v in headers.items()} if isinstance(headers, Mapping) else {}
+        content_type = hdrs.get("content-type", "application/json")
+        raw = self.serializers.dumps(body, mimetype=content_type).decode() if body is not None else None
+        recorded.append({"method": method, "path": target, "content_type": content_type,
+                         "accept": hdrs.get("accept", "application/json"), "body": raw})
+        bodies.append(body)
+        return original(self, method, target, body=body, headers=headers, **kwargs)
+
+    Transport.perform_request = recording
+    try:
+        response = client.get(path)
+    finally:
+        Transport.perform_request = original
+    assert response.status_code == 200, response.content[:500]
+    # The page search is the one request sent with a filter_path (selectors._execute); in an
+    # msearch (header/body lines) its body is the last line.
+    query_body = None
+    for request, body in zip(recorded, bodies):
+        if "filter_path=" in request["path"]:
+            query_body = body[-1] if isinstance(body, list) else body
+            break
+    return recorded, query_body
 
 
 def profile(path: str, token: str, requests: int) -> dict:
@@ -87,7 +105,9 @@ def profile(path: str, token: str, requests: int) -> dict:
         "authenticate and rate limit (Redis: token + count, user)": ("search_api/admission.py", "admit"),
         "parse_params": ("search_api/filtering.py", "parse_params"),
         "build_search": ("search_api/query_builder.py", "build_search"),
-        "Elasticsearch call (client + wait)": ("search_api/selectors.py", "_execute"),
+        "page search (client + wait)": ("search_api/selectors.py", "_execute"),
+        "derived metrics: threshold requests before the page": ("search_api/selectors.py", "prepare"),
+        "derived metrics: page-metrics msearch and filling rows": ("search_api/selectors.py", "fill_rows"),
         "  of which waiting for the response": ("http/client.py", "getresponse"),
         "  of which client request serialisation": ("elastic_transport/_serializer.py", "dumps"),
         "  of which client response parsing": ("elastic_transport/_serializer.py", "loads"),
@@ -106,7 +126,9 @@ def profile(path: str, token: str, requests: int) -> dict:
 
 def main() -> None:
     spec = json.load(sys.stdin)
-    out = {"requests": {s["name"]: es_request(s) for s in spec["scenarios"]}}
+    out: dict = {"requests": {}, "query_body": {}}
+    for scenario in spec["scenarios"]:
+        out["requests"][scenario["name"]], out["query_body"][scenario["name"]] = capture(scenario["path"], scenario["token"])
     if spec.get("profile"):
         p = spec["profile"]
         out["profile"] = profile(p["path"], p["token"], p["requests"])

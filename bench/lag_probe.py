@@ -8,9 +8,11 @@ alias the search API reads (a `_search`, so refresh visibility counts, not a rea
 write is searchable at the response time of the first search that finds it (a bound that may be
 late by up to one poll interval plus one search, never early).
 
-Writes (the mix of the steady phase and the burst): new posts (visible as a post document), and
-submissions of started attempts by their candidates (visible as the attempt document with
-status=submitted; these also move counters and schedule the leaderboard fan-out).
+Writes (the same mix in every phase): new posts (visible as a post document), and, every
+1/submit_share-th write (a third), a submission of a started attempt by its candidate (visible as
+the attempt document with status=submitted; it also moves its assessment's counters). The caller
+picks the submissions (seed.issue_tokens): most of them on the largest leaderboard; each phase
+reports how many landed there.
 Phases (in order, from the input): "open" ones write at a fixed rate for some seconds whatever
 the service does (open loop); "closed" ones (the burst) send N writes from C clients as fast as
 the service takes them. Each phase settles (every write seen) before the next starts.
@@ -121,18 +123,22 @@ class Writer:
         self.n = 0
         self.errors: list[str] = []
         self.latencies: list[float] = []
-        self.counts = {"posts": 0, "attempts": 0}
+        self.top_assessment = spec["top_assessment"]
+        self.counts = {"posts": 0, "attempts": 0, "attempts_on_top_assessment": 0}
 
     def write(self, phase: str) -> None:
         with self.lock:
             i = self.n
             self.n += 1
-            job = self.submit_jobs.pop() if (i % 100) < self.submit_share * 100 and self.submit_jobs else None
+            # Exactly submit_share of the writes, evenly spread: write i submits when the running
+            # quota int((i + 1) * share) steps up.
+            submits = int((i + 1) * self.submit_share) > int(i * self.submit_share)
+            job = self.submit_jobs.pop() if submits and self.submit_jobs else None
         session = _session()
         started = time.time()
         try:
             if job is not None:
-                attempt_id, token = job
+                attempt_id, token, assessment_id = job
                 response = session.post(f"{self.base}/api/v1/attempts/{attempt_id}/submit",
                                         json={"score": f"{50 + (i % 50)}.5"},
                                         headers={"Authorization": f"Token {token}"}, timeout=30)
@@ -153,6 +159,8 @@ class Writer:
             with self.lock:
                 self.latencies.append((acked - started) * 1000)
                 self.counts[kind] += 1
+                if job is not None and assessment_id == self.top_assessment:
+                    self.counts["attempts_on_top_assessment"] += 1
             self.tracker.acknowledged(phase, kind, int(doc_id), acked)
         except requests.RequestException as exc:
             with self.lock:
@@ -236,7 +244,9 @@ def main() -> None:
         result["phases"].append(phase)
         result[phase] = {
             **phase_spec, **load,
-            "acknowledged": {k: writer.counts[k] - before_counts[k] for k in writer.counts},
+            "acknowledged": {k: writer.counts[k] - before_counts[k] for k in ("posts", "attempts")},
+            "submissions_on_top_assessment": writer.counts["attempts_on_top_assessment"] - before_counts["attempts_on_top_assessment"],
+            "jobs_left": len(writer.submit_jobs),
             "errors": len(writer.errors) - before_errors, "error_samples": writer.errors[before_errors:][:3],
             "write_latency_ms": _summary(writer.latencies[before_lat:]),
             "lag_seconds": _summary(lags),

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--scale", choices=("small", "full"), required=True)
     parser.add_argument("--output", type=Path, default=namespace.ROOT / "bench" / "results" / "latest.json")
-    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,writes,pgbouncer,hot_counter,lag,reindex")
+    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,writes,pgbouncer,hot_counter,doc_writes,lag,reindex")
     args = parser.parse_args(argv)
 
     namespace.apply()
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         t = _stage(f"seed ({scale.attempts:,} attempts, {scale.assessments:,} assessments, {scale.posts:,} posts)")
         info = seed.generate_and_copy(scale)
         lag_writes = 25 * max(4, scale.lag_steady_seconds / 3) + scale.lag_rate * scale.lag_steady_seconds + scale.lag_burst_writes
-        submits_needed = int(0.3 * lag_writes) + 50
-        seed.issue_tokens(info, submit_jobs_needed=submits_needed)
+        submits_needed = int(comparisons.LAG_SUBMIT_SHARE * lag_writes) + 50
+        seed.issue_tokens(info, submit_jobs_needed=submits_needed, top_share=comparisons.LAG_SUBMIT_TOP_SHARE,
+                          doc_write_jobs=comparisons.DOC_WRITE_SUBMISSIONS)
         projection = seed.project_all(info, scale.seed_processes)
         seconds["seed"] = round(time.monotonic() - t, 2)
         print(f"  rows {info.counts}; COPY {info.seconds['generate_and_copy']:.1f} s; projected "
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             ("writes", "(3) write endpoint with events vs without", lambda: comparisons.writes(ctx), None),
             ("pgbouncer", "(7) pgBouncer vs direct connections", lambda: comparisons.pgbouncer(ctx), None),
             ("hot_counter", "(6) hot counter: pipeline vs naive UPDATE", lambda: comparisons.hot_counter(ctx), None),
+            ("doc_writes", "documents written per submission (largest leaderboard)", lambda: comparisons.documents_per_submission(ctx), None),
             ("lag", "(4) commit-to-searchable lag", lambda: comparisons.lag(ctx), None),
             ("reindex", "(5) reindex vs raw parallel bulk", lambda: comparisons.reindex(ctx), "reindex command"),
         ]

@@ -13,8 +13,10 @@ TARGETS = {
     "api_vs_raw_es_throughput_ratio": (">=", 0.7),
     "api_added_p50_ms": ("<=", 3.0),
     "write_with_events_throughput_ratio": (">=", 0.85),
-    "lag_p99_seconds_steady": ("<=", 2.0),
-    "lag_p99_seconds_burst": ("<=", 5.0),
+    # Issue 12 (was 2 s / 5 s in issue 8): 100 writes/s, a third of them submissions, most on the
+    # largest leaderboard.
+    "lag_p99_seconds_steady": ("<=", 1.5),
+    "lag_p99_seconds_burst": ("<=", 3.0),
     "reindex_vs_raw_bulk_ratio": (">=", 0.7),
     "hot_counter_speedup": (">=", 3.0),
     "hot_counter_updates_per_comment": ("<=", 1 / 50),
@@ -47,6 +49,9 @@ def headline(figures: dict) -> dict:
         "hot_counter_speedup": hot.get("speedup"),
         "hot_counter_updates_per_comment": hot.get("pipeline_updates_per_comment"),
         "hot_counter_exact": hot.get("exact"),
+        "attempt_documents_per_submission": _get(figures, "documents_per_submission", "attempt_document_writes_per_submission"),
+        "assessment_documents_per_submission": _get(figures, "documents_per_submission", "assessment_document_writes_per_submission"),
+        "documents_per_submission_leaderboard_size": _get(figures, "documents_per_submission", "leaderboard_size_before"),
         "pgbouncer_direct_vs_pgbouncer_throughput_ratio": _get(figures, "pgbouncer", "direct_vs_pgbouncer_throughput_ratio"),
     }
 
@@ -127,7 +132,9 @@ def table(results: dict) -> str:
     raw = (f.get("api_vs_raw_es") or {}).get("scenarios", {})
     for name, s in raw.items():
         row(f"{name}: API / raw ES", f"{s['api']['rps']:.0f} / {s['raw_es']['rps']:.0f} req/s; p50 {s['api']['p50_ms']:.1f} / {s['raw_es']['p50_ms']:.1f} ms",
-            "", None, f"same query body ({s['es_request']['path'].split('?')[0]}), same wrk settings")
+            "", None, f"the API's own ES requests per call ({' then '.join(r['path'].split('?')[0] for r in s['es_requests'])}), "
+            f"same wrk settings" + ("" if s["raw_es"].get("requests_per_call", 1) == 1 else
+                                    "; raw = combined estimate (requests in turn / n; p50 = sum of parts)"))
     single = (f.get("api_vs_raw_es") or {}).get("single_client")
     if single:
         row("added p50, 1 client (no queueing)", f"{single['added_p50_ms']:.2f} ms", "", None,
@@ -149,15 +156,22 @@ def table(results: dict) -> str:
     row("write_with_events_throughput_ratio", _fmt(h["write_with_events_throughput_ratio"], 3), ">= 0.85", t["write_with_events_throughput_ratio"])
     lag = f.get("lag")
     if lag:
-        for phase, target in (("light", ""), ("steady", "<= 2 s"), ("burst", "<= 5 s")):
+        for phase, target in (("light", ""), ("steady", "<= 1.5 s"), ("burst", "<= 3 s")):
             if phase not in lag:
                 continue
             p = lag[phase]
             key = f"lag_p99_seconds_{phase}"
             row(key if phase != "light" else "lag p99 at 25 writes/s (light)",
                 f"{_fmt(p['lag_seconds']['p99'], 3)} s (p50 {_fmt(p['lag_seconds']['p50'], 3)})", target, t.get(key),
-                f"{p['acknowledged']} at {p['achieved_rate']} writes/s; ES polled every {lag['poll_interval_s']*1000:.0f} ms; "
+                f"{p['acknowledged']} ({p.get('submissions_on_top_assessment')} submissions on the largest leaderboard) at "
+                f"{p['achieved_rate']} writes/s; ES polled every {lag['poll_interval_s']*1000:.0f} ms; "
                 f"pipeline's own p99 {_fmt(p['pipeline_lag_seconds']['p99'], 3)} s; unseen {p['unseen_after_settle']}")
+    d = f.get("documents_per_submission")
+    if d:
+        row("documents written per submission (attempts / assessments)",
+            f"{_fmt(d['attempt_document_writes_per_submission'], 2)} / {_fmt(d['assessment_document_writes_per_submission'], 2)}",
+            "constant", None, f"{d['submissions']} submissions on the largest leaderboard ({d['leaderboard_size_before']:,} "
+            "submitted); Elasticsearch indexing stats (index_total) before/after, pipeline idle")
     r = f.get("reindex")
     if r:
         row("reindex / raw parallel_bulk", f"{r['reindex']['docs_per_second']:.0f} / {r['raw_parallel_bulk']['docs_per_second']:.0f} docs/s", "", None,

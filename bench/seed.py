@@ -58,7 +58,10 @@ class SeedInfo:
     hot_posts: dict[str, int]                     # "pipeline"/"naive" -> post id
     tokens: dict[str, str] = field(default_factory=dict)   # role -> token
     writer_tokens: list[str] = field(default_factory=list)  # 16 members of the big organisation
-    submit_jobs: list[tuple[int, str]] = field(default_factory=list)  # (started attempt id, its candidate's token)
+    # (started attempt id, its candidate's token, its assessment): the lag phase's submissions,
+    # `top_share` of them on the top assessment (the largest leaderboard), in a shuffled order
+    submit_jobs: list[tuple[int, str, int]] = field(default_factory=list)
+    doc_write_jobs: list[tuple[int, str]] = field(default_factory=list)  # started attempts of the top assessment
 
 
 def _copy(cursor, table: str, columns: tuple[str, ...], rows) -> int:
@@ -264,14 +267,18 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
                 "attempts": total, "posts": len(post_rows), "comments": len(comment_rows)},
         seconds=timings, top_assessment=1, top_assessment_submitted=submitted_count[1], big_org=BIG_ORG,
         assessment_sizes=submitted_count, assessment_org=assessment_org, hot_posts=hot_posts,
-        submit_jobs=[(a, str(c)) for a, _aid, c in started_attempts],  # candidate ids; tokens below
+        submit_jobs=[(a, str(c), aid) for a, aid, c in started_attempts],  # candidate ids; tokens below
     )
 
 
 # Tokens ----------------------------------------------------------------------------------------
 
-def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int) -> None:
-    """API tokens without password checks: ApiToken rows plus the Redis auth cache, as token_issue does."""
+def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int, top_share: float = 0.8, doc_write_jobs: int = 50) -> None:
+    """API tokens without password checks: ApiToken rows plus the Redis auth cache, as token_issue does.
+
+    Started attempts to submit (one per candidate): `doc_write_jobs` of the top assessment for the
+    documents-per-submission measurement, then `submit_jobs_needed` for the lag phase, `top_share`
+    of them on the top assessment (the largest leaderboard) and the rest on the others."""
     from django.utils import timezone as dj_timezone
 
     from shared.auth_cache import token_hash
@@ -287,15 +294,26 @@ def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int) -> None:
     rng = random.Random(7)
     jobs = list(info.submit_jobs)
     rng.shuffle(jobs)
+    top = [(a, int(c), aid) for a, c, aid in jobs if aid == info.top_assessment]
+    rest = [(a, int(c), aid) for a, c, aid in jobs if aid != info.top_assessment]
     seen: set[int] = set()
-    chosen = []
-    for attempt_id, candidate in jobs:
-        if int(candidate) not in seen:
-            seen.add(int(candidate))
-            chosen.append((attempt_id, int(candidate)))
-        if len(chosen) >= submit_jobs_needed:
-            break
-    user_ids = {*wanted.values(), *members, *(c for _, c in chosen)}
+
+    def take(pool: list, n: int) -> list:
+        out = []
+        while pool and len(out) < n:
+            job = pool.pop()
+            if job[1] not in seen:
+                seen.add(job[1])
+                out.append(job)
+        return out
+
+    doc_writes = take(top, doc_write_jobs)
+    on_top = take(top, round(top_share * submit_jobs_needed))
+    chosen = on_top + take(rest, submit_jobs_needed - len(on_top))
+    chosen += take(top, submit_jobs_needed - len(chosen))  # too few elsewhere (never at the two scales)
+    rng.shuffle(chosen)  # every phase gets the same mix
+    chosen_candidates = [c for _, c, _ in chosen + doc_writes]
+    user_ids = {*wanted.values(), *members, *chosen_candidates}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
     now = dj_timezone.now()
     raw = {uid: secrets.token_urlsafe(32) for uid in users}
@@ -308,7 +326,8 @@ def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int) -> None:
         auth_cache.cache_user(users[token.user_id])
     info.tokens = {role: raw[uid] for role, uid in wanted.items()}
     info.writer_tokens = [raw[info.big_org], *(raw[uid] for uid in members)]
-    info.submit_jobs = [(attempt_id, raw[c]) for attempt_id, c in chosen]
+    info.submit_jobs = [(attempt_id, raw[c], aid) for attempt_id, c, aid in chosen]
+    info.doc_write_jobs = [(attempt_id, raw[c]) for attempt_id, c, _ in doc_writes]
 
 
 # Projection into Elasticsearch -----------------------------------------------------------------
@@ -325,13 +344,10 @@ def _project(kind: str, arg) -> tuple[str, int]:
     from django.db import connections
 
     from read_indexer.indexing import index_documents
-    from read_indexer.projections import PROJECTIONS, project_assessment_attempts
+    from read_indexer.projections import PROJECTIONS
 
     try:
-        if kind == "attempts":
-            documents = project_assessment_attempts(arg)
-        else:
-            documents = PROJECTIONS[kind].project(arg)
+        documents = PROJECTIONS[kind].project(arg)
         index_documents(PROJECTIONS[kind].index.alias, documents, chunk_size=1000)
         return kind, len(documents)
     finally:
@@ -349,8 +365,8 @@ def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
     physical = {name: next(iter(es.indices.get_alias(name=d.alias).body)) for name, d in ALL_INDEXES.items()}
     es.indices.put_settings(index=",".join(physical.values()), settings={"index": {"refresh_interval": "-1"}})
     jobs: list[tuple[str, object]] = []
-    by_size = sorted(info.assessment_sizes, key=lambda a: info.assessment_sizes[a], reverse=True)
-    jobs += [("attempts", aid) for aid in by_size]  # largest first: the long poles start early
+    attempt_ids = list(range(1, info.counts["attempts"] + 1))  # each document from its own row: pages by id
+    jobs += [("attempts", attempt_ids[i:i + 5000]) for i in range(0, len(attempt_ids), 5000)]
     ids = list(range(1, info.counts["assessments"] + 1))
     jobs += [("assessments", ids[i:i + 500]) for i in range(0, len(ids), 500)]
     post_ids = list(range(1, info.counts["posts"] + 1))
