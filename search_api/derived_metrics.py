@@ -232,27 +232,41 @@ def _tie_name(score_index: int) -> str:
     return f"tie{score_index}"
 
 
+def _split_at(field: str, bounds: list[float]) -> dict:
+    """A range aggregation of disjoint buckets split at each bound (sorted, distinct): bucket i
+    holds the documents in [bounds[i-1], bounds[i]). Each document lands in one bucket, so the
+    cost is one pass, however many rows the page has."""
+    ranges = [{"to": bounds[0]}, *({"from": a, "to": b} for a, b in zip(bounds, bounds[1:])), {"from": bounds[-1]}]
+    return {"range": {"field": field, "ranges": ranges}}
+
+
+def _count_below(aggregation: dict, bounds: list[float], bound: float) -> int:
+    """Documents with a value < bound, from a _split_at aggregation over `bounds`."""
+    return sum(b["doc_count"] for b in aggregation["buckets"][: bounds.index(bound) + 1])
+
+
+def _score_bounds(board_rows: list[dict]) -> list[float]:
+    # Below s: the attempts with a lower score; from nextafter(s): those with a higher one.
+    return sorted({b for r in board_rows for b in (r["score"], math.nextafter(r["score"], math.inf))})
+
+
 def page_metrics_search(rows: list[dict]) -> dict | None:
     """One aggregation request for every submitted row of a page, whatever the page size.
 
-    Per board: its size (the bucket's count), one range aggregation on score for the attempts with
-    a lower and a higher score than each row, and per distinct score a range aggregation on time
-    for the attempts with that score in less time: one pass over each board's documents.
+    Per board: its size (the bucket's count), the attempts below and above each row's score (one
+    range aggregation split at the page's scores), and per distinct score the attempts with that
+    score in less time (a range aggregation on time, split at the page's times for that score).
     """
     by_board = _by_board(rows)
     if not by_board:
         return None
     aggs = {}
     for assessment_id, board_rows in by_board.items():
-        scores = sorted({r["score"] for r in board_rows})
-        sub = {"score": {"range": {"field": "score", "keyed": True, "ranges": [
-            *({"key": f"lower:{s!r}", "to": s} for s in scores),
-            *({"key": f"higher:{s!r}", "from": math.nextafter(s, math.inf)} for s in scores),
-        ]}}}
-        for i, score in enumerate(scores):
+        sub = {"score": _split_at("score", _score_bounds(board_rows))}
+        for i, score in enumerate(sorted({r["score"] for r in board_rows})):
             times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
-            sub[_tie_name(i)] = {"filter": {"term": {"score": score}}, "aggs": {"faster": {"range": {
-                "field": "time_taken_seconds", "keyed": True, "ranges": [{"key": repr(t), "to": t} for t in times]}}}}
+            sub[_tie_name(i)] = {"filter": {"term": {"score": score}},
+                                 "aggs": {"faster": _split_at("time_taken_seconds", times)}}
         aggs[str(assessment_id)] = {"filter": {"term": {"assessment": assessment_id}}, "aggs": sub}
     return {"size": 0, "track_total_hits": False, "query": _board_query(sorted(by_board)), "aggs": aggs}
 
@@ -262,14 +276,16 @@ def apply_page_metrics(rows: list[dict], response: dict | None, cuts: dict[int, 
     aggregations = (response or {}).get("aggregations", {})
     for row in rows:
         row["rank"] = row["percentile"] = row["qualified"] = None
-    rows_by_board = _by_board(rows)
-    for row in _submitted(rows):
-        board = aggregations[str(row["assessment"])]
-        score, seconds = row["score"], row["time_taken_seconds"]
-        tie = board[_tie_name(sorted({r["score"] for r in rows_by_board[row["assessment"]]}).index(score))]
-        counts = board["score"]["buckets"]
-        ahead = counts[f"higher:{score!r}"]["doc_count"] + tie["faster"]["buckets"][repr(seconds)]["doc_count"]
-        row["rank"] = 1 + ahead
-        row["percentile"] = percentile(counts[f"lower:{score!r}"]["doc_count"], board["doc_count"])
-        cut_off = cuts.get(row["assessment"])
-        row["qualified"] = None if cut_off is None else score >= cut_off
+    for assessment_id, board_rows in _by_board(rows).items():
+        board = aggregations[str(assessment_id)]
+        score_bounds = _score_bounds(board_rows)
+        scores = sorted({r["score"] for r in board_rows})
+        for row in board_rows:
+            score = row["score"]
+            tie = board[_tie_name(scores.index(score))]
+            times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
+            higher = board["doc_count"] - _count_below(board["score"], score_bounds, math.nextafter(score, math.inf))
+            row["rank"] = 1 + higher + _count_below(tie["faster"], times, row["time_taken_seconds"])
+            row["percentile"] = percentile(_count_below(board["score"], score_bounds, score), board["doc_count"])
+            cut_off = cuts.get(assessment_id)
+            row["qualified"] = None if cut_off is None else score >= cut_off

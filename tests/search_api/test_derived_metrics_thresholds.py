@@ -105,9 +105,9 @@ def _aggregate(body: dict, docs: list[dict]) -> dict:
     """Elasticsearch's answer to page_metrics_search, computed over `docs` (the board)."""
     def ranges(agg: dict, subset: list[dict]) -> dict:
         field = agg["range"]["field"]
-        return {"buckets": {r["key"]: {"doc_count": sum(
+        return {"buckets": [{"doc_count": sum(
             ("from" not in r or d[field] >= r["from"]) and ("to" not in r or d[field] < r["to"]) for d in subset)}
-            for r in agg["range"]["ranges"]}}
+            for r in agg["range"]["ranges"]]}
 
     out = {}
     for name, agg in body["aggs"].items():
@@ -141,7 +141,8 @@ def test_page_metrics_match_brute_force(board, page):
     assert len(dm.page_metrics_search(rows)["aggs"]) == 1
 
 
-def test_higher_score_bound_is_the_next_double():
+def test_score_buckets_are_disjoint_and_split_at_the_score_and_the_next_double():
     body = dm.page_metrics_search([{"assessment": A, "status": "submitted", "score": 55.0, "time_taken_seconds": 1.0}])
-    (higher,) = [r for r in body["aggs"][str(A)]["aggs"]["score"]["range"]["ranges"] if r["key"].startswith("higher")]
-    assert higher["from"] == math.nextafter(55.0, math.inf) > 55.0
+    ranges = body["aggs"][str(A)]["aggs"]["score"]["range"]["ranges"]
+    assert ranges == [{"to": 55.0}, {"from": 55.0, "to": math.nextafter(55.0, math.inf)},
+                      {"from": math.nextafter(55.0, math.inf)}]
