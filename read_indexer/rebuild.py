@@ -6,7 +6,8 @@ Steps (each recorded in a checkpoint, so `--resume` continues a crashed run):
   2. register it as a rebuild (dual-write) target BEFORE reading any row: from then on every
      worker write goes to the alias and to the new index (index_lifecycle.write_targets);
   3. bulk-load every row from PostgreSQL (bulk_load: keyset pages, parallel versioned bulks);
-  4. restore replicas and refresh interval, refresh, wait until the index is searchable;
+  4. restore replicas and refresh interval, refresh, wait until the index is searchable, and
+     check that it shows at least every loaded document (else stop before the swap);
   5. swap the alias in one _aliases call (remove old, add new): readers never see a gap;
   6. stop dual writes, delete the old index unless --keep-old.
 Why dual writes cannot lose or regress a document: a worker projects a row and only then reads
@@ -118,8 +119,8 @@ def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions) -> t
     return result.documents, result.seconds
 
 
-def _make_searchable(definition: IndexDefinition, index: str) -> None:
-    es = get_es_client()
+def _make_searchable(definition: IndexDefinition, checkpoint: Checkpoint) -> None:
+    es, index = get_es_client(), checkpoint.index
     live = definition.settings(bulk_load=False)
     es.indices.put_settings(index=index, settings={"index": {
         "number_of_replicas": live["number_of_replicas"], "refresh_interval": live["refresh_interval"],
@@ -129,6 +130,13 @@ def _make_searchable(definition: IndexDefinition, index: str) -> None:
     health = es.cluster.health(index=index, wait_for_status="yellow", timeout="25s")  # < the client's 30 s
     if health.get("timed_out"):
         raise OperatorError(f"The new index {index} is not searchable yet (cluster health {health.get('status')}).")
+    # Never swap readers onto less than the load wrote: every page is written (bulk_load waited for
+    # them all) and refreshed above; the count proves it rather than trusting the asynchronous
+    # refresh Elasticsearch also starts when refresh_interval leaves -1. Dual writes only add.
+    searchable = es.count(index=index)["count"]
+    if searchable < checkpoint.loaded:
+        raise OperatorError(f"The new index {index} shows {searchable:,} of the {checkpoint.loaded:,} documents "
+                            "loaded; the alias was not swapped.")
 
 
 def _swap(definition: IndexDefinition, checkpoint: Checkpoint, lock: ReindexLock) -> None:
@@ -182,7 +190,7 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
             if checkpoint.phase == LOADING:
                 documents, seconds = _load(index_name, checkpoint, options)
             if checkpoint.phase == LOADED:
-                _make_searchable(definition, checkpoint.index)
+                _make_searchable(definition, checkpoint)
                 _swap(definition, checkpoint, lock)
             if checkpoint.phase == SWAPPED:
                 _clean_up(definition, checkpoint, options.keep_old)
