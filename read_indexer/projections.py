@@ -4,7 +4,7 @@ Each projection reads current state from the primary in one statement (one snaps
 joined with the rows it shows (never a count or window over its siblings), and returns (id,
 version, document). `version` is the sum of the versions of every row the document derives from;
 deleted rows become tombstones.
-See ../shared/DESIGN.md ("Nothing stale wins", "Deleted stays deleted").
+See docs/ARCHITECTURE.md ("Nothing stale wins", "Deleted stays deleted").
 """
 from __future__ import annotations
 

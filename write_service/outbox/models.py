@@ -2,7 +2,7 @@
 
 Each handler (counters, projection) tracks its own completion on the event row itself, so the
 relay finds unfinished events by their own state, never by a high-water mark over ids (ids
-reserved by transactions that commit later would be skipped). See ../../shared/DESIGN.md.
+reserved by transactions that commit later would be skipped). See docs/ARCHITECTURE.md.
 """
 from django.db import models
 from django.db.models import Q

@@ -3,7 +3,7 @@
 This is the only way the write side emits events (the one event publisher). Nothing is sent to
 the broker inside a transaction: `transaction.on_commit` sends after commit, and if that send
 fails (broker down, process killed) the periodic relay sends the event later. See
-../../shared/DESIGN.md, "The flow of one write".
+docs/ARCHITECTURE.md, "The flow of one write".
 """
 from __future__ import annotations
 
