@@ -115,6 +115,16 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long fuzz runs are opt-in (FUZZ_CASES=N): without it they are deselected, not skipped."""
+    if os.environ.get("FUZZ_CASES"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("long_fuzz")]
+    if deselected:
+        items[:] = [item for item in items if not item.get_closest_marker("long_fuzz")]
+        config.hook.pytest_deselected(items=deselected)
+
+
 def pytest_terminal_summary(terminalreporter):
     from tests import summary
 

@@ -26,8 +26,7 @@ from tests.helpers import ApiClient, make_tenant
 from tests.search_api.conftest import RotatingToken
 
 CASES = int(os.environ.get("FUZZ_CASES", "0"))
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600),
-              pytest.mark.skipif(not CASES, reason="long fuzz run: set FUZZ_CASES (e.g. 10000)")]
+pytestmark = [pytest.mark.slow, pytest.mark.long_fuzz, pytest.mark.timeout(3600)]
 SENT: Counter[int] = Counter()
 
 schema = schemathesis.openapi.from_dict(openapi.document())

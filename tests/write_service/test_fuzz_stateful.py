@@ -25,8 +25,7 @@ from tests.helpers import make_tenant
 CASES = int(os.environ.get("FUZZ_CASES", "0"))
 STEPS = 50
 MISSING_ID = 2**62
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600),
-              pytest.mark.skipif(not CASES, reason="long fuzz run: set FUZZ_CASES (e.g. 10000)")]
+pytestmark = [pytest.mark.slow, pytest.mark.long_fuzz, pytest.mark.timeout(3600)]
 
 HOSTILE = ["NaN", "Infinity", "-Infinity", "1e999999", "-1e999999", str(2**63), str(-(2**64)), "9" * 5000,
            '"\\u0000"', '"a\\u0000b"', '"\\ud800"', '"x\\udfffy"', '"\\ud83d\\ude00"', "[" * 65 + "]" * 65,
