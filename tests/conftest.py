@@ -54,11 +54,18 @@ def django_db_setup(django_db_blocker):
         ensure_all_indexes()
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(scope="session")
 def _real_database(django_db_setup, django_db_blocker):
     # Real commits, no wrapping transaction: on_commit must fire and workers must see the rows.
     with django_db_blocker.unblock():
         yield
+
+
+def pytest_itemcollected(item):
+    """Every test but the `fast` ones (no server: `bin/test --fast`) gets the real database first,
+    so `pytest -m fast` neither migrates nor creates indexes, and needs no server running."""
+    if item.get_closest_marker("fast") is None:
+        item.fixturenames.insert(0, "_real_database")
 
 
 @pytest.fixture(scope="session")

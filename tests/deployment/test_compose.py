@@ -4,19 +4,17 @@ The structural checks always run (PyYAML only): every production variable of sha
 set for every Python service, and those settings really load; every service has a health check
 (the one-shot migrate job is awaited by exit code instead); start order waits for health; ports
 and volumes agree between services; the NGINX, pgBouncer, Redis, PostgreSQL and Gunicorn files
-are the native stack's own. `docker compose config` runs too where a Compose v2 client exists.
+are the native stack's own. `docker compose config` is tests/deployment/test_compose_cli.py.
 """
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from shared import config as shared_config
 from shared.task_names import ALL_QUEUES
@@ -34,6 +32,8 @@ from tests.deployment.compose_file import (
     python_services,
     read_env_file,
 )
+
+pytestmark = pytest.mark.fast  # no server: bin/test --fast
 
 STACK_CONF = ROOT / "stack" / "conf"
 ONE_SHOT = {"migrate"}
@@ -353,44 +353,3 @@ def test_env_example_sets_every_required_compose_variable():
     required = set(re.findall(r"\$\{([A-Z_]+):\?", template))
     env = read_env_file(ENV_EXAMPLE)
     assert required <= {name for name, value in env.items() if value}, sorted(required - set(env))
-
-
-# --- docker compose config (where a client exists) -------------------------------------------------
-
-def _compose_command() -> list[str] | None:
-    """A Compose v2 client: $DOCKER_COMPOSE, the `docker compose` plugin, the binary that
-    compose/compose-cli.sh installs, or a docker-compose v2 on PATH."""
-    if os.environ.get("DOCKER_COMPOSE"):
-        return os.environ["DOCKER_COMPOSE"].split()
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    installed = os.path.join(os.environ.get("STACK_CACHE", "/var/cache/cqrs-stack"), "docker", "cli-plugins",
-                             "docker-compose")
-    for candidate in (installed, shutil.which("docker-compose")):
-        if candidate and os.path.exists(candidate):
-            version = subprocess.run([candidate, "version"], capture_output=True, text=True).stdout
-            if "v2." in version:
-                return [candidate]
-    return None
-
-
-def test_docker_compose_config_accepts_the_file(compose):
-    command = _compose_command()
-    if command is None:
-        pytest.skip("no Docker Compose v2 client here (`docker compose`, docker-compose v2, $DOCKER_COMPOSE; "
-                    "compose/compose-cli.sh installs one): the structural checks above still ran")
-    # A clean environment: Compose lets the shell's variables (PG_DB of a test namespace, say)
-    # win over --env-file, and this checks the file with .env.example alone.
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
-    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
-                            capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stderr
-    rendered = yaml.safe_load(result.stdout)
-    assert set(rendered["services"]) == set(compose["services"])
-    # Compose's own interpolation agrees with ours for every service environment.
-    for name, svc in compose["services"].items():
-        ours = environment(svc)
-        theirs = {key: str(value) for key, value in (rendered["services"][name].get("environment") or {}).items()}
-        assert theirs == ours, name

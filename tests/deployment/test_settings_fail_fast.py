@@ -14,6 +14,7 @@ import pytest
 from shared.config import _PRODUCTION_REQUIRED
 from tests.deployment.compose_file import ROOT, environment, load
 
+pytestmark = pytest.mark.fast  # no server: bin/test --fast
 
 @pytest.fixture(scope="module")
 def production_env() -> dict[str, str]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search_api import derived_metrics as dm
 from search_api.filtering import EXACT, Condition, Filter, Integer, Number, Boolean
+
+pytestmark = pytest.mark.fast  # no server: bin/test --fast
 
 RANK = Filter("rank", "rank", Integer(), (EXACT, "gte", "lte", "gt", "lt"), "", derived=True)
 PERCENTILE = Filter("percentile", "percentile", Number(), ("gte", "lte", "gt", "lt"), "", derived=True)

@@ -135,6 +135,7 @@ def _params(draw, case: Case) -> dict[str, str]:
     return params
 
 
+@pytest.mark.fast
 def test_every_filter_and_ordering_is_modelled():
     for schema in ALL_LISTS:
         assert {f.name for f in schema.filters} == set(model.FILTERS[schema.name]), schema.name

@@ -3,6 +3,7 @@ ordering, facet and returned field exists in the mapping with a compatible type,
 a mapping change fails here instead of as an Elasticsearch error at request time."""
 from __future__ import annotations
 
+import pytest
 from django.conf import settings as write_settings
 
 from search_api import derived_metrics
@@ -10,6 +11,8 @@ from search_api.filtering import Boolean, Choice, DateTime, Integer, Keyword, Nu
 from search_api.lists import ALL_LISTS
 from shared import redis_cache
 from shared.config import load_config
+
+pytestmark = pytest.mark.fast  # no server: bin/test --fast
 
 COMPATIBLE = {Integer: {"long", "integer"}, Number: {"double"}, Boolean: {"boolean"}, DateTime: {"date"},
               Keyword: {"keyword"}, Choice: {"keyword"}}

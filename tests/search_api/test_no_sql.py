@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from django.conf import settings as write_settings
 
 from tests.conftest import ROOT
@@ -16,6 +17,7 @@ from tests.search_api.conftest import fresh_token
 FORBIDDEN_IMPORTS = ("write_service", "read_indexer", "django.db", "psycopg2", "psycopg", "django.contrib.auth.models")
 
 
+@pytest.mark.fast
 def test_search_settings_have_no_database():
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
@@ -30,6 +32,7 @@ def test_search_settings_have_no_database():
     assert result.stdout.split("\n")[:2] == ["no database", "['default'] django.db.backends.dummy"], result.stdout
 
 
+@pytest.mark.fast
 def test_no_module_imports_the_write_side_or_a_database():
     offenders = []
     for path in sorted((ROOT / "search_api").rglob("*.py")):
