@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         projection = seed.project_all(info, scale.seed_processes)
         seconds["seed"] = round(time.monotonic() - t, 2)
         print(f"  rows {info.counts}; COPY {info.seconds['generate_and_copy']:.1f} s; projected "
-              f"{projection['documents']:,} documents in {projection['seconds']} s ({projection['docs_per_second']} docs/s)", flush=True)
+              f"{projection['documents']:,} documents in {projection['seconds']} s ({projection['docs_per_second']} docs/s); "
+              f"forcemerge {projection['forcemerge']}", flush=True)
 
         t = _stage("start processes (stack/apps.sh under STACK_NAMESPACE=bench, and the baselines' Gunicorn instances)")
         procs.start_apps()
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n== {title}: NOT RUN ({not_run[needs]})", flush=True)
                 not_run[key] = not_run[needs]
                 continue
-            t = _stage(title)
+            _stage(title)
+            comparisons.wait_idle(ctx, key)
+            t = time.monotonic()
             try:
                 run()
             except Exception as exc:  # one failing comparison must not lose the others

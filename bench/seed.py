@@ -386,8 +386,24 @@ def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
         if indexed != info.counts[name]:
             raise RuntimeError(f"{definition.alias}: {indexed} documents indexed, {info.counts[name]} rows")
     total = sum(written.values())
+    merge = _forcemerge(es, list(physical.values()))
     return {"seconds": round(seconds, 2), "documents": total,
-            "docs_per_second": round(total / seconds) if seconds else None, "processes": processes}
+            "docs_per_second": round(total / seconds) if seconds else None, "processes": processes,
+            "forcemerge": merge}
+
+
+def _forcemerge(es, indexes: list[str]) -> dict:
+    """One segment per seeded index (their shape until the write stages add to them), so the reads
+    start with no merge of the seed's segments left to run behind them."""
+    def segments() -> int:
+        body = es.indices.segments(index=",".join(indexes)).body["indices"]
+        return sum(len(copy["segments"]) for index in body.values() for shard in index["shards"].values() for copy in shard)
+
+    before, started = segments(), time.monotonic()
+    es.options(request_timeout=1800).indices.forcemerge(index=",".join(indexes), max_num_segments=1)
+    store = es.indices.stats(index=",".join(indexes), metric="store").body["_all"]["primaries"]["store"]["size_in_bytes"]
+    return {"seconds": round(time.monotonic() - started, 2), "segments_before": before, "segments_after": segments(),
+            "store_mib": round(store / 2**20, 1)}
 
 
 def score_threshold_for(assessment_id: int, rank: int) -> float:
