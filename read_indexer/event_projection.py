@@ -44,8 +44,6 @@ def route(event: events.Event, targets: Targets, event_id: int) -> None:
             targets.ids["posts"].add(event.post_id)
         case events.CommentCreated() | events.CommentDeleted():
             targets.ids["posts"].add(event.post_id)  # again after the counters batch (comments_count)
-        case events.UserUpdated():
-            pass  # display names are re-projected by the fan-out of the user's rows (not yet emitted)
 
 
 def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:

@@ -4,20 +4,11 @@ Shared values come from shared.config (environment variables, one place); the ca
 configuration is the one write_service uses (shared.redis_cache), so sessions and auth entries
 written there resolve here.
 """
-import os
-
-from shared.config import ConfigError, load_config
+from shared.config import load_config
 from shared.redis_cache import cache_settings, session_settings
 from shared.structured_logging import configure_structlog, logging_dict_config
 
 CONFIG = load_config()
-
-
-def _number(name: str, default: str, cast=int):
-    try:
-        return cast(os.environ.get(name) or default)
-    except ValueError:
-        raise ConfigError(f"Environment variable {name} must be a number.") from None
 
 
 APP_ENV = CONFIG.app_env
@@ -27,7 +18,7 @@ DEBUG = CONFIG.debug
 ALLOWED_HOSTS = CONFIG.allowed_hosts
 
 INSTALLED_APPS: list[str] = []
-DATABASES: dict = {}  # the read path runs no SQL (DESIGN.md, "Guarantees")
+DATABASES: dict = {}  # the read path runs no SQL (docs/ARCHITECTURE.md, "Guarantees")
 
 MIDDLEWARE = ["search_api.middleware.RequestContextMiddleware"]
 ROOT_URLCONF = "search_api.urls"
@@ -50,12 +41,12 @@ USE_I18N = False
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 64
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
 
-# Search-only knobs, read here because no other service uses them.
-# Fixed window per token: SEARCH_RATE_LIMIT requests per SEARCH_RATE_WINDOW_SECONDS.
-SEARCH_RATE_LIMIT = _number("SEARCH_RATE_LIMIT", "600")
-SEARCH_RATE_WINDOW_SECONDS = _number("SEARCH_RATE_WINDOW_SECONDS", "60")
+# Search-only knobs (shared.config). Fixed window per token: SEARCH_RATE_LIMIT requests per
+# SEARCH_RATE_WINDOW_SECONDS.
+SEARCH_RATE_LIMIT = CONFIG.search_rate_limit
+SEARCH_RATE_WINDOW_SECONDS = CONFIG.search_rate_window_seconds
 # Below Gunicorn's 30 s worker timeout, so a stuck search is a clean 503, never a killed worker.
-SEARCH_ES_TIMEOUT_SECONDS = _number("SEARCH_ES_TIMEOUT_SECONDS", "10", float)
+SEARCH_ES_TIMEOUT_SECONDS = CONFIG.search_es_timeout_seconds
 SLOW_SEARCH_MS = CONFIG.slow_query_ms
 
 LOGGING = logging_dict_config("INFO")

@@ -1,6 +1,6 @@
 """Who sees what: one filter clause per list, built from the authenticated principal only.
 
-Rules (DESIGN.md, "Visibility"): anyone authenticated sees published assessments and the
+Rules (README.md, "Search API"): anyone authenticated sees published assessments and the
 leaderboards of published assessments; organisation staff see everything of their organisation;
 a candidate sees their own attempts; posts are visible to members of the post's organisation.
 Parameters can only narrow these sets, never widen them.

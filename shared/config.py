@@ -1,4 +1,5 @@
-"""Every environment variable the services read, in one place, with the defaults of DESIGN.md.
+"""Every environment variable the services read, in one place, with their defaults (README.md,
+"Configuration").
 
 APP_ENV=test shifts the defaults to an isolated database, Redis databases and index prefix, so the
 test suite can run beside the demo stack on the same servers without touching its data.
@@ -6,7 +7,7 @@ test suite can run beside the demo stack on the same servers without touching it
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class ConfigError(RuntimeError):
@@ -36,6 +37,13 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(name: str, value: str, cast=int):
+    try:
+        return cast(value)
+    except ValueError:
+        raise ConfigError(f"Environment variable {name} must be a number.") from None
+
+
 @dataclass(frozen=True)
 class Config:
     app_env: str
@@ -62,10 +70,14 @@ class Config:
     search_port: int
     static_url: str
     slow_query_ms: int
+    # search_api only: fixed window per token (SEARCH_RATE_LIMIT requests per
+    # SEARCH_RATE_WINDOW_SECONDS), and the Elasticsearch timeout of one search.
+    search_rate_limit: int
+    search_rate_window_seconds: int
+    search_es_timeout_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     outbox_events_enabled: bool
     naive_counter_updates: bool
-    extra: dict = field(default_factory=dict)
 
     @property
     def broker_url(self) -> str:
@@ -114,6 +126,9 @@ def load_config() -> Config:
             search_port=int(env("SEARCH_PORT", "8001")),
             static_url=env("STATIC_URL", "/static/"),
             slow_query_ms=int(env("SLOW_QUERY_MS", "200")),
+            search_rate_limit=_number("SEARCH_RATE_LIMIT", env("SEARCH_RATE_LIMIT", "600")),
+            search_rate_window_seconds=_number("SEARCH_RATE_WINDOW_SECONDS", env("SEARCH_RATE_WINDOW_SECONDS", "60")),
+            search_es_timeout_seconds=_number("SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float),
             outbox_events_enabled=_bool(env("OUTBOX_EVENTS_ENABLED", "true")),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )

@@ -85,18 +85,12 @@ class CommentDeleted(Event):
     post_id: int
 
 
-class UserUpdated(Event):
-    event_type: ClassVar[str] = "user.updated"
-    user_id: int
-    changed_fields: list[str]
-
-
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
         AssessmentCreated, AssessmentUpdated, AssessmentCutOffChanged, AssessmentDeleted,
         AttemptStarted, AttemptSubmitted, PostCreated, PostUpdated, PostDeleted,
-        CommentCreated, CommentDeleted, UserUpdated,
+        CommentCreated, CommentDeleted,
     )
 }
 

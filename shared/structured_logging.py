@@ -1,8 +1,6 @@
 """Structured JSON logging for every process (structlog rendering the stdlib logging tree)."""
 from __future__ import annotations
 
-import logging.config
-
 import structlog
 
 _PRE_CHAIN = [
@@ -43,9 +41,3 @@ def configure_structlog() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """For processes without Django settings (Celery workers configure through Django)."""
-    logging.config.dictConfig(logging_dict_config(level))
-    configure_structlog()

@@ -2,8 +2,9 @@
 
 Writes and anything inside a transaction go to `default` (the primary via pgBouncer). Selectors
 that tolerate staleness ask `read_alias()`, which answers `replica` unless the current client just
-wrote (read-your-writes pin, set by ReadYourWritesMiddleware) or the replica is unreachable, in
-which case reads fall back to the primary for a while (and readiness reports it).
+wrote (read-your-writes pin, set by `ApiView` in write_service/platform/views.py: DRF
+authenticates inside the view, so it is not a middleware) or the replica is unreachable, in which
+case reads fall back to the primary for a while (and readiness reports it).
 """
 from __future__ import annotations
 

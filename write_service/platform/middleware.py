@@ -1,4 +1,4 @@
-"""Request middleware: query monitoring with Server-Timing, body size limit, read-your-writes pin."""
+"""Request middleware: query monitoring with Server-Timing, body size limit."""
 from __future__ import annotations
 
 import time
