@@ -76,12 +76,20 @@ def _from_token(raw_token: str) -> Principal:
     return principal_for_token(cached, token_credential(raw_token))
 
 
-def principal_for_token(cached_token: bytes | None, credential: str) -> Principal:
-    """The principal of a token entry read from the cache (None: unknown token): 401 unless valid."""
+_NOT_READ = object()
+
+
+def principal_for_token(cached_token: bytes | None, credential: str, *, cached_user=_NOT_READ) -> Principal:
+    """The principal of a token entry read from the cache (None: unknown token): 401 unless valid.
+
+    `cached_user`: the token's user entry when the caller already read it; otherwise, or when
+    that read found none (None), it is read here by the token's user_id."""
     token = orjson.loads(cached_token) if cached_token else None
     if token is None or token["expires_at"] < time.time():
         raise Unauthorized("Invalid, expired or revoked token.")
-    return _principal(_cached_user(token["user_id"]), credential=credential)
+    if cached_user is _NOT_READ or cached_user is None:
+        return _principal(_cached_user(token["user_id"]), credential=credential)
+    return _principal(_user_from_entry(cached_user), credential=credential)
 
 
 def _from_session(session_key: str) -> Principal:
@@ -103,6 +111,10 @@ def _from_session(session_key: str) -> Principal:
 def _cached_user(user_id: int) -> dict:
     with timing.timed("redis"):
         cached = cache_redis().get(user_key(user_id))
+    return _user_from_entry(cached)
+
+
+def _user_from_entry(cached: bytes | None) -> dict:
     if not cached:
         raise Unauthorized("User not known to the read API yet; call the write API once, then retry.")
     user = orjson.loads(cached)

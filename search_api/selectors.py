@@ -19,7 +19,7 @@ from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema
 from search_api.query_builder import base_filters, build_search, exists_query, sort_clauses
-from shared.es_client import get_es_client
+from shared.es_client import es_client_with
 from shared.indexes import ASSESSMENTS, ATTEMPTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
@@ -173,7 +173,8 @@ def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
 
 
 def _client():
-    return get_es_client().options(request_timeout=settings.SEARCH_ES_TIMEOUT_SECONDS)
+    # One options copy per process and timeout, not one per request (a copy costs ~0.16 ms of CPU).
+    return es_client_with(request_timeout=settings.SEARCH_ES_TIMEOUT_SECONDS)
 
 
 def _search(index: IndexDefinition, body: dict) -> dict:
