@@ -109,7 +109,7 @@ def indexed_seed_posts(organisation_id: int, index: str | None = None) -> int:
     return es.count(index=index or POSTS.alias, query={"term": {"organisation": organisation_id}})["count"]
 
 
-def _held_by_live_workers() -> dict[str, int]:
+def held_by_live_workers() -> dict[str, int]:
     """Unacked messages per queue that a live worker holds (running, reserved or waiting for an ETA).
 
     pipeline_status counts a message as held until LONGEST_TASK_HOLD_SECONDS (180 s) have passed
@@ -141,7 +141,7 @@ def pipeline_idle() -> bool:
         return False
     # Beat keeps the maintenance queue busy all the time.
     # (A deletion fan-out in progress keeps its event unindexed, so the outbox covers it.)
-    return not any(held for queue, held in _held_by_live_workers().items() if queue != QUEUE_MAINTENANCE)
+    return not any(held for queue, held in held_by_live_workers().items() if queue != QUEUE_MAINTENANCE)
 
 
 def wait_for_idle_pipeline(timeout: float = 90) -> None:
