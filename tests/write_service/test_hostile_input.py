@@ -7,10 +7,9 @@ import json
 
 import pytest
 import requests
-from django.test import Client
 
 from tests import summary
-from tests.helpers import make_tenant
+from tests.write_service.endpoints import ENDPOINT_NAMES, json_write_endpoints
 from write_service.outbox.models import OutboxEvent
 from write_service.platform.parsers import MAX_DEPTH
 
@@ -19,36 +18,7 @@ DEPTH_ERROR = {"errors": {"detail": [f"JSON nested deeper than {MAX_DEPTH} level
 
 @pytest.fixture(scope="module")
 def world():
-    tenant = make_tenant(candidates=1)
-    client = Client()
-    staff = {"HTTP_AUTHORIZATION": f"Token {tenant.staff_token}"}
-    candidate = {"HTTP_AUTHORIZATION": f"Token {tenant.candidate_tokens[0]}"}
-
-    def post(path, body, headers):
-        response = client.post(path, data=body, content_type="application/json", **headers)
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-    assessment = post("/api/v1/assessments", {"title": "hostile", "cut_off": "5", "max_score": "10",
-                                              "duration_minutes": 5, "status": "published"}, staff)
-    attempt = post(f"/api/v1/assessments/{assessment}/attempts", {}, candidate)
-    post_id = post("/api/v1/posts", {"title": "hostile", "body": "b"}, staff)
-    # Every JSON write endpoint: (method, path, auth headers, a valid body to spoil one field of)
-    targets = {
-        "token": ("post", "/api/v1/auth/token", {}, {"username": tenant.staff.username, "password": "x"}),
-        "login": ("post", "/api/v1/auth/login", {}, {"username": tenant.staff.username, "password": "x"}),
-        "users": ("post", "/api/v1/users", staff, {"username": "hostile-user", "password": "long-enough-1",
-                                                    "role": "candidate", "display_name": "H", "email": "h@example.com"}),
-        "assessment-create": ("post", "/api/v1/assessments", staff, {"title": "t", "description": "d", "cut_off": "5",
-                                                                      "max_score": "10", "duration_minutes": 5, "tags": ["a"]}),
-        "assessment-edit": ("patch", f"/api/v1/assessments/{assessment}", staff, {"title": "t", "duration_minutes": 5}),
-        "attempt-start": ("post", f"/api/v1/assessments/{assessment}/attempts", candidate, {}),
-        "attempt-submit": ("post", f"/api/v1/attempts/{attempt}/submit", candidate, {"score": "5"}),
-        "post-create": ("post", "/api/v1/posts", staff, {"title": "t", "body": "b", "tags": ["a"], "assessment": assessment}),
-        "post-edit": ("patch", f"/api/v1/posts/{post_id}", staff, {"title": "t", "body": "b"}),
-        "comment-create": ("post", f"/api/v1/posts/{post_id}/comments", staff, {"body": "b"}),
-    }
-    return {"client": client, "targets": targets}
+    return json_write_endpoints()
 
 
 def send(world, target: str, raw: str | bytes):
@@ -62,11 +32,7 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-ENDPOINTS = ["token", "login", "users", "assessment-create", "assessment-edit", "attempt-start", "attempt-submit",
-             "post-create", "post-edit", "comment-create"]
-
-
-@pytest.mark.parametrize("target", ENDPOINTS)
+@pytest.mark.parametrize("target", ENDPOINT_NAMES)
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 900, 1000, 50_000])
 def test_deep_nesting_is_one_clear_400_everywhere(world, target, depth):
     events_before = OutboxEvent.objects.count()
