@@ -26,8 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from search_api.filtering import EXACT, Condition
+from search_api.query_builder import NOT_DELETED
 
-NOT_DELETED = {"term": {"deleted": False}}
 SUBMITTED = {"term": {"status": "submitted"}}
 RANK_ORDER = (("score", "desc"), ("time_taken_seconds", "asc"))
 SCORE_ORDER = (("score", "asc"),)
