@@ -17,8 +17,8 @@ import requests
 
 from bench import namespace
 
-APPS = ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat")
-WORKERS = ("worker-indexing", "worker-fanout", "worker-counters", "beat")
+APPS = ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener")
+WORKERS = ("worker-indexing", "worker-fanout", "worker-counters", "beat", "listener")
 
 
 @dataclass(frozen=True)

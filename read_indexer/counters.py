@@ -1,6 +1,6 @@
-"""Exact, coalesced counters (Zulip's batch-consumer shape).
+"""Exact, coalesced counters (Zulip's batch-consumer shape), from captured row changes.
 
-A batch claims unapplied events by setting `counters_applied_at` on their outbox rows in the same
+A batch claims unapplied changes by setting `counters_applied_at` on their outbox rows in the same
 transaction as the increments, so an event counts exactly once however often it is delivered,
 and a hot row gets one UPDATE per batch, not one per event. A global advisory lock serialises
 batches with the reconciliation, which recounts recently active rows and repairs drift.
@@ -15,25 +15,39 @@ import orjson
 import structlog
 from django.db import connections, transaction
 
+from shared.events import ROW_CHANGE_TYPES, RowChange
+from write_service.assessments.models import Assessment, Attempt, AttemptStatus
+from write_service.discussions.models import Comment, Post
+
 log = structlog.get_logger(__name__)
 COUNTERS_LOCK_ID = 7_240_001
 BATCH_LIMIT = 5000
 
-# event type -> (target table, payload key, counter column, delta)
-COUNTER_EFFECTS: dict[str, tuple[str, str, str, int]] = {
-    "attempt.started": ("assessments_assessment", "assessment_id", "attempts_count", 1),
-    "attempt.submitted": ("assessments_assessment", "assessment_id", "submitted_count", 1),
-    "comment.created": ("discussions_post", "post_id", "comments_count", 1),
-    "comment.deleted": ("discussions_post", "post_id", "comments_count", -1),
-}
+# Counted table -> (its parent key, the counter table, how one row counts there). A row counts
+# by its old values negatively and its new values positively, so an insert, a delete, a soft
+# delete, an undelete and a move to another parent all come out exact, whoever wrote them.
+COMMENTS, POSTS = Comment._meta.db_table, Post._meta.db_table
+ATTEMPTS, ASSESSMENTS = Attempt._meta.db_table, Assessment._meta.db_table
+
+
+def _counts(table: str, values: dict | None) -> list[tuple[str, int, str]]:
+    """(counter table, counter row, column) a row with these key values counts in."""
+    if values is None:
+        return []
+    if table == COMMENTS:
+        return [(POSTS, values["post_id"], "comments_count")] if values["deleted_at"] is None else []
+    if table == ATTEMPTS:
+        counted = [(ASSESSMENTS, values["assessment_id"], "attempts_count")]
+        if values["status"] == AttemptStatus.SUBMITTED:
+            counted.append((ASSESSMENTS, values["assessment_id"], "submitted_count"))
+        return counted
+    return []
 
 
 @dataclass
 class CounterBatch:
     claimed: int = 0
     rows_updated: dict[str, list[int]] = field(default_factory=dict)
-    # Counter events whose documents must be re-projected now that their counters moved.
-    reproject_event_ids: list[int] = field(default_factory=list)
     more_pending: bool = False
 
 
@@ -64,14 +78,14 @@ def _apply_deltas(cursor, table: str, deltas: dict[int, dict[str, int]]) -> list
         values.append("(%s::bigint" + ", %s::bigint" * len(columns) + ")")
         params.extend([row_id, *(per_row.get(c, 0) for c in columns)])
     assignments = [f"{c} = t.{c} + v.{c}" for c in columns]
-    if table == "discussions_post":
+    if table == POSTS:
         # Recomputed (one index probe on comment_post_created), not GREATEST with the new events:
         # deleting the latest comment must give the post back its previous activity time.
         assignments.append("last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM discussions_comment c"
                            " WHERE c.post_id = t.id AND c.deleted_at IS NULL), t.created_at)")
     cursor.execute(
         f"""
-        UPDATE {table} AS t SET {', '.join(assignments)}, version = t.version + 1
+        UPDATE {table} AS t SET {', '.join(assignments)}
         FROM (VALUES {', '.join(values)}) AS v(id, {', '.join(columns)})
         WHERE t.id = v.id
         RETURNING t.id
@@ -89,24 +103,18 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
         batch.claimed = len(events)
         batch.more_pending = len(events) == limit
         deltas: dict[str, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-        for event_id, event_type, payload, _occurred_at in events:
-            effect = COUNTER_EFFECTS.get(event_type)
-            if effect is None:
+        for _event_id, event_type, payload, _occurred_at in events:
+            if event_type not in ROW_CHANGE_TYPES:
                 continue
-            batch.reproject_event_ids.append(event_id)
-            table, key, column, delta = effect
             # Django's PostgreSQL backend hands raw jsonb back as text.
-            row_id = (orjson.loads(payload) if isinstance(payload, str) else payload)[key]
-            per_row = deltas[table][row_id]
-            per_row[column] = per_row.get(column, 0) + delta
+            change = RowChange.model_validate(orjson.loads(payload) if isinstance(payload, str) else payload)
+            for values, delta in ((change.old, -1), (change.new, +1)):
+                for table, row_id, column in _counts(change.table, values):
+                    per_row = deltas[table][row_id]
+                    per_row[column] = per_row.get(column, 0) + delta
+        # The counted rows' own capture re-projects their documents (posts, assessments).
         for table, per_table in deltas.items():
             batch.rows_updated[table] = _apply_deltas(cursor, table, per_table)
-        if batch.reproject_event_ids:
-            # The documents showing these counters are stale until re-projected: mark the events
-            # unindexed in the increment's own transaction, so the relay guarantees that
-            # re-projection like any other (a lost task or an Elasticsearch outage loses nothing).
-            cursor.execute("UPDATE outbox_outboxevent SET indexed_at = NULL WHERE id = ANY(%s)",
-                           [batch.reproject_event_ids])
     if batch.claimed:
         log.info("counters.batch_applied", events=batch.claimed,
                  rows={table: len(ids) for table, ids in batch.rows_updated.items()})
@@ -118,7 +126,7 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
 _PENDING_COUNTER_EVENT = "SELECT 1 FROM outbox_outboxevent WHERE counters_applied_at IS NULL AND dead_at IS NULL"
 _RECONCILE_SQL = {
     "discussions_post": """
-        UPDATE discussions_post AS t SET comments_count = c.actual, version = t.version + 1
+        UPDATE discussions_post AS t SET comments_count = c.actual
         FROM (
             SELECT p.id, (SELECT COUNT(*) FROM discussions_comment c
                           WHERE c.post_id = p.id AND c.deleted_at IS NULL) AS actual
@@ -129,7 +137,7 @@ _RECONCILE_SQL = {
     """,
     "assessments_assessment": """
         UPDATE assessments_assessment AS t
-        SET attempts_count = c.attempts, submitted_count = c.submitted, version = t.version + 1
+        SET attempts_count = c.attempts, submitted_count = c.submitted
         FROM (
             SELECT a.assessment_id AS id, COUNT(*) AS attempts,
                    COUNT(*) FILTER (WHERE a.status = 'submitted') AS submitted

@@ -1,11 +1,11 @@
 """Dead letters: outbox events that kept failing, for an operator to list, replay or discard.
 
 Dead letters are named by their outbox event id (the id in every log line about the event).
-Replay puts the event back into the normal delivery path (fresh relay state, dead mark cleared,
-then published after commit: the relay republishes it within seconds if that publish is lost);
+Replay puts the event back into the normal delivery path (fresh relay state, dead mark cleared:
+the outbox relay sends it at its next pass, within seconds);
 every handler is idempotent, so replaying an event that partly succeeded is safe. Discard drops
 the event for good; it is logged with its payload first, so nothing disappears without a trace.
-May touch: outbox_outboxevent and outbox_deadletter rows (primary), the Celery broker (publish).
+May touch: outbox_outboxevent and outbox_deadletter rows (primary).
 """
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from django.db import transaction
 
 from read_indexer.operator_cli import OperatorError
 from write_service.outbox.models import DeadLetter, OutboxEvent
-from write_service.outbox.publisher import publish_event_ids
 
 log = structlog.get_logger(__name__)
-PUBLISH_CHUNK = 200  # event ids per task, like the relay
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,6 @@ def replay(event_ids: list[int] | None) -> list[int]:
             dead_at=None, relay_attempts=0, next_relay_at=None, last_error="",
         )
         DeadLetter.objects.using("default").filter(event_id__in=ids).delete()
-    for start in range(0, len(ids), PUBLISH_CHUNK):
-        publish_event_ids(ids[start:start + PUBLISH_CHUNK])  # never raises: the relay is the fallback
     log.warning("dead_letters.replayed", event_ids=ids)
     return ids
 

@@ -1,7 +1,7 @@
-"""Turns a batch of outbox events into re-projected documents (the indexing handler).
+"""Turns a batch of captured row changes into re-projected documents (the indexing handler).
 
-Events only say *what* changed; the documents are re-read from PostgreSQL, so a duplicated,
-reordered or late event can only ever (re)write the current state, with its version.
+A change only says *which row* changed; the documents are re-read from PostgreSQL, so a
+duplicated, reordered or late change can only ever (re)write the current state, with its version.
 """
 from __future__ import annotations
 
@@ -15,35 +15,32 @@ from django.utils import timezone
 from read_indexer import lag
 from read_indexer.documents import project_and_index
 from shared import events
+from write_service.assessments.models import Assessment, Attempt
+from write_service.discussions.models import Post
 from write_service.outbox.models import DeadLetter, OutboxEvent
 
 log = structlog.get_logger(__name__)
 BACKLOG_BATCH = 300  # other pending events one indexing task takes along (bounded task time)
 
 
+# Tables whose rows are documents of their own; every other captured table reaches documents
+# through a fan-out (users) or through the counters batch's update of the counted row (comments).
+INDEX_OF_TABLE = {Assessment._meta.db_table: "assessments", Attempt._meta.db_table: "attempts",
+                  Post._meta.db_table: "posts"}
+
+
 @dataclass
 class Targets:
     ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    # AssessmentDeleted events: indexed only once every attempt is a tombstone (deletion_fanout).
-    deletion_event_ids: list[int] = field(default_factory=list)
+    # row.fanout changes: indexed only once every child document is re-projected (read_indexer.fanout).
+    fanout_event_ids: list[int] = field(default_factory=list)
 
 
-def route(event: events.Event, targets: Targets, event_id: int) -> None:
-    match event:
-        case events.AssessmentCreated() | events.AssessmentUpdated() | events.AssessmentCutOffChanged():
-            # Attempt documents show nothing of the assessment but its organisation and deletion:
-            # status (visibility) and cut-off (qualified) are read through the assessment document.
-            targets.ids["assessments"].add(event.assessment_id)
-        case events.AssessmentDeleted():
-            targets.ids["assessments"].add(event.assessment_id)
-            targets.deletion_event_ids.append(event_id)
-        case events.AttemptStarted() | events.AttemptSubmitted():
-            targets.ids["attempts"].add(event.attempt_id)  # that one attempt, whatever its leaderboard's size
-            targets.ids["assessments"].add(event.assessment_id)  # attempts_count, submitted_count
-        case events.PostCreated() | events.PostUpdated() | events.PostDeleted():
-            targets.ids["posts"].add(event.post_id)
-        case events.CommentCreated() | events.CommentDeleted():
-            targets.ids["posts"].add(event.post_id)  # again after the counters batch (comments_count)
+def route(event_type: str, change: events.RowChange, targets: Targets, event_id: int) -> None:
+    if index_name := INDEX_OF_TABLE.get(change.table):
+        targets.ids[index_name].add(change.id)  # a fan-out's own document too: at once, not after its children
+    if event_type == events.RowChange.ROW_FANOUT:
+        targets.fanout_event_ids.append(event_id)
 
 
 def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:
@@ -67,26 +64,23 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     rows = list(pending.filter(id__in=event_ids))
     if also_pending:
         own = [r.id for r in rows] or list(event_ids)
-        # Not deletions: one stays pending while its fan-out runs, and every task would re-send it.
-        others = pending.exclude(id__in=own).exclude(event_type=events.AssessmentDeleted.event_type)
+        # Not fan-outs: one stays pending while it runs, and every task would re-send it.
+        others = pending.exclude(id__in=own).exclude(event_type=events.RowChange.ROW_FANOUT)
         rows += list(others.order_by("occurred_at")[:also_pending])
     targets = Targets()
     for row in rows:
         try:
-            route(events.parse_event(row.event_type, row.payload), targets, row.id)
+            change = events.parse_event(row.event_type, row.payload)
+            if not isinstance(change, events.RowChange):
+                raise ValueError(f"{row.event_type} is a domain event: no pipeline handler takes it")
+            route(row.event_type, change, targets, row.id)
         except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
             dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():
         project_and_index(index_name, sorted(ids))
-    # An event whose counters were applied after we read it was re-marked unindexed by that batch:
-    # our documents predate the new counts, so leave it for the re-projection the batch scheduled.
-    # Deletion events are left unindexed for their fan-out (the relay re-sends them if it is lost).
-    now, done = timezone.now(), [r for r in rows if r.id not in targets.deletion_event_ids]
-    uncounted_at_read = [r.id for r in done if r.counters_applied_at is None]
-    counted_at_read = [r.id for r in done if r.counters_applied_at is not None]
-    unindexed = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True)
-    unindexed.filter(id__in=uncounted_at_read, counters_applied_at__isnull=True).update(indexed_at=now)
-    unindexed.filter(id__in=counted_at_read).update(indexed_at=now)
+    # Fan-out changes stay unindexed for their fan-out (the relay re-sends one if it is lost).
+    done = [r.id for r in rows if r.id not in targets.fanout_event_ids]
+    OutboxEvent.objects.using("default").filter(id__in=done, indexed_at__isnull=True).update(indexed_at=timezone.now())
     lag.record([r.occurred_at for r in rows])
     return targets
 

@@ -3,7 +3,9 @@
 Each projection reads current state from the primary in one statement (one snapshot): a row
 joined with the rows it shows (never a count or window over its siblings), and returns (id,
 version, document). `version` is the sum of the versions of every row the document derives from;
-deleted rows become tombstones.
+deleted rows become tombstones, soft-deleted ones at their version, hard-deleted ones (a
+`DELETE` by psql or a queryset) at HARD_DELETED_VERSION, above any version the row ever had: ids
+are never reused, so nothing can come after it.
 See docs/ARCHITECTURE.md ("Nothing stale wins", "Deleted stays deleted").
 """
 from __future__ import annotations
@@ -26,15 +28,26 @@ class ProjectedDocument:
     routing_keys: dict  # fields kept on tombstones (tenant, parent) so they stay filterable
 
 
+HARD_DELETED_VERSION = 2**62
+
+
 @dataclass(frozen=True)
 class Projection:
     index: IndexDefinition
     table: str
+    id_field: str  # the document field holding the row id (kept on tombstones)
     fetch: Callable[[list[int], str], list[ProjectedDocument]]
 
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
+        """Documents of these rows; a row that does not exist was deleted for good. Only a read of
+        the primary may say that (a replica's missing row may just not have arrived yet)."""
         ids = sorted(set(ids))
-        return self.fetch(ids, using) if ids else []
+        documents = self.fetch(ids, using) if ids else []
+        found = {doc.id for doc in documents}
+        return documents + [
+            ProjectedDocument(row_id, HARD_DELETED_VERSION, {self.id_field: row_id, "deleted": True}, {self.id_field: row_id})
+            for row_id in ids if row_id not in found
+        ]
 
     def walk_pages(self, *, after_key: int, batch_size: int, using: str = "default") -> Iterator[list[int]]:
         """Row ids of the whole table, in pages of `batch_size`, in id order (`project` turns a page
@@ -125,18 +138,13 @@ def _fetch_attempts(ids: list[int], using: str) -> list[ProjectedDocument]:
     ]
 
 
-def assessment_attempt_pages(assessment_id: int, *, page_size: int, using: str = "default") -> Iterator[list[int]]:
-    """Ids of one assessment's attempts, in keyset pages."""
-    sql, after = "SELECT id FROM assessments_attempt WHERE assessment_id = %s AND id > %s ORDER BY id LIMIT %s", 0
-    while ids := _ids(using, sql, [assessment_id, after, page_size]):
+def child_pages(table: str, column: str, value: int, *, page_size: int, using: str = "default") -> Iterator[list[int]]:
+    """Ids of the rows of `table` whose `column` is `value` (an assessment's attempts, a user's
+    posts), in keyset pages. Table and column come from model metadata, never from input."""
+    sql, after = f"SELECT id FROM {table} WHERE {column} = %s AND id > %s ORDER BY id LIMIT %s", 0
+    while ids := _ids(using, sql, [value, after, page_size]):
         yield ids
         after = ids[-1]
-
-
-def project_assessment_attempts(assessment_id: int, using: str = "default") -> list[ProjectedDocument]:
-    """Every attempt document of one assessment."""
-    return [doc for ids in assessment_attempt_pages(assessment_id, page_size=5000, using=using)
-            for doc in PROJECTIONS["attempts"].project(ids, using)]
 
 
 _POST_SQL = """
@@ -161,7 +169,7 @@ def _fetch_posts(ids: list[int], using: str) -> list[ProjectedDocument]:
 
 
 PROJECTIONS: dict[str, Projection] = {
-    "assessments": Projection(ASSESSMENTS, "assessments_assessment", _fetch_assessments),
-    "attempts": Projection(ATTEMPTS, "assessments_attempt", _fetch_attempts),
-    "posts": Projection(POSTS, "discussions_post", _fetch_posts),
+    "assessments": Projection(ASSESSMENTS, "assessments_assessment", "id", _fetch_assessments),
+    "attempts": Projection(ATTEMPTS, "assessments_attempt", "attempt_id", _fetch_attempts),
+    "posts": Projection(POSTS, "discussions_post", "id", _fetch_posts),
 }

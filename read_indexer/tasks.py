@@ -12,7 +12,7 @@ from django_redis import get_redis_connection
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer import broker_queues, counters, deletion_fanout, documents, event_projection, outbox_relay
+from read_indexer import broker_queues, counters, event_projection, fanout, outbox_relay
 from shared import task_names
 from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
 
@@ -31,8 +31,8 @@ def project_events_task(self, event_ids: list[int]) -> dict:
     except Exception as exc:
         event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
         raise
-    if targets.deletion_event_ids:  # fast path; the relay re-sends a deletion event until its fan-out is done
-        tombstone_attempts_task.delay(targets.deletion_event_ids)
+    if targets.fanout_event_ids:  # fast path; the relay re-sends a fan-out change until it is done
+        fan_out_task.delay(targets.fanout_event_ids)
     return {"events": len(event_ids)}
 
 
@@ -63,23 +63,15 @@ def apply_counters_task(self, limit: int = counters.BATCH_LIMIT, flag: str | Non
     if flag:  # the flush the write path scheduled: clear its flag (only ours) before claiming
         get_redis_connection("default").eval(_DELETE_IF_OURS, 1, task_names.COUNTERS_SCHEDULED_KEY, flag)
     batch = counters.apply_counters_batch(limit)
-    ids = batch.reproject_event_ids
-    for start in range(0, len(ids), 500):  # fast path; the relay covers a lost one
-        project_events_task.delay(ids[start:start + 500])
     if batch.more_pending:
         apply_counters_task.delay(limit)
     return {"claimed": batch.claimed}
 
 
-@shared_task(name=task_names.PROJECT_DOCUMENTS, bind=True, **RETRYING)
-def project_documents_task(self, index_name: str, ids: list[int]) -> dict:
-    return {"written": documents.project_and_index(index_name, ids)}
-
-
-@shared_task(name=task_names.TOMBSTONE_ATTEMPTS, bind=True, **RETRYING)
-def tombstone_attempts_task(self, event_ids: list[int]) -> dict:
+@shared_task(name=task_names.FAN_OUT, bind=True, **RETRYING)
+def fan_out_task(self, event_ids: list[int]) -> dict:
     try:
-        return {"written": deletion_fanout.tombstone_attempts(event_ids)}
+        return {"written": fanout.fan_out(event_ids)}
     except Exception as exc:
         event_projection.record_failure(event_ids, f"{type(exc).__name__}: {exc}")
         raise
@@ -116,10 +108,7 @@ def outbox_relay_task() -> dict:
 
 @shared_task(name=task_names.RECONCILE_COUNTERS)
 def reconcile_counters_task() -> dict:
-    repaired = counters.reconcile_recent()
-    for table, index_name in (("assessments_assessment", "assessments"), ("discussions_post", "posts")):
-        if repaired.get(table):
-            project_documents_task.delay(index_name, repaired[table])
+    repaired = counters.reconcile_recent()  # the repaired rows' own capture re-projects them
     return {table: len(ids) for table, ids in repaired.items()}
 
 
@@ -132,3 +121,10 @@ def outbox_cleanup_task() -> dict:
 def ping_task(value: str) -> None:
     """Round-trip probe for smoke tests and readiness: the reply lands in Redis, not a result backend."""
     get_redis_connection("default").set(f"ping:{value}", f"pong:{value}", ex=60)
+
+
+@shared_task(name=task_names.DRIFT_SWEEP)
+def drift_sweep_task() -> dict:
+    from read_indexer import drift_sweep
+
+    return drift_sweep.sweep()

@@ -1,4 +1,4 @@
-"""Celery configuration shared by the publisher (write_service) and the workers (read_indexer).
+"""Celery configuration of read_indexer: its workers, beat and the change listener (which sends).
 
 Timing budget, kept consistent on purpose:
   task hard time limit 120 s  <  retry backoff cap 60 s + time limit  <  visibility timeout 900 s.

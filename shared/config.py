@@ -76,7 +76,6 @@ class Config:
     search_rate_window_seconds: int
     search_es_timeout_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
-    outbox_events_enabled: bool
     naive_counter_updates: bool
 
     @property
@@ -129,7 +128,6 @@ def load_config() -> Config:
             search_rate_limit=_number("SEARCH_RATE_LIMIT", env("SEARCH_RATE_LIMIT", "600")),
             search_rate_window_seconds=_number("SEARCH_RATE_WINDOW_SECONDS", env("SEARCH_RATE_WINDOW_SECONDS", "60")),
             search_es_timeout_seconds=_number("SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float),
-            outbox_events_enabled=_bool(env("OUTBOX_EVENTS_ENABLED", "true")),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )
     except ValueError as exc:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our own processes: write_service and search_api under Gunicorn, Celery workers (one per queue
-# group) and beat. APP_ENV selects the data (dev: the demo; test: the isolated test data) and the
+# group), beat, and the change listener (LISTEN on the primary, read_indexer/change_listener.py). APP_ENV selects the data (dev: the demo; test: the isolated test data) and the
 # default ports, so the test suite runs its own processes beside the demo without touching it.
 #
 # usage: stack/apps.sh start|stop|status|restart [component...]
@@ -17,7 +17,7 @@ RUN_DIR="$STACK_HOME/run/$STACK_NAMESPACE"
 LOG_DIR="$STACK_LOGS/$STACK_NAMESPACE"
 VENV="$REPO_ROOT/.venv/bin"
 export PYTHONPATH="$REPO_ROOT" PROMETHEUS_MULTIPROC_DIR="$RUN_DIR/prometheus"
-ALL_COMPONENTS=(write search worker-indexing worker-fanout worker-counters beat)
+ALL_COMPONENTS=(write search worker-indexing worker-fanout worker-counters beat listener)
 
 command_for() {
   case "$1" in
@@ -29,6 +29,7 @@ command_for() {
     worker-fanout) echo "$VENV/celery -A read_indexer.celery_app worker -Q fanout -c ${FANOUT_CONCURRENCY:-1} -n fanout-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     worker-counters) echo "$VENV/celery -A read_indexer.celery_app worker -Q counters,maintenance -c ${COUNTERS_CONCURRENCY:-1} -n counters-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     beat) echo "$VENV/celery -A read_indexer.celery_app beat --schedule $RUN_DIR/celerybeat-schedule --loglevel INFO" ;;
+    listener) echo "$VENV/python $REPO_ROOT/manage.py listen_changes" ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -53,7 +54,7 @@ start_one() {
   if pid_of "$name" >/dev/null; then return 0; fi
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR"
   # setsid: its own process group, so stop can signal Gunicorn's or Celery's children too.
-  if [[ $name == worker-* || $name == beat ]]; then
+  if [[ $name == worker-* || $name == beat || $name == listener ]]; then
     # Supervised like systemd or compose's restart policy would: a Celery process that exits
     # (e.g. on a broker connection loss it cannot recover from) is started again in a second.
     setsid nohup bash -c "while :; do $(command_for "$name"); echo '{\"event\": \"supervisor.restart\", \"component\": \"$name\"}'; sleep 1; done" \

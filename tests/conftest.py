@@ -24,6 +24,7 @@ os.environ.setdefault("APP_ENV", "test")
 
 
 CELERY_WORKERS = ("worker-indexing", "worker-fanout", "worker-counters")  # stack/apps.sh components
+PIPELINE_PROCESSES = (*CELERY_WORKERS, "beat", "listener")
 
 
 def apps(action: str, *components: str) -> None:
@@ -71,11 +72,11 @@ def pytest_itemcollected(item):
 @pytest.fixture(scope="session")
 def pipeline(django_db_setup):
     """Real Celery workers and beat for this namespace, restarted so they run the current code."""
-    apps("restart", *CELERY_WORKERS, "beat")
-    apps("start", *CELERY_WORKERS, "beat")
+    apps("restart", *PIPELINE_PROCESSES)
+    apps("start", *PIPELINE_PROCESSES)
     wait_for_workers()
     yield
-    apps("stop", *CELERY_WORKERS, "beat")
+    apps("stop", *PIPELINE_PROCESSES)
 
 
 def wait_for_workers(timeout: float = 60) -> None:
@@ -85,12 +86,12 @@ def wait_for_workers(timeout: float = 60) -> None:
     from shared import task_names
     from shared.config import load_config
     from tests.helpers import wait_until
-    from write_service.outbox.publisher import celery_publisher
+    from read_indexer.celery_app import app as celery_app
 
     client = redis_lib.Redis.from_url(load_config().cache_url)
     for queue in task_names.ALL_QUEUES:
         value = f"ready-{queue}-{uuid.uuid4().hex[:8]}"
-        celery_publisher().send_task(task_names.PING, args=[value], queue=queue)
+        celery_app.send_task(task_names.PING, args=[value], queue=queue)
         wait_until(lambda: client.get(f"ping:{value}"), timeout=timeout, message=f"a worker consuming {queue}")
 
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import task_names
 from tests.conftest import ROOT
 from tests.helpers import wait_until
-from write_service.outbox.publisher import celery_publisher
+from read_indexer.celery_app import app as celery_app
 
 
 def _free_port() -> int:
@@ -49,7 +49,7 @@ def test_worker_exposes_the_task_metrics_of_all_its_pool_processes(tmp_path):
     try:
         wait_until(lambda: _ping_successes(url) >= 0, timeout=60, message="the worker's metrics endpoint")
         for i in range(6):
-            celery_publisher().send_task(task_names.PING, args=[f"{queue}-{i}"], queue=queue)
+            celery_app.send_task(task_names.PING, args=[f"{queue}-{i}"], queue=queue)
         wait_until(lambda: _ping_successes(url) == 6, timeout=60,
                    message=f"6 successful pings in {url} (log: {tmp_path / 'worker.log'})")
         text = requests.get(url, timeout=2).text

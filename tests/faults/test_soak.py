@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from read_indexer import lag
-from tests.conftest import CELERY_WORKERS, ROOT
+from tests.conftest import PIPELINE_PROCESSES, ROOT
 from tests.faults.conftest import SOAK, start_load
 from tests.helpers import make_tenant
 
 pytestmark = [pytest.mark.slow]
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 WARM_UP_SECONDS = 10
-COMPONENTS = ("write", "search", *CELERY_WORKERS, "beat")
+COMPONENTS = ("write", "search", *PIPELINE_PROCESSES)
 
 
 def _process_tree_rss() -> dict[str, int]:

@@ -118,9 +118,9 @@ def held_by_live_workers() -> dict[str, int]:
     lists, so it does not keep the pipeline "busy" for three minutes after the kill.
     """
     from read_indexer.broker_queues import broker
-    from write_service.outbox.publisher import celery_publisher
+    from read_indexer.celery_app import app as celery_app
 
-    inspector = celery_publisher().control.inspect(timeout=1.0)
+    inspector = celery_app.control.inspect(timeout=1.0)
     live: set[str] = set()
     for method in (inspector.active, inspector.reserved, inspector.scheduled):
         for tasks in (method() or {}).values():

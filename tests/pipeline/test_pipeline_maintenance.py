@@ -93,11 +93,11 @@ def test_commit_to_indexed_lag_is_recorded():
 def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
     from read_indexer import broker_queues, tasks
     from shared import task_names
-    from write_service.outbox.publisher import celery_publisher
+    from read_indexer.celery_app import app as celery_app
 
     queue = f"relay-test-{uuid.uuid4().hex[:8]}"  # consumed by no worker
     for _ in range(3):
-        celery_publisher().send_task(task_names.PING, args=["never consumed"], queue=queue)
+        celery_app.send_task(task_names.PING, args=["never consumed"], queue=queue)
     try:
         assert broker_queues.depth(queue) == 3
         monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 3)

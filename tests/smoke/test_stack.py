@@ -100,10 +100,10 @@ def test_elasticsearch_round_trip_with_the_official_client():
 
 
 def test_celery_task_round_trip_through_redis_to_a_real_worker(pipeline):
-    from write_service.outbox.publisher import celery_publisher
+    from read_indexer.celery_app import app as celery_app
 
     value = uuid.uuid4().hex
-    celery_publisher().send_task(task_names.PING, args=[value])
+    celery_app.send_task(task_names.PING, args=[value])
     client = redis.Redis.from_url(CONFIG.cache_url)
     reply = wait_until(lambda: client.get(f"ping:{value}"), timeout=30, message="the worker's pong")
     assert reply == f"pong:{value}".encode()

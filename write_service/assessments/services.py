@@ -4,7 +4,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from shared import events
@@ -52,7 +51,6 @@ def assessment_create(
         tags=sorted(set(tags or [])), difficulty=difficulty, status=status, cut_off=cut_off,
         max_score=max_score, duration_minutes=duration_minutes,
     )
-    record_event(events.AssessmentCreated(assessment_id=assessment.pk, organisation_id=assessment.organisation_id))
     return assessment
 
 
@@ -72,11 +70,7 @@ def assessment_update(*, actor: User, assessment_id: int, changes: dict) -> Asse
     for field in changed:
         setattr(assessment, field, changes[field])
     _check_scores(assessment.cut_off, assessment.max_score)
-    assessment.version = F("version") + 1
-    assessment.save(update_fields=[*changed, "version", "updated_at"])
-    record_event(events.AssessmentUpdated(
-        assessment_id=assessment.pk, organisation_id=assessment.organisation_id, changed_fields=changed,
-    ))
+    assessment.save(update_fields=[*changed, "updated_at"])
     if "cut_off" in changed:
         record_event(events.AssessmentCutOffChanged(
             assessment_id=assessment.pk, organisation_id=assessment.organisation_id,
@@ -90,8 +84,7 @@ def assessment_delete(*, actor: User, assessment_id: int) -> None:
     """A soft delete: the row stays as a versioned tombstone, so the index can never resurrect it."""
     _require_staff(actor)
     assessment = _locked_assessment_of_actor_org(actor, assessment_id)
-    Assessment.objects.filter(pk=assessment.pk).update(deleted_at=timezone.now(), version=F("version") + 1)
-    record_event(events.AssessmentDeleted(assessment_id=assessment.pk, organisation_id=assessment.organisation_id))
+    Assessment.objects.filter(pk=assessment.pk).update(deleted_at=timezone.now())
 
 
 @transaction.atomic
@@ -108,7 +101,6 @@ def attempt_start(*, actor: User, assessment_id: int) -> Attempt:
         attempt = Attempt.objects.create(assessment=assessment, candidate_id=actor.pk, started_at=timezone.now())
     except IntegrityError:
         raise Conflict({"assessment": ["You already have an attempt at this assessment."]}) from None
-    record_event(events.AttemptStarted(attempt_id=attempt.pk, assessment_id=assessment.pk, candidate_id=actor.pk))
     return attempt
 
 
@@ -127,8 +119,7 @@ def attempt_submit(*, actor: User, attempt_id: int, score: Decimal) -> Attempt:
     attempt.score = score
     attempt.submitted_at = timezone.now()
     attempt.status = AttemptStatus.SUBMITTED
-    attempt.version = F("version") + 1
-    attempt.save(update_fields=["score", "submitted_at", "status", "version"])
+    attempt.save(update_fields=["score", "submitted_at", "status"])
     record_event(events.AttemptSubmitted(
         attempt_id=attempt.pk, assessment_id=attempt.assessment_id, candidate_id=actor.pk,
     ))

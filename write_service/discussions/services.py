@@ -6,11 +6,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from shared import events
 from write_service.accounts.models import User
 from write_service.assessments.models import Assessment
 from write_service.discussions.models import Comment, Post
-from write_service.outbox.recorder import record_event
 from write_service.platform.errors import Forbidden, NotFound, ServiceValidationError
 
 EDITABLE_FIELDS = ("title", "body", "tags", "assessment_id")
@@ -50,7 +48,6 @@ def post_create(*, actor: User, title: str, body: str, tags: list[str] | None = 
         organisation_id=actor.organisation_id, author_id=actor.pk, assessment_id=assessment_id,
         title=title, body=body, tags=sorted(set(tags or [])), last_activity_at=timezone.now(),
     )
-    record_event(events.PostCreated(post_id=post.pk, organisation_id=post.organisation_id))
     return post
 
 
@@ -70,9 +67,7 @@ def post_update(*, actor: User, post_id: int, changes: dict) -> Post:
         return post
     for field in changed:
         setattr(post, field, changes[field])
-    post.version = F("version") + 1
-    post.save(update_fields=[*changed, "version", "updated_at"])
-    record_event(events.PostUpdated(post_id=post.pk, changed_fields=changed))
+    post.save(update_fields=[*changed, "updated_at"])
     return post
 
 
@@ -80,8 +75,7 @@ def post_update(*, actor: User, post_id: int, changes: dict) -> Post:
 def post_delete(*, actor: User, post_id: int) -> None:
     post = _visible_post_for_update(actor, post_id)
     _require_author_or_staff(actor, post.author_id)
-    Post.objects.filter(pk=post.pk).update(deleted_at=timezone.now(), version=F("version") + 1)
-    record_event(events.PostDeleted(post_id=post.pk))
+    Post.objects.filter(pk=post.pk).update(deleted_at=timezone.now())
 
 
 @transaction.atomic
@@ -93,8 +87,6 @@ def comment_create(*, actor: User, post_id: int, body: str) -> Comment:
     comment = Comment.objects.create(post_id=post.pk, author_id=actor.pk, body=body)
     if settings.NAIVE_COUNTER_UPDATES:  # the benchmark's baseline: what hand-rolled code does
         Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
-        return comment
-    record_event(events.CommentCreated(comment_id=comment.pk, post_id=post.pk))
     return comment
 
 
@@ -107,5 +99,4 @@ def comment_delete(*, actor: User, comment_id: int) -> None:
     if comment is None:
         raise NotFound("Comment not found.")
     _require_author_or_staff(actor, comment.author_id)
-    Comment.objects.filter(pk=comment.pk).update(deleted_at=timezone.now(), version=F("version") + 1)
-    record_event(events.CommentDeleted(comment_id=comment.pk, post_id=comment.post_id))
+    Comment.objects.filter(pk=comment.pk).update(deleted_at=timezone.now())

@@ -5,7 +5,6 @@ from shared.config import load_config
 from shared.redis_cache import cache_settings, session_settings
 from shared.structured_logging import configure_structlog, logging_dict_config
 
-from .celery import celery_settings
 from .databases import database_settings
 
 CONFIG = load_config()
@@ -60,7 +59,6 @@ SESSION_COOKIE_AGE = 14 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
-globals().update(celery_settings(CONFIG))
 
 TEMPLATES = [
     {
@@ -101,8 +99,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "Assessment platform write API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
 
 SLOW_QUERY_MS = CONFIG.slow_query_ms
-# Benchmark baselines only (bench/): the cost of events, and hand-rolled synchronous counters.
-OUTBOX_EVENTS_ENABLED = CONFIG.outbox_events_enabled
+# Benchmark baseline only (bench/): hand-rolled synchronous counters.
 NAIVE_COUNTER_UPDATES = CONFIG.naive_counter_updates
 # How long a client that just wrote keeps reading from the primary (read-your-writes).
 READ_YOUR_WRITES_SECONDS = 5

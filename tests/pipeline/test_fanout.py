@@ -1,7 +1,7 @@
-"""Deleting an assessment turns every attempt document of it into a tombstone (the one fan-out
-left), and its bookkeeping is the deletion event's own outbox row: a lost fan-out task, or a worker
-killed in the middle of one, is finished by the ordinary outbox relay, and a duplicate never runs
-beside a run in progress."""
+"""Fan-outs: deleting an assessment turns every attempt document of it into a tombstone, renaming a
+user reaches every attempt and post of theirs. The bookkeeping is the captured change's own outbox
+row: a lost fan-out task, or a worker killed in the middle of one, is finished by the ordinary
+outbox relay, and a duplicate never runs beside a run in progress."""
 from __future__ import annotations
 
 import time
@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg2
 from django.conf import settings
 
-from read_indexer import broker_queues, deletion_fanout, pipeline_status
+from read_indexer import broker_queues, fanout, pipeline_status
 from read_indexer.projections import PROJECTIONS
 from shared import task_names
 from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
@@ -37,7 +37,8 @@ def _assessment_with_attempts(candidates: int):
 
 
 def _deletion_event(assessment_id: int) -> OutboxEvent:
-    return OutboxEvent.objects.get(event_type="assessment.deleted", payload__assessment_id=assessment_id)
+    return OutboxEvent.objects.get(event_type="row.fanout", payload__table="assessments_assessment",
+                                   payload__id=assessment_id)
 
 
 def _tombstoned(attempt_ids: list[int]) -> bool:
@@ -102,7 +103,7 @@ def test_a_lost_fan_out_and_a_killed_run_are_finished_by_the_outbox_relay():
             # Indexing tasks already running may still send it once; after them, nothing can.
             wait_until(_indexing_quiet, timeout=30, message="no indexing task queued or running")
             broker_queues.broker().delete(*broker_queues.list_keys(task_names.QUEUE_FANOUT))  # its task is lost too
-            assert deletion_fanout.tombstone_attempts([event.pk]) == 0, "a duplicate stands aside while a run holds the row"
+            assert fanout.fan_out([event.pk]) == 0, "a duplicate stands aside while a run holds the row"
             relays_before = OutboxEvent.objects.get(pk=event.pk).relay_attempts
             time.sleep(RELAY_SWEEPS_SECONDS)
             assert OutboxEvent.objects.get(pk=event.pk).relay_attempts == relays_before, "the relay skips a running fan-out"
@@ -116,3 +117,18 @@ def test_a_lost_fan_out_and_a_killed_run_are_finished_by_the_outbox_relay():
     # Nothing is queued for it any more: only the outbox relay can bring the fan-out back.
     _wait_until_finished(assessment.pk, attempt_ids, timeout=60)
     assert OutboxEvent.objects.get(pk=event.pk).relay_attempts > relays_before
+
+
+def test_renaming_a_user_reaches_every_attempt_and_post_of_theirs():
+    from write_service.accounts.models import User
+    from write_service.discussions.services import post_create
+
+    tenant, assessment, attempt_ids = _assessment_with_attempts(1)
+    candidate = tenant.candidates[0]
+    post = post_create(actor=candidate, title="by the candidate", body="text")
+    wait_until(lambda: es_source("attempts", attempt_ids[0]) and es_source("posts", post.pk), timeout=30,
+               message="attempt and post indexed")
+    User.objects.filter(pk=candidate.pk).update(display_name="Renamed Candidate")  # a bypass write, no service
+    wait_until(lambda: es_source("attempts", attempt_ids[0])["candidate"]["display_name"] == "Renamed Candidate"
+               and es_source("posts", post.pk)["author"]["display_name"] == "Renamed Candidate",
+               timeout=30, message="the new name in the attempt and the post")

@@ -1,0 +1,123 @@
+"""Wakes the pipeline at each commit, whatever wrote it: LISTEN on the capture triggers' channel.
+
+The capture triggers NOTIFY `outbox_capture` with the outbox ids a statement recorded; PostgreSQL
+delivers a notification only when its transaction commits (a rollback sends nothing). This one
+process turns each into an indexing task for those ids and, when counters have work, one
+coalesced counters flush, so a change typed into psql is searchable in well under a second, like
+one made through the API. The write service publishes nothing: one process forwards every
+writer's changes, and a request never waits on the broker.
+
+It needs a direct connection to the primary: pgBouncer's transaction mode cannot LISTEN. Nothing
+is lost while it is down or reconnecting: on (re)connect it forwards what is pending, and the
+outbox relay (beat) re-sends anything still unprocessed after a few seconds regardless.
+May touch: the primary (LISTEN, reads of pending outbox ids), Redis (the counters flag), the broker.
+"""
+from __future__ import annotations
+
+import random
+import select
+import time
+import uuid
+
+import psycopg2
+import structlog
+from django_redis import get_redis_connection
+
+from read_indexer.celery_app import app
+from shared import task_names
+from shared.config import load_config
+
+log = structlog.get_logger(__name__)
+CHANNEL = "outbox_capture"
+IDS_PER_TASK = 500
+COUNTERS_COALESCE_SECONDS = 0.5
+RECONNECT_SECONDS = 1.0
+
+
+def schedule_counters_flush() -> None:
+    """At most one pending counters task at a time: a burst of changes becomes one batch.
+
+    The flag holds the token of the task it scheduled, and only that task clears it (just before
+    it claims changes), so a change committed after the claim schedules the next flush. Flushes
+    from elsewhere (beat, the relay, a full batch) leave it alone: if any task could clear it,
+    each would start one more self-renewing chain, and the flush rate would grow all day. A flag
+    whose task was lost expires, and beat flushes regularly too.
+    """
+    ttl_ms = int(COUNTERS_COALESCE_SECONDS * 1000) + 5000
+    token = uuid.uuid4().hex
+    if get_redis_connection("default").set(task_names.COUNTERS_SCHEDULED_KEY, token, nx=True, px=ttl_ms):
+        app.send_task(task_names.APPLY_COUNTERS, kwargs={"flag": token},
+                      countdown=COUNTERS_COALESCE_SECONDS + random.uniform(0, 0.05), expires=600)
+
+
+def forward(ids: list[int], *, counted: bool) -> None:
+    for start in range(0, len(ids), IDS_PER_TASK):
+        app.send_task(task_names.PROJECT_EVENTS, args=[ids[start:start + IDS_PER_TASK]])
+    if counted:
+        schedule_counters_flush()
+
+
+def parse(payload: str) -> tuple[list[int], bool, bool]:
+    """A notification's (ids to index, whether counters have work, whether to scan for the ids).
+
+    Format, written by `outbox_capture()`: `c:` or `-:`, then comma-separated ids, or `*` when
+    they did not fit a notification."""
+    flags, _, ids = payload.partition(":")
+    if ids == "*":
+        return [], flags == "c", True
+    return [int(i) for i in ids.split(",") if i], flags == "c", False
+
+
+def _pending(cursor) -> tuple[list[int], bool]:
+    cursor.execute("SELECT id FROM outbox_outboxevent WHERE indexed_at IS NULL AND dead_at IS NULL "
+                   "ORDER BY occurred_at LIMIT 5000")
+    ids = [row[0] for row in cursor.fetchall()]
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM outbox_outboxevent WHERE counters_applied_at IS NULL AND dead_at IS NULL)")
+    return ids, cursor.fetchone()[0]
+
+
+def _connect():
+    config = load_config()
+    connection = psycopg2.connect(host=config.pg_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
+                                  password=config.pg_password, application_name="change_listener",
+                                  keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+    connection.autocommit = True
+    return connection
+
+
+def listen_once() -> None:
+    """One connection's life: LISTEN, forward the backlog, then every notification until it drops."""
+    connection = _connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+            ids, counted = _pending(cursor)  # what committed while nobody listened
+            forward(ids, counted=counted)
+            log.info("listener.listening", channel=CHANNEL, backlog=len(ids))
+            while True:
+                if select.select([connection], [], [], 30.0) == ([], [], []):
+                    cursor.execute("SELECT 1")  # notice a dead server even when nothing is written
+                    continue
+                connection.poll()
+                ids, counted, scan = set(), False, False
+                while connection.notifies:
+                    more, more_counted, more_scan = parse(connection.notifies.pop(0).payload)
+                    ids.update(more)
+                    counted, scan = counted or more_counted, scan or more_scan
+                if scan:
+                    pending, _counted = _pending(cursor)
+                    ids.update(pending)
+                forward(sorted(ids), counted=counted)
+    finally:
+        connection.close()
+
+
+def run() -> None:
+    while True:
+        try:
+            listen_once()
+        except (psycopg2.Error, OSError) as exc:  # primary restarting, failover, network
+            log.warning("listener.disconnected", error=f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:  # the broker or Redis is down: same cure, reconnect and re-forward
+            log.warning("listener.forward_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        time.sleep(RECONNECT_SECONDS)
