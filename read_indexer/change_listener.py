@@ -78,7 +78,7 @@ def _pending(cursor) -> tuple[list[int], bool]:
 
 def _connect():
     config = load_config()
-    connection = psycopg2.connect(host=config.pg_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
+    connection = psycopg2.connect(host=config.pg_primary_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
                                   password=config.pg_password, application_name="change_listener",
                                   keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
     connection.autocommit = True

@@ -52,6 +52,8 @@ class Config:
     allowed_hosts: list[str]
     pg_host: str
     pg_port: int
+    # The primary itself, never pgBouncer: the change listener's LISTEN needs a session of its own.
+    pg_primary_host: str
     pg_replica_host: str
     pg_replica_port: int
     pgbouncer_port: int
@@ -107,6 +109,7 @@ def load_config() -> Config:
             allowed_hosts=[h.strip() for h in env("ALLOWED_HOSTS", "*").split(",") if h.strip()],
             pg_host=env("PG_HOST", "127.0.0.1"),
             pg_port=int(env("PG_PORT", "5432")),
+            pg_primary_host=env("PG_PRIMARY_HOST", env("PG_HOST", "127.0.0.1")),
             pg_replica_host=env("PG_REPLICA_HOST", env("PG_HOST", "127.0.0.1")),
             pg_replica_port=int(env("PG_REPLICA_PORT", "5433")),
             pgbouncer_port=int(env("PGBOUNCER_PORT", "6432")),

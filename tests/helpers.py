@@ -102,3 +102,12 @@ def assert_num_queries(expected: int, aliases=("default", "replica")):
     if len(queries) != expected:
         listing = "\n".join(f"  {i}. [{alias}] {sql}" for i, (alias, sql) in enumerate(queries, 1))
         raise AssertionError(f"expected {expected} queries, ran {len(queries)}:\n{listing}")
+
+
+def row_changes(model, row_id: int):
+    """The outbox rows the capture triggers recorded for one row of `model`."""
+    from shared.events import ROW_CHANGE_TYPES
+    from write_service.outbox.models import OutboxEvent
+
+    return OutboxEvent.objects.filter(event_type__in=ROW_CHANGE_TYPES, payload__table=model._meta.db_table,
+                                      payload__id=row_id)

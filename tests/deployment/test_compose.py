@@ -51,10 +51,10 @@ def services(compose) -> dict[str, dict]:
 
 def test_the_expected_services_exist(services):
     expected = {"postgres-primary", "postgres-replica", "pgbouncer", "redis", "elasticsearch", "migrate", "write",
-                "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "nginx"}
+                "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener", "nginx"}
     assert expected <= set(services), f"missing: {sorted(expected - set(services))}"
     assert set(python_services({"services": services})) == {
-        "migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat"}
+        "migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener"}
 
 
 def test_secrets_have_no_defaults_in_the_compose_file():
@@ -73,7 +73,7 @@ def _required_in_production() -> set[str]:
 
 
 @pytest.mark.parametrize("name", ["migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters",
-                                  "beat"])
+                                  "beat", "listener"])
 def test_every_python_service_sets_every_production_variable(services, name, monkeypatch):
     env = environment(services[name])
     assert env.get("APP_ENV") == "production"
@@ -142,7 +142,7 @@ def test_start_order_waits_for_health(services):
 
 
 def test_app_processes_wait_for_the_migrations(services):
-    for name in ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat"):
+    for name in ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener"):
         assert "migrate" in services[name]["depends_on"], name
     assert set(services["nginx"]["depends_on"]) == {"write", "search"}
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
-from tests.helpers import wait_until
+from tests.helpers import row_changes, wait_until
 from tests.operators.support import json_output, manage
 from write_service.discussions.models import Post
 from write_service.outbox.models import DeadLetter, OutboxEvent
@@ -24,14 +24,17 @@ def _dead_letter(event_type: str, payload: dict) -> OutboxEvent:
 def test_list_replay_and_discard(pipeline, tenant):
     with transaction.atomic():
         post = Post.objects.create(organisation=tenant.organisation, author=tenant.staff, title="never indexed",
-                                   body="its event died", last_activity_at=timezone.now())
-        lost = _dead_letter("post.created", {"post_id": post.pk, "organisation_id": tenant.organisation.pk})
+                                   body="its change died", last_activity_at=timezone.now())
+        lost = row_changes(Post, post.pk).get()  # recorded by the capture trigger, dead before it commits
+        lost.dead_at, lost.relay_attempts, lost.last_error = timezone.now(), 12, "ConnectionError: Elasticsearch unreachable"
+        lost.save()
+        DeadLetter.objects.create(event=lost, handler="indexing", error=lost.last_error, attempts=12)
     broken = _dead_letter("post.exploded", {"post_id": post.pk})  # a contract bug: replaying cannot help
 
     listed = manage("dead_letters", "list", "--json")
     assert listed.returncode == 0, listed.stderr[-2000:]
     by_id = {letter["event_id"]: letter for letter in json_output(listed)}
-    assert by_id[lost.pk]["event_type"] == "post.created" and by_id[broken.pk]["handler"] == "indexing"
+    assert by_id[lost.pk]["event_type"] == "row.changed" and by_id[broken.pk]["handler"] == "indexing"
     table = manage("dead_letters", "list")
     assert str(lost.pk) in table.stdout and "ConnectionError" in table.stdout
 

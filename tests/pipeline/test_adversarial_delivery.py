@@ -18,9 +18,10 @@ from read_indexer.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from write_service.assessments import services as assessments
+from write_service.assessments.models import Assessment
 from write_service.discussions import services as discussions
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import make_tenant
+from tests.helpers import make_tenant, row_changes
 from tests.pipeline.conftest import es_source
 
 OPERATIONS = st.lists(st.sampled_from(["edit", "comment", "uncomment", "cut_off", "submit_other"]), min_size=1, max_size=6)
@@ -43,7 +44,7 @@ def test_random_delivery_orders_converge_to_the_database(operations, delete_at_e
     snapshots: list = []
     others = iter(tenant.candidates[1:])
     comments = []
-    first_event = OutboxEvent.objects.filter(payload__assessment_id=assessment.pk).order_by("id").first().id
+    first_event = row_changes(Assessment, assessment.pk).order_by("id").first().id
 
     def capture():
         _snapshot(snapshots, "posts", post.pk)

@@ -3,27 +3,24 @@ from __future__ import annotations
 
 from read_indexer import event_projection, tasks
 from read_indexer.event_projection import project_events
+from shared.events import ROW_CHANGE_TYPES
+from write_service.discussions.models import Post
 from write_service.discussions.services import post_create
 from write_service.outbox.models import OutboxEvent
 from tests.helpers import make_tenant, wait_until
 
 
 def _indexed_posts(titles: list[str]) -> tuple[list[int], list[int]]:
-    """Posts written through the service; waits until the workers counted and indexed them. (post ids, event ids)
-
-    Counted too: a counters batch landing mid-test re-marks its events unindexed (by design), which
-    would race the assertions on `indexed_at` below.
-    """
+    """Posts written through the service; waits until the workers indexed them. (post ids, change ids)"""
     tenant = make_tenant(candidates=0)
-    first_event = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     post_ids = [post_create(actor=tenant.staff, title=title, body="b").pk for title in titles]
-    events = OutboxEvent.objects.filter(id__gt=first_event, event_type="post.created", payload__post_id__in=post_ids)
+    events = OutboxEvent.objects.filter(event_type__in=ROW_CHANGE_TYPES, payload__table=Post._meta.db_table,
+                                        payload__id__in=post_ids)
 
     def settled() -> bool:
-        return (events.count() == len(post_ids) and not events.filter(indexed_at__isnull=True).exists()
-                and not events.filter(counters_applied_at__isnull=True).exists())
+        return events.count() == len(post_ids) and not events.filter(indexed_at__isnull=True).exists()
 
-    wait_until(settled, timeout=30, message="the posts' events counted and indexed")
+    wait_until(settled, timeout=30, message="the posts' changes indexed")
     return post_ids, list(events.order_by("id").values_list("id", flat=True))
 
 

@@ -19,7 +19,7 @@ from django_redis import get_redis_connection
 from read_indexer import tasks
 from shared import task_names
 
-from write_service.discussions.models import Post
+from write_service.discussions.models import Comment, Post
 from write_service.discussions.services import comment_create, post_create
 from write_service.outbox.models import OutboxEvent
 from tests.helpers import make_tenant, wait_until
@@ -49,7 +49,7 @@ def test_hot_post_counts_exactly_with_one_update_per_batch():
                      message=f"comments_count == {COMMENTS}")
     updates = row.version - 1
     batches = (
-        OutboxEvent.objects.filter(event_type="comment.created", payload__post_id=post.pk)
+        OutboxEvent.objects.filter(payload__table=Comment._meta.db_table, payload__new__post_id=post.pk)
         .values("counters_applied_at").distinct().count()
     )
     print(f"\nhot row: {COMMENTS} comments in {batches} batches, {updates} counter UPDATEs on the post row "

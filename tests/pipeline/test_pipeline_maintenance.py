@@ -17,7 +17,8 @@ from tests.helpers import make_tenant, wait_until
 
 
 def test_an_event_that_breaks_its_contract_goes_to_the_dead_letter_store():
-    bad = OutboxEvent.objects.create(event_type="post.created", payload={"post_id": 1, "surprise": True},
+    bad = OutboxEvent.objects.create(event_type="row.changed", payload={"table": "discussions_post", "id": 1, "op": "insert",
+                                                                        "old": None, "new": {}, "surprise": True},
                                      occurred_at=timezone.now(), counters_applied_at=timezone.now())
     try:
         project_events([bad.pk])
@@ -53,7 +54,8 @@ def test_a_repair_never_counts_a_row_whose_counter_event_is_still_pending():
     with transaction.atomic(), connection.cursor() as cursor:
         # Uncommitted, so invisible to the workers: drift, plus an event still waiting for counters.
         Post.objects.filter(pk=post.pk).update(comments_count=7)
-        pending = OutboxEvent.objects.create(event_type="comment.created", payload={"post_id": post.pk, "comment_id": 0},
+        pending = OutboxEvent.objects.create(event_type="row.changed", payload={
+            "table": "discussions_comment", "id": 0, "op": "insert", "old": None, "new": {"post_id": post.pk, "deleted_at": None}},
                                              occurred_at=timezone.now())
         cursor.execute(repair, [900])
         assert cursor.fetchall() == [], "no repair while a counter event is pending"
@@ -65,9 +67,9 @@ def test_a_repair_never_counts_a_row_whose_counter_event_is_still_pending():
 
 def test_cleanup_removes_fully_processed_events_past_retention_only():
     old = timezone.now() - timedelta(days=30)
-    done = OutboxEvent.objects.create(event_type="post.updated", payload={"post_id": 1, "changed_fields": []},
+    done = OutboxEvent.objects.create(event_type="row.changed", payload={"table": "discussions_post", "id": 1, "op": "update", "old": {}, "new": {}},
                                       occurred_at=old, indexed_at=old, counters_applied_at=old)
-    pending = OutboxEvent.objects.create(event_type="post.updated", payload={"post_id": 1, "changed_fields": []},
+    pending = OutboxEvent.objects.create(event_type="row.changed", payload={"table": "discussions_post", "id": 1, "op": "update", "old": {}, "new": {}},
                                          occurred_at=old, indexed_at=None, counters_applied_at=old, dead_at=old)
     result = outbox_relay.cleanup(retention_days=7)
     assert result["events"] >= 1

@@ -105,8 +105,9 @@ class RotatingToken:
 
 
 @pytest.fixture(scope="session")
-def dataset(search):
-    """The random data set of brute-force and schema tests (see datasets.py), built once."""
+def dataset(search, pipeline):
+    """The random data set of brute-force and schema tests (see datasets.py), built once, with the
+    workers running: its rows are captured like any write, and it is read once they are done."""
     from tests.search_api.datasets import SEED, build_dataset
 
     return build_dataset(SEED)

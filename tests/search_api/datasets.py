@@ -1,9 +1,10 @@
-"""Random data sets for brute-force comparisons, written straight to PostgreSQL and projected with
-read_indexer (the workers' own code), then refreshed so they are searchable at once.
+"""Random data sets for brute-force comparisons, written straight to PostgreSQL and indexed by the
+pipeline, then refreshed so they are searchable at once.
 
-Rows are bulk-created without outbox events, so the pipeline never touches them; every timestamp
-lies days in the past, so counter reconciliation (which recounts recently active rows) leaves the
-deliberately random counters alone. Values are drawn from small pools on purpose: ties in every
+Rows are bulk-created, so the capture triggers record them like any write: the data set is read
+once the pipeline is idle (the counters batch has added the attempts to their assessments' random
+counts, and indexed everything). Every timestamp lies days in the past, so counter reconciliation
+(which recounts recently active rows) leaves the deliberately random counters alone. Values are drawn from small pools on purpose: ties in every
 sortable field exercise the tie-breaker and the cursor.
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from read_indexer.documents import project_and_index
 from read_indexer.projections import PROJECTIONS
 from tests.helpers import Tenant, make_tenant
+from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import refresh_indexes
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
@@ -135,8 +136,8 @@ def build_dataset(seed: int) -> Dataset:
 
     ids = {"assessments": [a.pk for a in own + foreign], "attempts": [a.pk for a in attempts], "posts": [p.pk for p in posts]}
     dataset = Dataset(seed=seed, tenant=tenant, other=other, candidate=candidate, leaderboards=[published.pk, draft.pk])
+    wait_for_idle_pipeline()
     for index_name, row_ids in ids.items():
-        project_and_index(index_name, row_ids)
         dataset.docs[index_name] = [doc.source for doc in PROJECTIONS[index_name].project(row_ids)]
     dataset.docs["attempts"] = with_reference_metrics(dataset.docs["attempts"])
     refresh_indexes()

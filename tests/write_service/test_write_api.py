@@ -10,7 +10,7 @@ from write_service.accounts.models import User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.discussions.models import Comment, Post
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, row_changes
 
 ASSESSMENT = {"title": "SQL window functions", "cut_off": "60", "max_score": "100", "duration_minutes": 45,
               "status": "published", "tags": ["sql", "postgres"], "difficulty": "hard"}
@@ -98,7 +98,7 @@ def test_idempotency_key_replays_and_writes_once(api, tenant):
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json() and second["Idempotent-Replayed"] == "true"
     assert Post.objects.filter(organisation=tenant.organisation).count() == before + 1
-    assert OutboxEvent.objects.filter(event_type="post.created", payload__post_id=first.json()["id"]).count() == 1
+    assert row_changes(Post, first.json()["id"]).filter(payload__op="insert").count() == 1
     assert OutboxEvent.objects.count() >= events_before + 1
     changed = api.post("/api/v1/posts", {**body, "body": "twice"}, token=tenant.staff_token, **{"Idempotency-Key": "post-1"})
     assert changed.status_code == 422 and "Idempotency-Key" in changed.json()["errors"]
@@ -135,13 +135,16 @@ def test_staff_create_users_only_in_their_own_organisation(api, tenant, unique):
     assert short.status_code == 400 and "password" in short.json()["errors"]
 
 
-def test_cut_off_change_records_its_own_event(api, tenant):
+def test_cut_off_change_records_its_row_changes_and_its_domain_event(api, tenant):
     assessment_id = _published(api, tenant)
     response = api.patch(f"/api/v1/assessments/{assessment_id}", {"cut_off": "70"}, token=tenant.staff_token)
     assert response.status_code == 200 and response.json()["cut_off"] == "70.00"
-    types = list(OutboxEvent.objects.filter(payload__assessment_id=assessment_id).order_by("id").values_list("event_type", flat=True))
-    assert types == ["assessment.created", "assessment.updated", "assessment.cut_off_changed"]
-    assert Assessment.objects.get(pk=assessment_id).version == 2
+    ops = list(row_changes(Assessment, assessment_id).order_by("id").values_list("payload__op", flat=True))
+    assert ops == ["insert", "update"]
+    domain = OutboxEvent.objects.get(event_type="assessment.cut_off_changed", payload__assessment_id=assessment_id)
+    assert domain.payload["new_cut_off"] == "70.00" and domain.indexed_at and domain.counters_applied_at, \
+        "a domain event waits for no pipeline handler"
+    assert Assessment.objects.get(pk=assessment_id).version == 2, "the trigger bumped the version once"
 
 
 def test_session_login_requires_csrf_on_writes(tenant):
