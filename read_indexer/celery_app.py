@@ -27,6 +27,7 @@ app.conf.beat_schedule = {
     "counters-flush": {"task": task_names.APPLY_COUNTERS, "schedule": 5.0, "options": {"expires": 10}},
     "counters-reconcile": {"task": task_names.RECONCILE_COUNTERS, "schedule": 60.0, "options": {"expires": 50}},
     "outbox-cleanup": {"task": task_names.OUTBOX_CLEANUP, "schedule": 3600.0, "options": {"expires": 600}},
+    "drift-sweep": {"task": task_names.DRIFT_SWEEP, "schedule": 30.0, "options": {"expires": 25}},
 }
 app.autodiscover_tasks(["read_indexer"], related_name="tasks", force=True)
 

@@ -1,5 +1,6 @@
 """Prometheus metrics of the pipeline: Celery task rates, durations and failures (from Celery's
-signals), and scrape-time gauges of the outbox backlog, queue depths and indexing lag.
+signals), the drift sweep's repairs, and scrape-time gauges of the outbox backlog, queue depths
+and indexing lag.
 
 Where the numbers are served: tasks run in prefork pool children, so their samples go through
 prometheus_client's multiprocess mode (files in PROMETHEUS_MULTIPROC_DIR, one per process).
@@ -35,6 +36,19 @@ TASK_RUNS = Counter(
 )
 TASK_DURATION = Histogram("celery_task_duration_seconds", "Wall time of one task execution", ["task"], buckets=TASK_BUCKETS)
 TASK_FAILURES = Counter("celery_task_failures_total", "Task executions that raised, by exception type", ["task", "exception"])
+
+# The drift sweep (read_indexer/drift_sweep.py): any increase means a document went wrong behind
+# the pipeline's back or through a bug; `unrepaired` needs an operator (verify, reindex).
+DRIFT_REPAIRED = Counter(
+    "pipeline_drift_repaired_total", "Drifted documents the drift sweep re-projected, by kind (missing, stale)",
+    ["index", "kind"],
+)
+DRIFT_UNREPAIRED = Counter(
+    "pipeline_drift_unrepaired_total",
+    "Drifted documents the drift sweep must not or could not fix, once per pass that finds them, by kind "
+    "(ahead, orphan, missing, stale)",
+    ["index", "kind"],
+)
 
 # Start times by task id, in the pool process that runs the task (prerun and postrun both fire
 # there). Popped in postrun, so it never holds more than the process's concurrent tasks.

@@ -1,9 +1,10 @@
 """One snapshot of the whole pipeline for operators: is every committed write reaching the index?
 
 Sections: outbox backlog (and its oldest event's age), Celery queue depths, dead letters,
-commit-to-indexed lag, aliases and their physical indexes (with rebuilds in progress), cluster
-health, PostgreSQL replication. Each section is collected on its own, so one unreachable service
-still leaves the others readable; `warnings` lists what an operator should look at.
+commit-to-indexed lag, the last drift sweep, aliases and their physical indexes (with rebuilds in
+progress), cluster health, PostgreSQL replication. Each section is collected on its own, so one
+unreachable service still leaves the others readable; `warnings` lists what an operator should
+look at.
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
 databases) and Elasticsearch.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 import orjson
 from django.db import connections
 
-from read_indexer import broker_queues, index_lifecycle, lag, rebuild_checkpoint
+from read_indexer import broker_queues, drift_sweep, index_lifecycle, lag, rebuild_checkpoint
 from read_indexer.operator_cli import describe_failure
 from read_indexer.rebuild_lock import reindex_running
 from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
@@ -83,6 +84,10 @@ def queues() -> dict:
 
 def indexing_lag() -> dict:
     return lag.percentiles()
+
+
+def drift() -> dict:
+    return {"last": drift_sweep.last_summary()}
 
 
 def indexes() -> dict:
@@ -154,8 +159,8 @@ def _round(value: float | None) -> float | None:
 
 
 SECTIONS: dict[str, Callable[[], dict]] = {
-    "outbox": outbox, "queues": queues, "lag": indexing_lag, "indexes": indexes, "cluster": cluster,
-    "replication": replication,
+    "outbox": outbox, "queues": queues, "lag": indexing_lag, "drift_sweep": drift, "indexes": indexes,
+    "cluster": cluster, "replication": replication,
 }
 
 
@@ -183,6 +188,10 @@ def _warnings(status: dict) -> list[str]:
             found.append(f"the oldest {kind} event is {age:.0f} s old")
     if box.get("dead_letters"):
         found.append(f"{box['dead_letters']} dead letters (manage.py dead_letters list)")
+    unrepaired = _drift_total((status.get("drift_sweep", {}).get("last") or {}).get("unrepaired", {}))
+    if unrepaired:
+        found.append(f"the last drift sweep left {unrepaired} drifted documents (its log names them: "
+                     "verify --repair, or reindex for documents ahead)")
     if status.get("cluster", {}).get("status") == "red":
         found.append("the Elasticsearch cluster is red")
     for entry in status.get("indexes", {}).values():
@@ -222,6 +231,20 @@ def render(status: dict) -> list[str]:
         "no samples (idle)" if not d["samples"] else
         f"p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   max {d['max']:.3f} s   ({d['samples']:,} samples)"
     ])
+
+    def drift_lines(d: dict) -> list[str]:
+        last = d["last"]
+        if last is None:
+            return ["no pass recorded"]
+        out = [f"{time.time() - last['finished_at']:.0f} s ago: {sum(last['checked'].values()):,} documents checked "
+               f"({last['changes']:,} changes{', window truncated' if last['truncated'] else ''}), "
+               f"repaired {_drift_total(last['repaired']):,}, unrepaired {_drift_total(last['unrepaired']):,}"]
+        for outcome in ("repaired", "unrepaired"):
+            for index, kinds in last[outcome].items():
+                out.append(f"{outcome} in {index}: " + ", ".join(f"{kind} {count:,}" for kind, count in kinds.items()))
+        return out
+
+    section("Drift sweep (last pass)", "drift_sweep", drift_lines)
 
     def index_lines(d: dict) -> list[str]:
         out = []
@@ -264,6 +287,10 @@ def render(status: dict) -> list[str]:
     lines.append("Warnings")
     lines.extend(f"  {w}" for w in status["warnings"] or ["none"])
     return lines
+
+
+def _drift_total(by_index: dict) -> int:
+    return sum(count for kinds in by_index.values() for count in kinds.values())
 
 
 def _counts(index: dict) -> str:
