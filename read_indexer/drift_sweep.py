@@ -8,7 +8,7 @@ One pass:
      show, a user's name, are left to the fan-out and `verify`);
   2. per index, verification.compare_ids: the database's projection against a realtime mget;
   3. drift is not yet drift while the row has a pending change of its own (its re-projection is on
-     its way); the rest is re-checked once after `settle` seconds, like `verify` does;
+     its way), nor in attempts and posts while a fan-out is pending (it is rewriting them); the rest is re-checked once after `settle` seconds, like `verify` does;
   4. what is still missing or stale is re-projected (documents.project_and_index: versioned, every
      write target) and checked again. Documents `ahead` of the database (a restore or a bug) and
      orphans cannot be fixed by a re-projection: they are logged and counted for an operator
@@ -33,6 +33,7 @@ from read_indexer import documents
 from read_indexer.metrics import DRIFT_REPAIRED, DRIFT_UNREPAIRED
 from read_indexer.projections import PROJECTIONS
 from read_indexer.verification import Drift, compare_ids
+from shared.events import RowChange
 
 log = structlog.get_logger(__name__)
 
@@ -97,9 +98,26 @@ def _without(drift: Drift, skip: set[int]) -> Drift:
     )
 
 
+# Indexes whose documents a pending fan-out (an assessment deleted or moved, a user renamed) is
+# still rewriting: they look drifted until it finishes, so a pass leaves them to the next one.
+_FANOUT_CHILDREN = {"attempts", "posts"}
+_FANOUT_PENDING_SQL = """
+SELECT EXISTS (SELECT 1 FROM outbox_outboxevent
+               WHERE indexed_at IS NULL AND dead_at IS NULL AND event_type = %s)
+"""
+
+
+def _fanout_pending() -> bool:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(_FANOUT_PENDING_SQL, [RowChange.ROW_FANOUT])
+        return cursor.fetchone()[0]
+
+
 def _suspects(index_name: str, ids: list[int]) -> Drift:
     drift = _compare(index_name, ids)
-    return _without(drift, _pending(index_name, drift.row_ids())) if drift.total else drift
+    if not drift.total or (index_name in _FANOUT_CHILDREN and _fanout_pending()):
+        return Drift()
+    return _without(drift, _pending(index_name, drift.row_ids()))
 
 
 def _repair(index_name: str, drift: Drift) -> tuple[dict[str, list[int]], dict[str, list]]:
