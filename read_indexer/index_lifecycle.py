@@ -31,8 +31,10 @@ def ensure_index(definition: IndexDefinition) -> str:
     """Creates the alias and its first physical index if missing; returns the physical name."""
     current = alias_target(definition)
     if current is not None:
-        # Dynamic settings follow the definition without a rebuild (the attempts' max_result_window).
+        # Dynamic settings and added fields follow the definition without a rebuild (the attempts'
+        # max_result_window, content_hash); a changed field still needs `manage.py reindex`.
         get_es_client().indices.put_settings(index=current, settings={"index": {"max_result_window": definition.max_result_window}})
+        get_es_client().indices.put_mapping(index=current, properties=definition.mappings()["properties"])
         return current
     name = create_physical_index(definition)
     get_es_client().indices.update_aliases(actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}])

@@ -6,8 +6,9 @@ indexed, which is success for us. Any other failure raises, so the task retries.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+import orjson
 import structlog
 from elasticsearch import helpers
 
@@ -21,12 +22,15 @@ class BulkIndexError(RuntimeError):
     pass
 
 
-def bulk_actions(index: str, documents: Iterable[ProjectedDocument]):
+def bulk_lines(index: str, documents: Iterable[ProjectedDocument]) -> Iterator[tuple[bytes, bytes]]:
+    """(action, source) lines of a bulk body, pre-serialised: the source is PostgreSQL's bytes."""
     for doc in documents:
-        yield {
-            "_op_type": "index", "_index": index, "_id": str(doc.id),
-            "version": doc.version, "version_type": "external_gte", "_source": doc.source,
-        }
+        action = {"index": {"_index": index, "_id": str(doc.id), "version": doc.version, "version_type": "external_gte"}}
+        yield orjson.dumps(action), doc.body
+
+
+def _as_is(lines: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    return lines
 
 
 def index_documents(index: str, documents: list[ProjectedDocument], *, refresh: bool = False, chunk_size: int = 500) -> int:
@@ -35,7 +39,7 @@ def index_documents(index: str, documents: list[ProjectedDocument], *, refresh: 
         return 0
     written, errors = 0, []
     for ok, item in helpers.streaming_bulk(
-        get_es_client(), bulk_actions(index, documents), chunk_size=chunk_size,
+        get_es_client(), bulk_lines(index, documents), chunk_size=chunk_size, expand_action_callback=_as_is,
         raise_on_error=False, raise_on_exception=True, refresh=refresh, max_retries=3, initial_backoff=0.5,
     ):
         result = item.get("index", {})

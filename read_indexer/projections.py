@@ -2,7 +2,7 @@
 
 Each projection reads current state from the primary in one statement (one snapshot): a row
 joined with the rows it shows (never a count or window over its siblings), and returns (id,
-version, document). `version` is the sum of the versions of every row the document derives from;
+version, document bytes rendered by PostgreSQL, with their content hash). `version` is the sum of the versions of every row the document derives from;
 deleted rows become tombstones, soft-deleted ones at their version, hard-deleted ones (a
 `DELETE` by psql or a queryset) at HARD_DELETED_VERSION, above any version the row ever had: ids
 are never reused, so nothing can come after it.
@@ -10,11 +10,10 @@ See docs/ARCHITECTURE.md ("Nothing stale wins", "Deleted stays deleted").
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
+import orjson
 from django.db import connections
 
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
@@ -24,30 +23,64 @@ from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 class ProjectedDocument:
     id: int
     version: int
-    source: dict
-    routing_keys: dict  # fields kept on tombstones (tenant, parent) so they stay filterable
+    body: bytes  # the document's JSON as PostgreSQL rendered it, `content_hash` included
+
+    @property
+    def source(self) -> dict:
+        return orjson.loads(self.body)
 
 
 HARD_DELETED_VERSION = 2**62
+# md5 of the document's canonical jsonb text (keys in jsonb order), before content_hash is added:
+# the same expression for the document written and for verify's comparison.
+_CONTENT_HASH = "md5(d.doc::text)"
 
 
 @dataclass(frozen=True)
 class Projection:
+    """A document's shape, declared once in SQL: the live path, reindex and verify all run it.
+
+    `sources` names the row `r` and the rows it shows; `live` and `tombstone` are jsonb
+    expressions of the document; `version` sums the versions of every row it derives from.
+    PostgreSQL renders the JSON and its hash, and the bytes go to Elasticsearch untouched.
+    """
+
     index: IndexDefinition
     table: str
     id_field: str  # the document field holding the row id (kept on tombstones)
-    fetch: Callable[[list[int], str], list[ProjectedDocument]]
+    sources: str
+    version: str
+    deleted: str
+    live: str
+    tombstone: str
+
+    def _select(self, columns: str, where: str) -> str:
+        return (f"SELECT r.id, {self.version} AS doc_version, {columns} FROM {self.sources} "
+                f"CROSS JOIN LATERAL (SELECT CASE WHEN {self.deleted} THEN {self.tombstone} ELSE {self.live} END AS doc) d "
+                f"WHERE {where}")
 
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
         """Documents of these rows; a row that does not exist was deleted for good. Only a read of
         the primary may say that (a replica's missing row may just not have arrived yet)."""
         ids = sorted(set(ids))
-        documents = self.fetch(ids, using) if ids else []
+        if not ids:
+            return []
+        body = f"(d.doc || jsonb_build_object('content_hash', {_CONTENT_HASH}))::text"
+        with connections[using].cursor() as cursor:
+            cursor.execute(self._select(body, "r.id = ANY(%s)"), [ids])
+            documents = [ProjectedDocument(row_id, version, text.encode()) for row_id, version, text in cursor.fetchall()]
         found = {doc.id for doc in documents}
         return documents + [
-            ProjectedDocument(row_id, HARD_DELETED_VERSION, {self.id_field: row_id, "deleted": True}, {self.id_field: row_id})
+            ProjectedDocument(row_id, HARD_DELETED_VERSION, orjson.dumps({self.id_field: row_id, "deleted": True}))
             for row_id in ids if row_id not in found
         ]
+
+    def hashes(self, *, after_key: int, limit: int, using: str = "default") -> list[tuple[int, int, str]]:
+        """(id, version, content hash) of the next `limit` rows after `after_key`, in id order:
+        what verify compares, without shipping a document."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(self._select(_CONTENT_HASH, "r.id > %s ORDER BY r.id LIMIT %s"), [after_key, limit])
+            return cursor.fetchall()
 
     def walk_pages(self, *, after_key: int, batch_size: int, using: str = "default") -> Iterator[list[int]]:
         """Row ids of the whole table, in pages of `batch_size`, in id order (`project` turns a page
@@ -69,75 +102,6 @@ def _ids(using: str, sql: str, params: list) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _num(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _rows(using: str, sql: str, ids: list[int]) -> list[dict]:
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [ids])
-        columns = [col.name for col in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
-
-
-def _document(row: dict, source: dict, routing_keys: dict) -> ProjectedDocument:
-    if row["deleted"]:
-        return ProjectedDocument(row["id"], row["doc_version"], {**routing_keys, "deleted": True}, routing_keys)
-    return ProjectedDocument(row["id"], row["doc_version"], {**source, "deleted": False}, routing_keys)
-
-
-_ASSESSMENT_SQL = """
-SELECT s.*, (s.deleted_at IS NOT NULL) AS deleted, s.version AS doc_version
-FROM assessments_assessment s WHERE s.id = ANY(%s)
-"""
-
-
-def _fetch_assessments(ids: list[int], using: str) -> list[ProjectedDocument]:
-    return [
-        _document(row, {
-            "id": row["id"], "organisation": row["organisation_id"], "title": row["title"],
-            "description": row["description"], "tags": row["tags"], "difficulty": row["difficulty"],
-            "status": row["status"], "cut_off": _num(row["cut_off"]), "max_score": _num(row["max_score"]),
-            "duration_minutes": row["duration_minutes"], "attempts_count": row["attempts_count"],
-            "submitted_count": row["submitted_count"], "created_at": _iso(row["created_at"]),
-            "updated_at": _iso(row["updated_at"]),
-        }, {"id": row["id"], "organisation": row["organisation_id"]})
-        for row in _rows(using, _ASSESSMENT_SQL, ids)
-    ]
-
-
-# Facts of the attempt's own row, joined with its assessment (organisation, deletion) and its
-# candidate (display name). Rank, percentile and qualified are computed by the search API at read
-# time, so one submission writes one attempt document, whatever the size of its leaderboard.
-_ATTEMPT_SQL = """
-SELECT a.id, a.assessment_id, s.organisation_id, a.candidate_id,
-       COALESCE(NULLIF(u.display_name, ''), u.username) AS candidate_display_name,
-       a.status, a.score, a.started_at, a.submitted_at,
-       EXTRACT(EPOCH FROM (a.submitted_at - a.started_at))::float8 AS time_taken_seconds,
-       (s.deleted_at IS NOT NULL) AS deleted, a.version + s.version + u.version AS doc_version
-FROM assessments_attempt a
-JOIN assessments_assessment s ON s.id = a.assessment_id
-JOIN accounts_user u ON u.id = a.candidate_id
-WHERE a.id = ANY(%s)
-"""
-
-
-def _fetch_attempts(ids: list[int], using: str) -> list[ProjectedDocument]:
-    return [
-        _document(row, {
-            "attempt_id": row["id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"],
-            "candidate": {"id": row["candidate_id"], "display_name": row["candidate_display_name"]},
-            "status": row["status"], "score": _num(row["score"]), "time_taken_seconds": row["time_taken_seconds"],
-            "started_at": _iso(row["started_at"]), "submitted_at": _iso(row["submitted_at"]),
-        }, {"attempt_id": row["id"], "assessment": row["assessment_id"], "organisation": row["organisation_id"]})
-        for row in _rows(using, _ATTEMPT_SQL, ids)
-    ]
-
-
 def child_pages(table: str, column: str, value: int, *, page_size: int, using: str = "default") -> Iterator[list[int]]:
     """Ids of the rows of `table` whose `column` is `value` (an assessment's attempts, a user's
     posts), in keyset pages. Table and column come from model metadata, never from input."""
@@ -147,29 +111,47 @@ def child_pages(table: str, column: str, value: int, *, page_size: int, using: s
         after = ids[-1]
 
 
-_POST_SQL = """
-SELECT p.*, COALESCE(NULLIF(u.display_name, ''), u.username) AS author_display_name,
-       (p.deleted_at IS NOT NULL) AS deleted, p.version + u.version AS doc_version
-FROM discussions_post p JOIN accounts_user u ON u.id = p.author_id
-WHERE p.id = ANY(%s)
-"""
+_DISPLAY_NAME = "COALESCE(NULLIF(u.display_name, ''), u.username)"
 
-
-def _fetch_posts(ids: list[int], using: str) -> list[ProjectedDocument]:
-    return [
-        _document(row, {
-            "id": row["id"], "organisation": row["organisation_id"], "title": row["title"], "body": row["body"],
-            "tags": row["tags"], "assessment": row["assessment_id"],
-            "author": {"id": row["author_id"], "display_name": row["author_display_name"]},
-            "comments_count": row["comments_count"], "created_at": _iso(row["created_at"]),
-            "last_activity_at": _iso(row["last_activity_at"]),
-        }, {"id": row["id"], "organisation": row["organisation_id"]})
-        for row in _rows(using, _POST_SQL, ids)
-    ]
-
-
+# Numbers as float8 (as the index maps them) and timestamps as PostgreSQL's ISO 8601 in the
+# session's UTC; a deleted row keeps the fields that place it (tenant, parent) so tombstones stay
+# filterable. Rank, percentile and qualified are not here: the search API computes them at read
+# time, so one submission writes one attempt document, whatever the size of its leaderboard.
 PROJECTIONS: dict[str, Projection] = {
-    "assessments": Projection(ASSESSMENTS, "assessments_assessment", "id", _fetch_assessments),
-    "attempts": Projection(ATTEMPTS, "assessments_attempt", "attempt_id", _fetch_attempts),
-    "posts": Projection(POSTS, "discussions_post", "id", _fetch_posts),
+    "assessments": Projection(
+        ASSESSMENTS, "assessments_assessment", "id",
+        sources="assessments_assessment r", version="r.version", deleted="r.deleted_at IS NOT NULL",
+        live="""jsonb_build_object(
+            'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'description', r.description,
+            'tags', r.tags, 'difficulty', r.difficulty, 'status', r.status, 'cut_off', r.cut_off::float8,
+            'max_score', r.max_score::float8, 'duration_minutes', r.duration_minutes,
+            'attempts_count', r.attempts_count, 'submitted_count', r.submitted_count,
+            'created_at', r.created_at, 'updated_at', r.updated_at, 'deleted', false)""",
+        tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
+    ),
+    "attempts": Projection(
+        ATTEMPTS, "assessments_attempt", "attempt_id",
+        sources="assessments_attempt r JOIN assessments_assessment s ON s.id = r.assessment_id "
+                "JOIN accounts_user u ON u.id = r.candidate_id",
+        version="r.version + s.version + u.version", deleted="s.deleted_at IS NOT NULL",
+        live=f"""jsonb_build_object(
+            'attempt_id', r.id, 'assessment', r.assessment_id, 'organisation', s.organisation_id,
+            'candidate', jsonb_build_object('id', r.candidate_id, 'display_name', {_DISPLAY_NAME}),
+            'status', r.status, 'score', r.score::float8,
+            'time_taken_seconds', EXTRACT(EPOCH FROM (r.submitted_at - r.started_at))::float8,
+            'started_at', r.started_at, 'submitted_at', r.submitted_at, 'deleted', false)""",
+        tombstone="jsonb_build_object('attempt_id', r.id, 'assessment', r.assessment_id, "
+                  "'organisation', s.organisation_id, 'deleted', true)",
+    ),
+    "posts": Projection(
+        POSTS, "discussions_post", "id",
+        sources="discussions_post r JOIN accounts_user u ON u.id = r.author_id",
+        version="r.version + u.version", deleted="r.deleted_at IS NOT NULL",
+        live=f"""jsonb_build_object(
+            'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'body', r.body, 'tags', r.tags,
+            'assessment', r.assessment_id, 'author', jsonb_build_object('id', r.author_id, 'display_name', {_DISPLAY_NAME}),
+            'comments_count', r.comments_count, 'created_at', r.created_at, 'last_activity_at', r.last_activity_at,
+            'deleted', false)""",
+        tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
+    ),
 }

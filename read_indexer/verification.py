@@ -1,16 +1,18 @@
 """Verification of an index against PostgreSQL, and repair of exactly the drifted documents.
 
-Two chunked passes, so memory stays flat at millions of rows:
-  1. rows -> documents: keyset pages of row ids; each page is projected (the same code the
-     workers use) and compared with an mget of the same ids: no document = missing; a different
-     content hash = stale; a version higher than the database's = `ahead` (only a restore or a
-     bug produces it, and only a reindex can fix it). A lower version with equal content is not
-     drift: an attempt's version includes its assessment's, which moves without re-projecting it.
-  2. documents -> rows: a point-in-time scan (search_after on _shard_doc) over the index's ids;
-     a document whose row does not exist = orphan. Tombstones (`deleted: true`) are legitimate
-     documents of soft-deleted rows and compare like any other.
+One merge of two sorted streams, in pages, so memory stays flat at millions of rows and no
+document source travels:
+  - PostgreSQL: keyset pages of (row id, version, content hash), the hash computed by the same
+    projection SQL that renders the documents (read_indexer/projections.py);
+  - Elasticsearch: a point-in-time scan in row id order of (_version, content_hash) doc values;
+both fetched in threads while the merge runs. A row without a document = missing; a different
+hash = stale; a version higher than the database's = `ahead` (only a restore or a bug produces
+it, and only a reindex can fix it); a document without a row = orphan, unless it is a tombstone
+(a row deleted for good). A lower version with equal content is not drift: an attempt's version
+includes its assessment's, which moves without re-projecting it.
 Writes still in flight look like drift for a moment, so drifted ids are re-checked once after
-`settle` seconds and only what is still wrong is reported.
+`settle` seconds with a full comparison of their sources (compare_ids), and only what is still
+wrong is reported.
 May touch: PostgreSQL (read), the index behind one alias (read; repair: versioned writes through
 documents.project_and_index, and deletes of orphans guarded by their seq_no).
 """
@@ -20,6 +22,8 @@ import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from queue import Queue
+from threading import Thread
 
 import orjson
 import structlog
@@ -30,7 +34,7 @@ from tqdm import tqdm
 from read_indexer import documents
 from read_indexer.bulk_load import count_rows
 from read_indexer.operator_cli import OperatorError
-from read_indexer.projections import PROJECTIONS
+from read_indexer.projections import HARD_DELETED_VERSION, PROJECTIONS
 from shared.es_client import get_es_client
 
 log = structlog.get_logger(__name__)
@@ -79,11 +83,17 @@ class IndexVerification:
     drift: Drift = field(default_factory=Drift)
     repaired: dict[str, int] | None = None
     remaining: Drift | None = None  # after repair
+    compare_seconds: float = 0.0  # the hash comparison of every row and document, before re-checks
+
+    @property
+    def rows_per_second(self) -> float:
+        return round(self.rows / self.compare_seconds, 1) if self.compare_seconds else 0.0
 
     def as_dict(self) -> dict:
         return {
             "index": self.index_name, "alias": self.alias, "physical_index": self.physical_index,
-            "rows": self.rows, "documents": self.documents, "drift": self.drift.as_dict(),
+            "rows": self.rows, "documents": self.documents, "compare_seconds": self.compare_seconds,
+            "rows_per_second": self.rows_per_second, "drift": self.drift.as_dict(),
             "drift_counts": self.drift.counts(), "repaired": self.repaired,
             "remaining": self.remaining.as_dict() if self.remaining is not None else None,
         }
@@ -113,9 +123,9 @@ def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
         if "error" in item:
             raise OperatorError(f"Elasticsearch could not read document {item['_id']} of {alias}: {item['error']}.")
         doc_id, found = int(item["_id"]), item.get("found", False)
-        row = projected.get(doc_id)
-        if row is None:
-            if found:
+        row = projected[doc_id]
+        if row.version == HARD_DELETED_VERSION:  # no row: only a tombstone may stand for it
+            if found and not item["_source"].get("deleted"):
                 drift.orphan.append(str(doc_id))
         elif not found:
             drift.missing.append(doc_id)
@@ -130,25 +140,107 @@ def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
     return drift
 
 
-def _scan_document_ids(alias: str, chunk_size: int) -> Iterator[list[str]]:
-    """Every document id behind the alias, page by page, from one point in time."""
+@dataclass(frozen=True)
+class _IndexedDocument:
+    doc_id: str
+    row_id: int | None  # None: the document has no row id field (no row can own it)
+    version: int
+    content_hash: str | None
+    tombstone: bool
+
+    @property
+    def key(self) -> int | None:
+        return self.row_id if self.row_id is not None and self.doc_id == str(self.row_id) else None
+
+
+def _field(hit: dict, name: str):
+    return (hit.get("fields", {}).get(name) or [None])[0]
+
+
+def _index_hashes(definition, id_field: str, chunk_size: int) -> Iterator[list[_IndexedDocument]]:
+    """Every document behind the alias, in row id order, page by page from one point in time:
+    doc values only, no source is read."""
     es = get_es_client()
-    pit_id = es.open_point_in_time(index=alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+    pit_id = es.open_point_in_time(index=definition.alias, keep_alive=PIT_KEEP_ALIVE)["id"]
     try:
         search_after = None
         while True:
             response = es.search(
-                pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, size=chunk_size, sort=["_shard_doc"],
-                source=False, track_total_hits=False, search_after=search_after,
+                pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, size=chunk_size,
+                sort=[{id_field: {"order": "asc", "missing": "_last"}}, "_shard_doc"], source=False, version=True,
+                docvalue_fields=[id_field, "content_hash", "deleted"], track_total_hits=False, search_after=search_after,
             )
             hits = response["hits"]["hits"]
             if not hits:
                 return
             pit_id = response.get("pit_id", pit_id)
             search_after = hits[-1]["sort"]
-            yield [hit["_id"] for hit in hits]
+            yield [_IndexedDocument(hit["_id"], _field(hit, id_field), hit["_version"], _field(hit, "content_hash"),
+                                    _field(hit, "deleted") is True) for hit in hits]
     finally:
         es.close_point_in_time(id=pit_id)
+
+
+def _database_hashes(index_name: str, chunk_size: int) -> Iterator[list[tuple[int, int, str]]]:
+    projection, after = PROJECTIONS[index_name], 0
+    while rows := projection.hashes(after_key=after, limit=chunk_size):
+        yield rows
+        after = rows[-1][0]
+
+
+def _prefetched(pages: Iterator[list], depth: int = 2) -> Iterator:
+    """The pages' items, the next pages fetched in a thread meanwhile: PostgreSQL renders hashes
+    while Elasticsearch scans doc values. Runs in its own thread, so it closes its own connections."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def fill() -> None:
+        try:
+            for page in pages:
+                queue.put(page)
+            queue.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put(exc)
+        finally:
+            connections.close_all()
+
+    Thread(target=fill, daemon=True).start()
+    while (page := queue.get()) is not done:
+        if isinstance(page, BaseException):
+            raise page
+        yield from page
+
+
+def _compare_hashes(index_name: str, definition, chunk_size: int, rows_bar: tqdm, docs_bar: tqdm) -> tuple[Drift, int, int]:
+    """One merge of both sides in row id order: (drift, rows, documents)."""
+    drift, rows, docs = Drift(), 0, 0
+    database = _prefetched(_database_hashes(index_name, chunk_size))
+    index = _prefetched(_index_hashes(definition, PROJECTIONS[index_name].id_field, chunk_size))
+    row, doc = next(database, None), next(index, None)
+    while row is not None or doc is not None:
+        take_row = doc is None or (doc.key is not None and row is not None and row[0] <= doc.key)
+        take_doc = row is None or doc.key is None or doc.key <= row[0]
+        if take_row and take_doc:
+            row_id, version, content_hash = row
+            if doc.version > version:
+                drift.ahead.append(row_id)
+            elif doc.content_hash != content_hash:
+                # Content only: a version sums rows the document shows only in part (an attempt's sum
+                # includes its assessment's version, which every counter batch and cut-off change
+                # moves without re-projecting the attempt), so a lower version with equal content is
+                # current, and the next write of that row still wins.
+                drift.stale.append(row_id)
+        elif take_row:
+            drift.missing.append(row[0])
+        elif not doc.tombstone:  # a row deleted for good leaves its tombstone: not drift
+            drift.orphan.append(doc.doc_id)
+        if take_row:
+            row, rows = next(database, None), rows + 1
+            rows_bar.update(1)
+        if take_doc:
+            doc, docs = next(index, None), docs + 1
+            docs_bar.update(1)
+    return drift, rows, docs
 
 
 def find_orphans(index_name: str, ids: list[str]) -> list[str]:
@@ -172,24 +264,17 @@ def verify(index_name: str, *, chunk_size: int = 1000, settle: float = 2.0) -> I
                             f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`.")
     report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
     es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
-    projection = PROJECTIONS[index_name]
-    with tqdm(total=count_rows(index_name), desc=f"{definition.alias} rows", unit="rows", unit_scale=True,
-              dynamic_ncols=True, mininterval=0.5) as bar:
-        for ids in projection.walk_pages(after_key=0, batch_size=chunk_size):
-            report.drift.add(compare_ids(index_name, definition.alias, ids))
-            report.rows += len(ids)
-            bar.update(len(ids))
-    with tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
-              unit_scale=True, dynamic_ncols=True, mininterval=0.5) as bar:
-        for ids in _scan_document_ids(definition.alias, chunk_size):
-            report.drift.orphan += find_orphans(index_name, ids)
-            report.documents += len(ids)
-            bar.update(len(ids))
+    bar, started = {"dynamic_ncols": True, "mininterval": 0.5, "unit_scale": True}, time.monotonic()
+    with tqdm(total=count_rows(index_name), desc=f"{definition.alias} rows", unit="rows", **bar) as rows_bar, \
+            tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
+                 **bar) as docs_bar:
+        report.drift, report.rows, report.documents = _compare_hashes(index_name, definition, chunk_size, rows_bar, docs_bar)
+    report.compare_seconds = round(time.monotonic() - started, 2)
     if report.drift.total and settle > 0:
         time.sleep(settle)  # let in-flight pipeline writes land, then keep only what is still wrong
         report.drift = _recheck(index_name, definition.alias, report.drift, chunk_size)
     log.info("verify.finished", alias=definition.alias, rows=report.rows, documents=report.documents,
-             **report.drift.counts())
+             compare_seconds=report.compare_seconds, rows_per_second=report.rows_per_second, **report.drift.counts())
     return report
 
 
@@ -258,7 +343,8 @@ def repair(report: IndexVerification, *, chunk_size: int = 1000) -> IndexVerific
 
 def render(report: IndexVerification, *, sample: int = 20) -> list[str]:
     """Human-readable lines: drift by kind with the first ids of each."""
-    lines = [f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents"]
+    lines = [f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents, "
+             f"compared in {report.compare_seconds} s ({report.rows_per_second:,.0f} rows/s)"]
     for kind, ids in report.drift.as_dict().items():
         if ids:
             more = f" (+{len(ids) - sample:,} more)" if len(ids) > sample else ""

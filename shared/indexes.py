@@ -20,6 +20,9 @@ BOOLEAN = {"type": "boolean"}
 INTEGER = {"type": "integer"}
 TEXT_WITH_SORT = {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}}
 PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
+# md5 of the document as PostgreSQL rendered it (read_indexer/projections.py): verify compares it
+# from doc values, without reading any source. Never searched.
+CONTENT_HASH = {"type": "keyword", "index": False}
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class IndexDefinition:
 
     def mappings(self) -> dict:
         # strict: a field that is not declared here can never slip into a document (private data).
-        return {"dynamic": "strict", "properties": {**self.properties, "deleted": BOOLEAN}}
+        return {"dynamic": "strict", "properties": {**self.properties, "deleted": BOOLEAN, "content_hash": CONTENT_HASH}}
 
     def settings(self, *, bulk_load: bool = False) -> dict:
         config = load_config()

@@ -153,3 +153,21 @@ def wait_for_idle_pipeline(timeout: float = 90) -> None:
             return
         time.sleep(0.3)
     raise AssertionError(f"pipeline not idle after {timeout}s: {pipeline_status.collect()}")
+
+
+@contextmanager
+def beat_stopped() -> Iterator[None]:
+    """No periodic sweep while it lasts: the drift sweep (every 30 s) would heal injected drift
+    before the command under test looks at it."""
+    from read_indexer.broker_queues import depth
+    from tests.conftest import apps
+    from tests.helpers import wait_until
+
+    apps("stop", "beat")
+    try:
+        wait_until(lambda: not depth(QUEUE_MAINTENANCE) and not held_by_live_workers().get(QUEUE_MAINTENANCE),
+                   timeout=60, message="no maintenance task queued or running")
+        yield
+    finally:
+        apps("start", "beat")
+

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from django.db import connections
 
 from shared.es_client import get_es_client
 from shared.indexes import ASSESSMENTS, POSTS
-from tests.operators.support import json_output, manage, wait_for_idle_pipeline
+from tests.operators.support import beat_stopped, json_output, manage, wait_for_idle_pipeline
 from write_service.assessments.services import assessment_create
-from write_service.discussions.services import post_create
+from write_service.discussions.services import post_create, post_update
 
 NO_DRIFT = {"missing": [], "stale": [], "ahead": [], "orphan": []}
 
@@ -20,8 +22,15 @@ def _max_post_id() -> int:
         return cursor.fetchone()[0]
 
 
-def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactly_those(pipeline, tenant):
+@pytest.fixture
+def no_drift_sweep(pipeline):
+    with beat_stopped():
+        yield
+
+
+def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactly_those(no_drift_sweep, tenant):
     posts = [post_create(actor=tenant.staff, title=f"drift {i}", body="body", tags=["drift"]) for i in range(3)]
+    post_update(actor=tenant.staff, post_id=posts[1].pk, changes={"title": "an old title"})
     wait_for_idle_pipeline()
     baseline = manage("verify", "posts", "--repair", "--settle", "1")  # start from an index without drift
     assert baseline.returncode == 0, baseline.stdout[-2000:] + baseline.stderr[-2000:]
@@ -29,10 +38,13 @@ def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactl
     es, alias = get_es_client(), POSTS.alias
     gone, stale, untouched = (str(post.pk) for post in posts)
     es.delete(index=alias, id=gone)
+    before_edit = es.get(index=alias, id=stale)["_source"]
+    post_update(actor=tenant.staff, post_id=int(stale), changes={"title": "drift 1"})
+    wait_for_idle_pipeline()
     current = es.get(index=alias, id=stale)
-    # Same version, other content: what a lost update or a buggy writer leaves behind.
-    es.index(index=alias, id=stale, document={**current["_source"], "title": "an old title"},
-             version=current["_version"], version_type="external_gte")
+    # The state before the edit (its content and its hash) at the current version: what a lost
+    # update leaves behind.
+    es.index(index=alias, id=stale, document=before_edit, version=current["_version"], version_type="external_gte")
     orphan = str(_max_post_id() + 1_000_000)
     es.index(index=alias, id=orphan, version=1, version_type="external",
              document={"id": int(orphan), "organisation": tenant.organisation.pk, "title": "ghost", "deleted": False})

@@ -11,28 +11,19 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from read_indexer import drift_sweep, pipeline_status
-from read_indexer.broker_queues import depth
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
-from shared.task_names import QUEUE_MAINTENANCE
-from tests.conftest import apps
 from tests.helpers import wait_until
-from tests.operators.support import held_by_live_workers, wait_for_idle_pipeline
+from tests.operators.support import beat_stopped, wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source
 from write_service.outbox.models import OutboxEvent
-
-
-def _maintenance_quiet() -> bool:
-    return not depth(QUEUE_MAINTENANCE) and not held_by_live_workers().get(QUEUE_MAINTENANCE)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_beat(pipeline):
     """Beat's own pass (every 30 s) would heal a corruption before the pass under test looks at it."""
-    apps("stop", "beat")
-    wait_until(_maintenance_quiet, timeout=60, message="no maintenance task queued or running")
-    yield
-    apps("start", "beat")
+    with beat_stopped():
+        yield
 
 
 def _indexed_post(api, tenant, title: str) -> int:

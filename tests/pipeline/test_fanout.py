@@ -51,7 +51,7 @@ def _wait_until_finished(assessment_id: int, attempt_ids: list[int], timeout: fl
     for attempt_id in attempt_ids:
         expected = PROJECTIONS["attempts"].project([attempt_id])[0].source
         assert es_source("attempts", attempt_id) == expected and set(expected) == {
-            "attempt_id", "assessment", "organisation", "deleted"}
+            "attempt_id", "assessment", "organisation", "deleted", "content_hash"}
 
 
 def test_deleting_an_assessment_tombstones_every_attempt():

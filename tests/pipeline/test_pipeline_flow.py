@@ -14,7 +14,7 @@ from tests.operators.support import wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source, es_version
 
 FACTS = {"attempt_id", "assessment", "organisation", "candidate", "status", "score", "time_taken_seconds",
-         "started_at", "submitted_at", "deleted"}
+         "started_at", "submitted_at", "deleted", "content_hash"}
 ASSESSMENT = {"title": "Pipelines 101", "cut_off": "50", "max_score": "100", "duration_minutes": 30, "status": "published"}
 
 

@@ -15,7 +15,7 @@ class Command(OperatorCommand):
     def add_arguments(self, parser):
         parser.add_argument("index", help="assessments, attempts, posts or all")
         parser.add_argument("--repair", action="store_true", help="re-project exactly the drifted ids, delete orphans")
-        parser.add_argument("--chunk-size", type=int, default=1000, help="rows / documents compared per round trip")
+        parser.add_argument("--chunk-size", type=int, default=5000, help="rows / documents compared per round trip")
         parser.add_argument("--settle", type=float, default=2.0,
                             help="seconds to wait before re-checking drift (writes in flight are not drift)")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
