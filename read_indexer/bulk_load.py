@@ -6,9 +6,9 @@ transaction pooling); a thread pool projects each page (one SQL statement) and b
 with versions. Pages finish out of order, so progress is reported only over the contiguous prefix
 of finished pages: the checkpoint it feeds can never skip a row.
 
-Rows are read from the primary, never the replica: a lagging replica could hand the load a state
-older than one a worker has already indexed into the alias only (before the rebuild target
-existed), and that write would be lost from the new index.
+Rows are read from `using`: the rebuild passes the replica once it has replayed the primary's WAL
+position taken after the dual-write target was registered (read_indexer/replica_reads.py), so no
+state a worker indexed into the alias only is older than what the load reads.
 May touch: PostgreSQL (read), the target index (versioned writes).
 """
 from __future__ import annotations
@@ -39,13 +39,13 @@ class LoadResult:
         return self.documents / self.seconds if self.seconds > 0 else 0.0
 
 
-def count_rows(index_name: str, *, after_id: int = 0) -> int:
-    return PROJECTIONS[index_name].count_rows(after_key=after_id)
+def count_rows(index_name: str, *, after_id: int = 0, using: str = "default") -> int:
+    return PROJECTIONS[index_name].count_rows(after_key=after_id, using=using)
 
 
-def _load_page(index_name: str, target: str, keys: list[int]) -> int:
+def _load_page(index_name: str, target: str, keys: list[int], using: str) -> int:
     try:
-        documents = PROJECTIONS[index_name].project(keys)
+        documents = PROJECTIONS[index_name].project(keys, using)
         # 409s (a newer version already dual-written) count as done.
         index_documents(target, documents, chunk_size=max(1, min(len(documents), MAX_BULK_DOCUMENTS)))
         return len(documents)
@@ -55,7 +55,7 @@ def _load_page(index_name: str, target: str, keys: list[int]) -> int:
 
 def bulk_load(
     *, index_name: str, target: str, after_id: int, batch_size: int, workers: int,
-    on_progress: Callable[[int, int], None], progress_bar: tqdm,
+    on_progress: Callable[[int, int], None], progress_bar: tqdm, using: str = "default",
 ) -> LoadResult:
     """Loads every row with id > after_id into `target`; on_progress(last_id, docs) per finished prefix."""
     projection = PROJECTIONS[index_name]
@@ -73,8 +73,8 @@ def bulk_load(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-load") as pool:
         try:
-            for keys in projection.walk_pages(after_key=after_id, batch_size=batch_size):
-                in_flight.append((keys[-1], pool.submit(_load_page, index_name, target, keys)))
+            for keys in projection.walk_pages(after_key=after_id, batch_size=batch_size, using=using):
+                in_flight.append((keys[-1], pool.submit(_load_page, index_name, target, keys, using)))
                 # Bounded read-ahead; report finished pages as soon as the head is done.
                 while in_flight and (len(in_flight) >= workers * 2 or in_flight[0][1].done()):
                     finish_head()

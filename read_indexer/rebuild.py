@@ -5,14 +5,17 @@ Steps (each recorded in a checkpoint, so `--resume` continues a crashed run):
      (replicas 0, refresh off);
   2. register it as a rebuild (dual-write) target BEFORE reading any row: from then on every
      worker write goes to the alias and to the new index (index_lifecycle.write_targets);
-  3. bulk-load every row from PostgreSQL (bulk_load: keyset pages, parallel versioned bulks);
+  3. bulk-load every row from PostgreSQL (bulk_load: keyset pages, parallel versioned bulks), from
+     the replica once it has replayed the primary's position taken after step 2 (replica_reads),
+     else from the primary;
   4. restore replicas and refresh interval, refresh, wait until the index is searchable, and
      check that it shows at least every loaded document (else stop before the swap);
   5. swap the alias in one _aliases call (remove old, add new): readers never see a gap;
   6. stop dual writes, delete the old index unless --keep-old.
 Why dual writes cannot lose or regress a document: a worker projects a row and only then reads
 the write targets, so a worker that missed the new target read its row before step 2, and the
-bulk load (after step 2) reads that row again, at the same or a newer state. Between the load and
+bulk load (after step 2, on a replica that has replayed everything committed before it) reads
+that row again, at the same or a newer state. Between the load and
 the live writes, versions (external_gte) let the newest state win whatever the order.
 May touch: Elasticsearch indexes and aliases of one definition, the rebuild targets and
 checkpoint in Redis, PostgreSQL (read only; the lock is a session advisory lock).
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 import structlog
 from tqdm import tqdm
 
-from read_indexer import index_lifecycle, rebuild_checkpoint
+from read_indexer import index_lifecycle, rebuild_checkpoint, replica_reads
 from read_indexer.bulk_load import bulk_load, count_rows
 from read_indexer.operator_cli import OperatorError, describe_failure
 from read_indexer.projections import PROJECTIONS
@@ -97,9 +100,11 @@ def _start(definition: IndexDefinition) -> Checkpoint:
     return checkpoint
 
 
-def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions) -> tuple[int, float]:
-    total = count_rows(index_name)
-    remaining = count_rows(index_name, after_id=checkpoint.last_id)
+def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say: Callable[[str], None]) -> tuple[int, float]:
+    source = replica_reads.caught_up_replica("reindex")  # after the dual-write target exists
+    say(f"Loading {checkpoint.alias}: {source.reason}.")
+    total = count_rows(index_name, using=source.using)
+    remaining = count_rows(index_name, after_id=checkpoint.last_id, using=source.using)
 
     def on_progress(last_id: int, documents: int) -> None:
         checkpoint.last_id = last_id
@@ -111,6 +116,7 @@ def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions) -> t
         result = bulk_load(
             index_name=index_name, target=checkpoint.index, after_id=checkpoint.last_id,
             batch_size=options.batch_size, workers=options.workers, on_progress=on_progress, progress_bar=bar,
+            using=source.using,
         )
     checkpoint.phase = LOADED
     rebuild_checkpoint.save(checkpoint)
@@ -188,7 +194,7 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
         documents, seconds = 0, 0.0
         try:
             if checkpoint.phase == LOADING:
-                documents, seconds = _load(index_name, checkpoint, options)
+                documents, seconds = _load(index_name, checkpoint, options, say)
             if checkpoint.phase == LOADED:
                 _make_searchable(definition, checkpoint)
                 _swap(definition, checkpoint, lock)

@@ -22,16 +22,16 @@ import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from queue import Queue
-from threading import Thread
+from queue import Full, Queue
+from threading import Event, Thread
 
 import orjson
 import structlog
-from django.db import connections
+from django.db import DatabaseError, connections
 from elasticsearch import helpers
 from tqdm import tqdm
 
-from read_indexer import documents
+from read_indexer import documents, replica_reads
 from read_indexer.bulk_load import count_rows
 from read_indexer.operator_cli import OperatorError
 from read_indexer.projections import HARD_DELETED_VERSION, PROJECTIONS
@@ -84,6 +84,7 @@ class IndexVerification:
     repaired: dict[str, int] | None = None
     remaining: Drift | None = None  # after repair
     compare_seconds: float = 0.0  # the hash comparison of every row and document, before re-checks
+    read_from: str = ""  # replica or primary, and why (replica_reads)
 
     @property
     def rows_per_second(self) -> float:
@@ -93,7 +94,7 @@ class IndexVerification:
         return {
             "index": self.index_name, "alias": self.alias, "physical_index": self.physical_index,
             "rows": self.rows, "documents": self.documents, "compare_seconds": self.compare_seconds,
-            "rows_per_second": self.rows_per_second, "drift": self.drift.as_dict(),
+            "rows_per_second": self.rows_per_second, "read_from": self.read_from, "drift": self.drift.as_dict(),
             "drift_counts": self.drift.counts(), "repaired": self.repaired,
             "remaining": self.remaining.as_dict() if self.remaining is not None else None,
         }
@@ -181,9 +182,9 @@ def _index_hashes(definition, id_field: str, chunk_size: int) -> Iterator[list[_
         es.close_point_in_time(id=pit_id)
 
 
-def _database_hashes(index_name: str, chunk_size: int) -> Iterator[list[tuple[int, int, str]]]:
+def _database_hashes(index_name: str, chunk_size: int, using: str) -> Iterator[list[tuple[int, int, str]]]:
     projection, after = PROJECTIONS[index_name], 0
-    while rows := projection.hashes(after_key=after, limit=chunk_size):
+    while rows := projection.hashes(after_key=after, limit=chunk_size, using=using):
         yield rows
         after = rows[-1][0]
 
@@ -192,29 +193,45 @@ def _prefetched(pages: Iterator[list], depth: int = 2) -> Iterator:
     """The pages' items, the next pages fetched in a thread meanwhile: PostgreSQL renders hashes
     while Elasticsearch scans doc values. Runs in its own thread, so it closes its own connections."""
     queue: Queue = Queue(maxsize=depth)
-    done = object()
+    done, stop = object(), Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.5)
+                return True
+            except Full:
+                continue
+        return False
 
     def fill() -> None:
         try:
             for page in pages:
-                queue.put(page)
-            queue.put(done)
+                if not put(page):
+                    break
+            else:
+                put(done)
         except BaseException as exc:  # handed to the consumer, which raises it
-            queue.put(exc)
+            put(exc)
         finally:
+            pages.close()  # a point in time is closed, not left to expire
             connections.close_all()
 
     Thread(target=fill, daemon=True).start()
-    while (page := queue.get()) is not done:
-        if isinstance(page, BaseException):
-            raise page
-        yield from page
+    try:
+        while (page := queue.get()) is not done:
+            if isinstance(page, BaseException):
+                raise page
+            yield from page
+    finally:
+        stop.set()  # the consumer stopped early (a failure on the other side): let the thread end
 
 
-def _compare_hashes(index_name: str, definition, chunk_size: int, rows_bar: tqdm, docs_bar: tqdm) -> tuple[Drift, int, int]:
+def _compare_hashes(index_name: str, definition, chunk_size: int, using: str, rows_bar: tqdm,
+                    docs_bar: tqdm) -> tuple[Drift, int, int]:
     """One merge of both sides in row id order: (drift, rows, documents)."""
     drift, rows, docs = Drift(), 0, 0
-    database = _prefetched(_database_hashes(index_name, chunk_size))
+    database = _prefetched(_database_hashes(index_name, chunk_size, using))
     index = _prefetched(_index_hashes(definition, PROJECTIONS[index_name].id_field, chunk_size))
     row, doc = next(database, None), next(index, None)
     while row is not None or doc is not None:
@@ -256,22 +273,39 @@ def _recheck(index_name: str, alias: str, drift: Drift, chunk_size: int) -> Drif
     return rechecked
 
 
-def verify(index_name: str, *, chunk_size: int = 1000, settle: float = 2.0) -> IndexVerification:
+def _compare(index_name: str, definition, chunk_size: int, using: str) -> tuple[Drift, int, int]:
+    es, bar = get_es_client(), {"dynamic_ncols": True, "mininterval": 0.5, "unit_scale": True}
+    with tqdm(total=count_rows(index_name, using=using), desc=f"{definition.alias} rows", unit="rows", **bar) as rows, \
+            tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
+                 **bar) as docs:
+        return _compare_hashes(index_name, definition, chunk_size, using, rows, docs)
+
+
+def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0) -> IndexVerification:
     definition = PROJECTIONS[index_name].index
     es = get_es_client()
     if not es.indices.exists_alias(name=definition.alias):
         raise OperatorError(f"The alias {definition.alias} does not exist; create it with "
                             f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`.")
     report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
+    source = replica_reads.caught_up_replica("verify")
     es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
-    bar, started = {"dynamic_ncols": True, "mininterval": 0.5, "unit_scale": True}, time.monotonic()
-    with tqdm(total=count_rows(index_name), desc=f"{definition.alias} rows", unit="rows", **bar) as rows_bar, \
-            tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
-                 **bar) as docs_bar:
-        report.drift, report.rows, report.documents = _compare_hashes(index_name, definition, chunk_size, rows_bar, docs_bar)
-    report.compare_seconds = round(time.monotonic() - started, 2)
-    if report.drift.total and settle > 0:
-        time.sleep(settle)  # let in-flight pipeline writes land, then keep only what is still wrong
+    started = time.monotonic()
+    try:
+        report.drift, report.rows, report.documents = _compare(index_name, definition, chunk_size, source.using)
+    except DatabaseError as exc:
+        if not source.is_replica:
+            raise
+        # Nothing of a half-read replica is kept: the comparison starts again on the primary.
+        source = replica_reads.ReadSource(replica_reads.PRIMARY, "reading from the primary: the replica failed "
+                                          f"mid-run ({type(exc).__name__}), so the comparison started over there")
+        log.warning("verify.replica_failed", alias=definition.alias, error=str(exc).strip()[:300])
+        report.drift, report.rows, report.documents = _compare(index_name, definition, chunk_size, source.using)
+    report.compare_seconds, report.read_from = round(time.monotonic() - started, 2), source.reason
+    if report.drift.total:
+        # On the primary, with full sources: only what is still wrong is reported (a replica read
+        # or a write in flight may make a current document look drifted for a moment).
+        time.sleep(settle)
         report.drift = _recheck(index_name, definition.alias, report.drift, chunk_size)
     log.info("verify.finished", alias=definition.alias, rows=report.rows, documents=report.documents,
              compare_seconds=report.compare_seconds, rows_per_second=report.rows_per_second, **report.drift.counts())
@@ -344,7 +378,7 @@ def repair(report: IndexVerification, *, chunk_size: int = 1000) -> IndexVerific
 def render(report: IndexVerification, *, sample: int = 20) -> list[str]:
     """Human-readable lines: drift by kind with the first ids of each."""
     lines = [f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents, "
-             f"compared in {report.compare_seconds} s ({report.rows_per_second:,.0f} rows/s)"]
+             f"compared in {report.compare_seconds} s ({report.rows_per_second:,.0f} rows/s), {report.read_from}"]
     for kind, ids in report.drift.as_dict().items():
         if ids:
             more = f" (+{len(ids) - sample:,} more)" if len(ids) > sample else ""
