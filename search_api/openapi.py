@@ -112,8 +112,24 @@ def _operation(schema: ListSchema, *, extra_params: tuple[dict, ...] = (), not_f
     }
 
 
-_ASSESSMENT_ID = {"name": "id", "in": "path", "required": True, "description": "Assessment id.",
-                  "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
+def _path_id(what: str) -> dict:
+    return {"name": "id", "in": "path", "required": True, "description": f"{what} id.",
+            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
+
+
+_ASSESSMENT_ID = _path_id("Assessment")
+
+
+def _detail_operation(schema: ListSchema, what: str, summary: str) -> dict:
+    """One row of a list by id: the list's row shape and visibility, no query parameters."""
+    row = {"type": "object", "required": list(schema.row), "properties": schema.row}
+    responses = {"200": {"description": f"The {what}.", "content": {"application/json": {"schema": row}}}}
+    errors = {**_ERROR_RESPONSES, "400": "Any query parameter (this endpoint takes none).",
+              "404": f"No such {what}, deleted, or not visible to the caller."}
+    for status, description in sorted(errors.items()):
+        responses[status] = {"description": description, "content": {"application/json": {"schema": ERRORS}}}
+    return {"operationId": f"get_{what}", "summary": summary, "parameters": [_path_id(what.capitalize())],
+            "responses": responses}
 
 
 @functools.cache
@@ -141,10 +157,15 @@ def document() -> dict:
         "security": [{"token": []}, {"session": []}],
         "paths": {
             "/search/v1/assessments": {"get": _operation(ASSESSMENT_LIST)},
+            "/search/v1/assessments/{id}": {"get": _detail_operation(
+                ASSESSMENT_LIST, "assessment", "One assessment, as the assessments list shows it.")},
             "/search/v1/assessments/{id}/leaderboard": {"get": _operation(
                 LEADERBOARD, extra_params=(_ASSESSMENT_ID,),
                 not_found="No such assessment, or its leaderboard is not visible to the caller.")},
             "/search/v1/attempts": {"get": _operation(ATTEMPT_LIST)},
+            "/search/v1/attempts/{id}": {"get": _detail_operation(
+                ATTEMPT_LIST, "attempt", "One attempt's report: score, time taken, rank, percentile and qualified "
+                "(the candidate's own, or their organisation's for its staff).")},
             "/search/v1/posts": {"get": _operation(POST_LIST)},
         },
     }

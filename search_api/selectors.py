@@ -17,7 +17,7 @@ from search_api import derived_metrics, pagination, visibility
 from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
-from search_api.filtering import InvalidValue, ListQuery, ListSchema
+from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import base_filters, build_search, exists_query, sort_clauses
 from shared.es_client import es_client_with
 from shared.indexes import ASSESSMENTS, ATTEMPTS, IndexDefinition
@@ -61,7 +61,17 @@ def leaderboard_scope(assessment_id: int, principal: Principal) -> Scope:
     )
 
 
-def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, scope: Scope | None = None) -> Page:
+def detail(schema: ListSchema, principal: Principal, row_id: int) -> dict:
+    """One row of a list by its id, with the list's visibility and row shape (derived metrics
+    included): a 404 when it does not exist, is deleted, or the caller may not see it."""
+    page = list_search(schema, parse_params(schema, [("page_size", ["1"])]), principal, only_id=row_id)
+    if not page.results:
+        raise NotFound()
+    return page.results[0]
+
+
+def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, scope: Scope | None = None,
+                only_id: int | None = None) -> Page:
     fingerprint = query.fingerprint(schema.name, scope.key if scope else "")
     search_after = None
     if query.cursor is not None:
@@ -71,7 +81,7 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
         except InvalidValue as exc:
             raise BadRequest({"cursor": [str(exc)]}) from None
     visible = schema.visibility(principal)
-    scope_filters = scope.filters if scope else ()
+    scope_filters = (*(scope.filters if scope else ()), *(({"term": {schema.id_field: only_id}},) if only_id else ()))
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
     body = build_search(schema, query, visibility=visible, scope_filters=scope_filters, search_after=search_after,
                         metric_filter=metrics.filter if metrics else None,

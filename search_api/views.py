@@ -52,9 +52,27 @@ def _list_response(request, schema: ListSchema, principal: auth.Principal, scope
     })
 
 
+def _detail_response(request, schema: ListSchema, principal: auth.Principal, row_id: int):
+    if request.GET:  # one row has nothing to filter, sort or page
+        raise BadRequest({name: ["Unknown parameter: this endpoint takes none."] for name in request.GET})
+    return json_response(selectors.detail(schema, principal, row_id))
+
+
 @search_endpoint
 def assessment_list(request, principal):
     return _list_response(request, lists.ASSESSMENT_LIST, principal)
+
+
+@search_endpoint
+def assessment_detail(request, principal, assessment_id: int):
+    return _detail_response(request, lists.ASSESSMENT_LIST, principal, assessment_id)
+
+
+@search_endpoint
+def attempt_detail(request, principal, attempt_id: int):
+    """One attempt's report with its rank, percentile and qualified: the candidate's own, or any of
+    their organisation's for its staff (the attempts list's visibility)."""
+    return _detail_response(request, lists.ATTEMPT_LIST, principal, attempt_id)
 
 
 @search_endpoint

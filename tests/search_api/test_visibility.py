@@ -143,3 +143,31 @@ def test_parameters_cannot_widen_visibility(search, world):
     assert rows == []
     rows = search.ok("/search/v1/posts", token, {"id__in": ",".join(map(str, world["posts"].values()))})["results"]
     assert [r["id"] for r in rows] == [world["posts"]["b_staff"]]
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+@pytest.mark.parametrize("kind", ["assessments", "attempts"])
+def test_one_row_by_id_has_its_lists_visibility_and_row(search, world, kind, principal):
+    """GET assessments/{id} and attempts/{id}: 200 with exactly the list's row (an attempt's rank,
+    percentile and qualified included) when the list shows it to the caller, else 404."""
+    token = world["tokens"][principal]
+    names, id_field = (world["ids"], "id") if kind == "assessments" else (world["attempts"], "attempt_id")
+    listed = {row[id_field]: row for page in search.walk(f"/search/v1/{kind}", token, {"page_size": "100"})
+              for row in page["results"]}
+    for name, row_id in names.items():
+        response = search.get(f"/search/v1/{kind}/{row_id}", token)
+        if name in EXPECTED[kind][principal]:
+            assert response.status_code == 200, (name, response.text)
+            assert response.json() == listed[row_id], name
+        else:
+            assert response.status_code == 404, (name, response.text)
+            assert response.json() == {"errors": {"detail": ["Not found."]}}
+
+
+def test_one_row_by_id_takes_no_parameters_and_404s_unknown_ids(search, world):
+    token = world["tokens"]["staff_a"]
+    response = search.get(f"/search/v1/attempts/{world['attempts']['a_pa']}", token, {"ordering": "-score"})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["ordering"]
+    assert search.get("/search/v1/assessments/999999999999", token).status_code == 404
+    report = search.ok(f"/search/v1/attempts/{world['attempts']['a_pa']}", token, None)
+    assert report["score"] == 80 and report["rank"] == 1 and report["qualified"] is True
