@@ -6,8 +6,10 @@ returns nothing; main.py derives the headline ratios (report.py) and survives a 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -319,40 +321,207 @@ def _server_timing(port: int, tokens: list[str], n: int = 20) -> dict:
     return {"requests": n, "sql_calls_per_write": mean(calls), "db_ms_per_write": mean(db_ms), "server_ms_per_write": mean(total_ms)}
 
 
+CAPTURE_MODES = ("capture_on", "capture_off")
+
+
+def _capture(mode: str):
+    """capture_on: the product as deployed; capture_off: the same instance with the capture
+    triggers disabled (database.capture_disabled re-enables them on the way out, whatever happens)."""
+    return database.capture_disabled() if mode == "capture_off" else contextlib.nullcontext()
+
+
+def _max_id(table: str) -> int:
+    return _sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}")[0]
+
+
+def _since(table: str, after_id: int) -> int:
+    return _sql(f"SELECT count(*) FROM {table} WHERE id > %s", [after_id])[0]
+
+
+# ABBA: each mode runs twice, the order mirrored, so a drift of the machine's other load over the
+# stage weighs on both modes alike; each mode's figures pool its two runs.
+RUNNING_ORDER = ("capture_on", "capture_off", "capture_off", "capture_on")
+PAUSED_ORDER = ("capture_off", "capture_on", "capture_on", "capture_off")
+
+
+def _pool_cpu(deltas: list[dict], writes_n: int) -> dict:
+    """bench.cpu.delta figures of several runs as one, per write over `writes_n`. `unaccounted`
+    is machine busy time no component of ours (nor a shared server) used: other engineers' work."""
+    seconds: dict[str, float] = {}
+    for d in deltas:
+        for k, v in d.get("cpu_seconds", {}).items():
+            seconds[k] = seconds.get(k, 0.0) + v
+    busy = seconds.pop("machine_busy", 0.0)
+    components = {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
+    return {"cpu_seconds": components, "machine_busy_seconds": round(busy, 3),
+            "unaccounted_busy_seconds": round(busy - sum(components.values()), 3),
+            "cpu_ms_per_request": {k: round(v * 1000 / writes_n, 2) for k, v in components.items()} if writes_n else {}}
+
+
+def _pool(runs: list[dict]) -> dict:
+    """One mode's runs as one: requests/s over their summed time, mean latency weighted by requests,
+    CPU per request over all their requests; each run's own figures under `runs`."""
+    requests_n = sum(r["requests"] for r in runs)
+    seconds = sum(r["duration_s"] for r in runs)
+    means = [(r["mean_ms"], r["requests"]) for r in runs if r.get("mean_ms") is not None]
+    return {
+        "rps": round(requests_n / seconds, 1) if seconds else 0.0, "requests": requests_n, "duration_s": round(seconds, 2),
+        "warmup_s": runs[0]["warmup_s"], "runs_pooled": len(runs),
+        "mean_ms": round(sum(m * n for m, n in means) / sum(n for _m, n in means), 2) if means else None,
+        "p50_ms_per_run": [r["p50_ms"] for r in runs], "p95_ms_per_run": [r["p95_ms"] for r in runs],
+        "outbox_rows_recorded": sum(r.get("outbox_rows_recorded", 0) for r in runs),
+        "posts_written_with_warmup": sum(r.get("posts_written_with_warmup", 0) for r in runs),
+        "cpu": _pool_cpu([r.get("cpu", {}) for r in runs], requests_n),
+        "runs": runs,
+    }
+
+
+def _cpu_per_write(on: dict, off: dict) -> dict:
+    """CPU ms per write per component (bench.cpu: our processes by process group, the shared
+    servers by name), both modes and on - off; `total` sums every component but the load generator."""
+    def per(run: dict) -> dict:
+        ms = dict(run.get("cpu", {}).get("cpu_ms_per_request", {}))
+        ms["total"] = round(sum(v for k, v in ms.items() if k != "load generator (wrk)"), 2)
+        return ms
+
+    a, b = per(on), per(off)
+    return {"capture_on": a, "capture_off": b,
+            "difference": {k: round(a.get(k, 0.0) - b.get(k, 0.0), 2) for k in sorted(set(a) | set(b), key=lambda k: -a.get(k, 0.0))},
+            "unaccounted_busy_seconds": {"capture_on": on.get("cpu", {}).get("unaccounted_busy_seconds"),
+                                         "capture_off": off.get("cpu", {}).get("unaccounted_busy_seconds")}}
+
+
+def _difference(on: dict, off: dict, key: str) -> dict:
+    a, b = on.get(key), off.get(key)
+    return {"capture_on": a, "capture_off": b, "difference": round(a - b, 2) if a is not None and b is not None else None}
+
+
+def _pair_ratios(order: tuple[str, ...], runs: list[dict]) -> list[float | None]:
+    """on/off of each adjacent pair of the ABBA order: the spread behind the pooled ratio."""
+    out = []
+    for k in range(0, len(order), 2):
+        by = {order[k]: runs[k], order[k + 1]: runs[k + 1]}
+        off = by["capture_off"]["rps"]
+        out.append(round(by["capture_on"]["rps"] / off, 3) if off else None)
+    return out
+
+
 def writes(ctx: Context) -> None:
+    """POST /api/v1/posts on the same write instance (stack/apps.sh "write", WRITE_PORT), with the
+    capture triggers on (the product) and off (database.capture_disabled: no outbox row, no
+    NOTIFY, nothing for the listener or the workers to do), each mode twice in ABBA order.
+    Workers running (the headline: the pipeline shares the two cores) and paused (SIGSTOP: the
+    write path's own cost; the listener keeps forwarding). Per run: the outbox rows the writes
+    recorded (0 with capture off proves the toggle), CPU per write per component, mean latency;
+    then the Server-Timing sample and cProfile of both modes. Writes made with capture off are
+    never indexed (their posts stay out of the search index); no later stage reads them."""
+    from bench import cpu, worker_log
+
     info, c = ctx.info, ctx.scale.write_connections
     reqs = _post_requests(info.writer_tokens)
-    figures: dict = {"endpoint": "POST /api/v1/posts", "connections": c, "clients": len(info.writer_tokens)}
-    runs = {}
-    for label, port in (("events_on", namespace.WRITE_PORT), ("events_off", namespace.WRITE_NO_EVENTS_PORT)):
-        figures.setdefault("idle_wait_s", {})[label] = wait_pipeline_idle()
-        runs[label] = _run(f"write {label} (workers running)", port, reqs, c, ctx)
-    figures["workers_running"] = runs
-    from bench import worker_log
-
+    figures: dict = {"endpoint": "POST /api/v1/posts", "connections": c, "clients": len(info.writer_tokens),
+                     "instance": f"write (stack/apps.sh) on port {namespace.WRITE_PORT} for every run",
+                     "capture_off_means": "ALTER TABLE <t> DISABLE TRIGGER USER on every captured table, on the primary",
+                     "captured_tables": list(database.captured_tables()),
+                     "order": {"workers_running": list(RUNNING_ORDER), "workers_paused": list(PAUSED_ORDER)},
+                     "idle_wait_s": [], "capture_toggles": []}
+    running: list[dict] = []
+    drained: list[dict] = []
+    for k, mode in enumerate(RUNNING_ORDER, start=1):
+        figures["idle_wait_s"].append(wait_pipeline_idle())
+        posts0, outbox0 = _max_id("discussions_post"), _max_id("outbox_outboxevent")
+        before = cpu.snapshot(ctx.procs.groups())
+        with _capture(mode) as toggled:
+            if toggled:
+                figures["capture_toggles"].append(toggled)
+            run = _run(f"write {mode} #{k} (workers running)", namespace.WRITE_PORT, reqs, c, ctx)
+            time.sleep(0.3)  # requests wrk abandoned in flight commit in this mode too
+            run["outbox_rows_recorded"] = _since("outbox_outboxevent", outbox0)
+        # Warm-up and measured writes, from the first request to the pipeline idle again: the
+        # whole cost of a write, the indexing it causes included.
+        drain = wait_pipeline_idle()
+        run["posts_written_with_warmup"] = _since("discussions_post", posts0)
+        run["drain_s_after_run"] = drain
+        running.append(run)
+        drained.append({"mode": mode, "writes": run["posts_written_with_warmup"], "drain_s_after_run": drain,
+                        **cpu.delta(before, cpu.snapshot(ctx.procs.groups()))})
     time.sleep(1.0)
-    figures["worker_tasks_during_events_on"] = worker_log.task_stats(runs["events_on"]["started_at"], runs["events_on"]["ended_at"])
-    figures["idle_wait_s"]["after"] = wait_pipeline_idle()
-    # The same pair with the Celery workers paused: the write path's own cost of events, without
-    # the co-located workers competing for the same two cores.
-    paused = {}
-    ctx.procs.pause_workers()
-    try:
-        for label, port in (("events_on", namespace.WRITE_PORT), ("events_off", namespace.WRITE_NO_EVENTS_PORT)):
-            paused[label] = _run(f"write {label} (workers paused)", port, reqs, c, ctx)
-    finally:
-        backlog = _sql("SELECT count(*) FROM outbox_outboxevent WHERE indexed_at IS NULL AND dead_at IS NULL")[0]
-        ctx.procs.resume_workers()
-    figures["workers_paused"] = paused
-    figures["backlog_events_at_resume"] = backlog
-    figures["backlog_drain_s_after_paused_run"] = wait_pipeline_idle(timeout=600)
-    figures["server_timing"] = {"events_on": _server_timing(namespace.WRITE_PORT, info.writer_tokens),
-                                "events_off": _server_timing(namespace.WRITE_NO_EVENTS_PORT, info.writer_tokens)}
+    on_runs = [r for m, r in zip(RUNNING_ORDER, running) if m == "capture_on"]
+    figures["worker_tasks_during_capture_on"] = [worker_log.task_stats(r["started_at"], r["ended_at"]) for r in on_runs]
+
+    # The same with the Celery workers paused, one pause per run. Capture is toggled only while
+    # they run: a worker stopped inside a transaction would hold the lock ALTER TABLE waits for.
+    paused_runs: list[dict] = []
+    figures["backlog_events_at_resume"], figures["backlog_drain_s_after_paused_run"] = [], []
+    for k, mode in enumerate(PAUSED_ORDER, start=1):
+        outbox0 = _max_id("outbox_outboxevent")
+        with _capture(mode) as toggled:
+            if toggled:
+                figures["capture_toggles"].append(toggled)
+            ctx.procs.pause_workers()
+            try:
+                run = _run(f"write {mode} #{k} (workers paused)", namespace.WRITE_PORT, reqs, c, ctx)
+                time.sleep(0.3)
+                run["outbox_rows_recorded"] = _since("outbox_outboxevent", outbox0)
+            finally:
+                figures["backlog_events_at_resume"].append(
+                    _sql("SELECT count(*) FROM outbox_outboxevent WHERE indexed_at IS NULL AND dead_at IS NULL")[0])
+                ctx.procs.resume_workers()
+        paused_runs.append(run)
+        figures["backlog_drain_s_after_paused_run"].append(wait_pipeline_idle(timeout=600))
+
+    by_mode = lambda order, runs_: {m: _pool([r for o, r in zip(order, runs_) if o == m]) for m in CAPTURE_MODES}  # noqa: E731
+    runs, paused = by_mode(RUNNING_ORDER, running), by_mode(PAUSED_ORDER, paused_runs)
+    figures["workers_running"], figures["workers_paused"] = runs, paused
+    until_drained = {}
+    for mode in CAPTURE_MODES:
+        mine = [d for d in drained if d["mode"] == mode]
+        n = sum(d["writes"] for d in mine)
+        until_drained[mode] = {**_pool_cpu(mine, n), "writes": n, "drain_s_after_run": [d["drain_s_after_run"] for d in mine]}
+
+    timing = {}
+    for mode in CAPTURE_MODES:
+        with _capture(mode):
+            timing[mode] = _server_timing(namespace.WRITE_PORT, info.writer_tokens)
+    figures["server_timing"] = timing
     figures["cprofile_write_path"] = profile_write_path(ctx)
-    figures["throughput_ratio"] = round(runs["events_on"]["rps"] / runs["events_off"]["rps"], 3)
-    figures["throughput_ratio_workers_paused"] = round(paused["events_on"]["rps"] / paused["events_off"]["rps"], 3)
-    ctx.figures["writes"] = figures
     wait_pipeline_idle()
+
+    on, off, pon, poff = runs["capture_on"], runs["capture_off"], paused["capture_on"], paused["capture_off"]
+    figures["capture"] = {
+        "throughput_ratio": round(on["rps"] / off["rps"], 3) if off["rps"] else None,
+        "throughput_ratio_workers_paused": round(pon["rps"] / poff["rps"], 3) if poff["rps"] else None,
+        "pair_ratios": {"workers_running": _pair_ratios(RUNNING_ORDER, running),
+                        "workers_paused": _pair_ratios(PAUSED_ORDER, paused_runs)},
+        "capture_verified": {"outbox_rows_per_write_capture_on": round(on["outbox_rows_recorded"] / max(1, on["posts_written_with_warmup"]), 3),
+                             "outbox_rows_capture_off": off["outbox_rows_recorded"] + poff["outbox_rows_recorded"]},
+        # Closed loop at `connections`: the mean is about connections / rps, queueing included.
+        "mean_latency_ms": {"workers_running": _difference(on, off, "mean_ms"), "workers_paused": _difference(pon, poff, "mean_ms")},
+        # One client, sequential: the service's own time and its SQL time per write.
+        "server_ms_per_write_sequential": _difference(timing["capture_on"], timing["capture_off"], "server_ms_per_write"),
+        "db_ms_per_write_sequential": _difference(timing["capture_on"], timing["capture_off"], "db_ms_per_write"),
+        "sql_calls_per_write": _difference(timing["capture_on"], timing["capture_off"], "sql_calls_per_write"),
+        "cpu_ms_per_write": {
+            "workers_running": _cpu_per_write(on, off), "workers_paused": _cpu_per_write(pon, poff),
+            # From the first warm-up request until the pipeline is idle again (the indexing of every
+            # write counted), over every post written.
+            "workers_running_until_drained": {
+                **_cpu_per_write({"cpu": until_drained["capture_on"]}, {"cpu": until_drained["capture_off"]}),
+                "writes": {m: until_drained[m]["writes"] for m in CAPTURE_MODES},
+                "drain_s_after_run": {m: until_drained[m]["drain_s_after_run"] for m in CAPTURE_MODES}},
+        },
+    }
+    cap = figures["capture"]
+    if cap["capture_verified"]["outbox_rows_capture_off"]:
+        raise RuntimeError(f"capture was not off: {cap['capture_verified']['outbox_rows_capture_off']} outbox rows recorded")
+    run_cpu, all_cpu = cap["cpu_ms_per_write"]["workers_running"], cap["cpu_ms_per_write"]["workers_running_until_drained"]
+    print(f"  capture on/off: throughput ratio {cap['throughput_ratio']} (workers running; pairs {cap['pair_ratios']['workers_running']}), "
+          f"{cap['throughput_ratio_workers_paused']} (paused; pairs {cap['pair_ratios']['workers_paused']}); mean latency "
+          f"+{cap['mean_latency_ms']['workers_running']['difference']} ms at {c} connections; server time "
+          f"+{cap['server_ms_per_write_sequential']['difference']} ms per write sequential; CPU per write "
+          f"{run_cpu['capture_on']['total']} vs {run_cpu['capture_off']['total']} ms (workers running), "
+          f"{all_cpu['capture_on']['total']} vs {all_cpu['capture_off']['total']} ms until drained", flush=True)
+    ctx.figures["writes"] = figures
 
 
 def pgbouncer(ctx: Context) -> None:
@@ -394,7 +563,67 @@ def _comment_rows(post_id: int) -> tuple[int, int, int]:
     return rows, count, version
 
 
+def _hot_run(ctx: Context, kind: str, port: int, post_id: int, n: int, c: int, body: str, outbox0: int) -> dict:
+    info = ctx.info
+    rows0, count0, version0 = _comment_rows(post_id)
+    reqs = [Request("POST", f"/api/v1/posts/{post_id}/comments", {**_auth(t), "Content-Type": "application/json"}, body)
+            for t in info.writer_tokens]
+    before = database.statements_snapshot()
+    run_started = time.time()
+    max_id = _sql("SELECT COALESCE(MAX(id), 0) FROM discussions_comment")[0]
+    load = run_wrk(f"hot counter {kind}", namespace.url(port), reqs, connections=c, duration=ctx.scale.duration,
+                   quota=n, cpu_groups=ctx.procs.groups()).as_dict()
+    acked_at = time.monotonic()
+    rows1, count1, version1 = _comment_rows(post_id)
+    while True:  # requests abandoned in flight by the stopping load generator may still commit
+        time.sleep(1.0)
+        again = _comment_rows(post_id)
+        if again[0] == rows1:
+            break
+        rows1, count1, version1 = again
+    after = database.statements_snapshot()
+    committed = rows1 - rows0
+    # Throughput from the rows themselves: first to last commit of this run (created_at is set
+    # in the writing transaction), independent of how the load generator's run ended.
+    first, last = _sql("SELECT MIN(created_at), MAX(created_at) FROM discussions_comment WHERE post_id = %s AND id > %s",
+                       [post_id, max_id])
+    span = (last - first).total_seconds() if first and last else 0.0
+    exact_after = 0.0
+    if kind == "pipeline":  # the counter is exact once the pipeline has flushed
+        deadline = time.monotonic() + 300
+        while count1 != rows1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rows1, count1, version1 = _comment_rows(post_id)
+        exact_after = round(time.monotonic() - acked_at, 2)
+    run = {
+        "post_id": post_id, "load": load, "committed_comments": committed,
+        "comments_per_second": round((committed - 1) / span, 1) if span > 0 else None,
+        "first_to_last_commit_s": round(span, 2),
+        "comments_count": count1, "comment_rows": rows1, "exact": count1 == rows1,
+        "seconds_until_exact_after_last_ack": exact_after,
+        "naive_update_statements": database.calls_matching(
+            before, after, 'UPDATE "discussions_post" SET "comments_count" = ("discussions_post"."comments_count" +'),
+        "pipeline_counter_updates_on_row": version1 - version0,  # every pipeline UPDATE bumps version by 1
+        "sql_during_run": database.statements_delta(before, after, top=5),
+    }
+    if kind == "pipeline":
+        from bench import worker_log
+
+        run["worker_tasks"] = worker_log.task_stats(run_started, time.time())
+    run["updates_on_hot_row"] = run["naive_update_statements"] if kind == "naive" else run["pipeline_counter_updates_on_row"]
+    print(f"  hot counter {kind:<31} {run['comments_per_second']:>9} comments/s  count {count1}/{rows1}"
+          f"  UPDATEs on the row {run['updates_on_hot_row']}  exact after {exact_after}s", flush=True)
+    # Each comment counted once: with capture off the naive run records no outbox row at all.
+    run["outbox_rows_recorded"] = _since("outbox_outboxevent", outbox0)
+    run["counter_moved_by"] = count1 - count0
+    return run
+
+
 def hot_counter(ctx: Context) -> None:
+    """Comments on one post: the pipeline (capture on, counters batched by the workers) vs the naive
+    baseline (NAIVE_COUNTER_UPDATES: a synchronous UPDATE ... + 1 per comment) with capture OFF, so
+    the baseline is "no pipeline": it pays no capture and the pipeline does not count its comments
+    a second time. Capture is re-enabled right after the naive phase (and always, on failure)."""
     from shared.es_client import get_es_client
     from shared.indexes import POSTS
 
@@ -404,54 +633,12 @@ def hot_counter(ctx: Context) -> None:
     for kind, port in (("naive", namespace.WRITE_NAIVE_PORT), ("pipeline", namespace.WRITE_PORT)):
         post_id = info.hot_posts[kind]
         figures.setdefault("idle_wait_s", {})[kind] = wait_pipeline_idle(timeout=600)
-        rows0, count0, version0 = _comment_rows(post_id)
-        reqs = [Request("POST", f"/api/v1/posts/{post_id}/comments", {**_auth(t), "Content-Type": "application/json"}, body)
-                for t in info.writer_tokens]
-        before = database.statements_snapshot()
-        run_started = time.time()
-        max_id = _sql("SELECT COALESCE(MAX(id), 0) FROM discussions_comment")[0]
-        load = run_wrk(f"hot counter {kind}", namespace.url(port), reqs, connections=c, duration=ctx.scale.duration,
-                       quota=n, cpu_groups=ctx.procs.groups()).as_dict()
-        acked_at = time.monotonic()
-        rows1, count1, version1 = _comment_rows(post_id)
-        while True:  # requests abandoned in flight by the stopping load generator may still commit
-            time.sleep(1.0)
-            again = _comment_rows(post_id)
-            if again[0] == rows1:
-                break
-            rows1, count1, version1 = again
-        after = database.statements_snapshot()
-        committed = rows1 - rows0
-        # Throughput from the rows themselves: first to last commit of this run (created_at is set
-        # in the writing transaction), independent of how the load generator's run ended.
-        first, last = _sql("SELECT MIN(created_at), MAX(created_at) FROM discussions_comment WHERE post_id = %s AND id > %s",
-                           [post_id, max_id])
-        span = (last - first).total_seconds() if first and last else 0.0
-        exact_after = 0.0
-        if kind == "pipeline":  # the counter is exact once the pipeline has flushed
-            deadline = time.monotonic() + 300
-            while count1 != rows1 and time.monotonic() < deadline:
-                time.sleep(0.1)
-                rows1, count1, version1 = _comment_rows(post_id)
-            exact_after = round(time.monotonic() - acked_at, 2)
-        run = {
-            "post_id": post_id, "load": load, "committed_comments": committed,
-            "comments_per_second": round((committed - 1) / span, 1) if span > 0 else None,
-            "first_to_last_commit_s": round(span, 2),
-            "comments_count": count1, "comment_rows": rows1, "exact": count1 == rows1,
-            "seconds_until_exact_after_last_ack": exact_after,
-            "naive_update_statements": database.calls_matching(
-                before, after, 'UPDATE "discussions_post" SET "comments_count" = ("discussions_post"."comments_count" +'),
-            "pipeline_counter_updates_on_row": version1 - version0,  # every pipeline UPDATE bumps version by 1
-            "sql_during_run": database.statements_delta(before, after, top=5),
-        }
-        if kind == "pipeline":
-            from bench import worker_log
-
-            run["worker_tasks"] = worker_log.task_stats(run_started, time.time())
-        run["updates_on_hot_row"] = run["naive_update_statements"] if kind == "naive" else run["pipeline_counter_updates_on_row"]
-        print(f"  hot counter {kind:<31} {run['comments_per_second']:>9} comments/s  count {count1}/{rows1}"
-              f"  UPDATEs on the row {run['updates_on_hot_row']}  exact after {exact_after}s", flush=True)
+        outbox0 = _max_id("outbox_outboxevent")
+        with _capture("capture_off" if kind == "naive" else "capture_on") as toggled:
+            run = _hot_run(ctx, kind, port, post_id, n, c, body, outbox0)
+        run["capture"] = "off (triggers disabled for the run)" if kind == "naive" else "on"
+        if toggled:
+            run["capture_toggle"] = toggled
         figures[kind] = run
     # The post's search document shows the exact count too, once projected.
     post_id = info.hot_posts["pipeline"]
@@ -465,8 +652,19 @@ def hot_counter(ctx: Context) -> None:
     figures["pipeline"]["search_document_exact_after_s"] = searchable
     figures["drain_s_after_pipeline_run"] = wait_pipeline_idle(timeout=900)
     naive, pipe = figures["naive"], figures["pipeline"]
+    # The baseline counted each of its comments exactly once: its counter moved by the comments
+    # committed, capture recorded nothing for them, and once the pipeline has drained (capture back
+    # on, counters flushed) its counter still equals its rows (nothing counted them a second time).
+    rows_after, count_after, _ = _comment_rows(info.hot_posts["naive"])
+    figures["naive_checks"] = {
+        "counter_moved_by_committed_comments": naive["counter_moved_by"] == naive["committed_comments"],
+        "no_outbox_rows_with_capture_off": naive["outbox_rows_recorded"] == 0,
+        "exact_after_pipeline_drained": count_after == rows_after,
+        "comments_count_after_pipeline_drained": count_after, "comment_rows_after_pipeline_drained": rows_after,
+    }
+    naive_ok = naive["exact"] and all(v for k, v in figures["naive_checks"].items() if isinstance(v, bool))
     figures["speedup"] = round(pipe["comments_per_second"] / naive["comments_per_second"], 3)
-    figures["exact"] = bool(naive["exact"] and pipe["exact"] and searchable is not None)
+    figures["exact"] = bool(naive_ok and pipe["exact"] and searchable is not None)
     figures["pipeline_updates_per_comment"] = round(pipe["updates_on_hot_row"] / max(1, pipe["committed_comments"]), 5)
     ctx.figures["hot_counter"] = figures
 
@@ -535,6 +733,61 @@ def lag(ctx: Context) -> None:
                           "top_assessment_submitted_at_seed": ctx.info.top_assessment_submitted,
                           "other_writes": "POST /api/v1/posts", "submissions": "POST /api/v1/attempts/<id>/submit"}
     ctx.figures["lag"] = result
+
+
+# Issue 13: writes made outside Django --------------------------------------------------------
+
+def raw_sql_lag(ctx: Context) -> None:
+    """Commit-to-searchable lag of changes committed by plain SQL on the primary (bench/raw_sql_probe.py,
+    a separate process): post title UPDATEs and a few comment INSERTs on seeded posts of the big
+    organisation, one per transaction, at the scale's rate; visible = the search API shows the new
+    title (or the post's comments_count one higher). Workers and listener running."""
+    from bench import cpu
+
+    s, info = ctx.scale, ctx.info
+    writes_n = int(s.raw_sql_rate * s.raw_sql_seconds)
+    comments_n = writes_n // s.raw_sql_comment_every if s.raw_sql_comment_every else 0
+    # Seeded posts only (ids up to scale.posts; the hot posts come after): they are in the search
+    # index. Writes of earlier stages made with capture off are not, and are never picked.
+    rows = _many("SELECT id, author_id FROM discussions_post WHERE organisation_id = %s AND deleted_at IS NULL AND id <= %s "
+                 "ORDER BY id", [info.big_org, s.posts])
+    if len(rows) < writes_n:
+        raise RuntimeError(f"{len(rows)} seeded posts of organisation {info.big_org}, {writes_n} needed")
+    rng = random.Random(13)
+    rng.shuffle(rows)
+    comment_posts = [list(r) for r in rows[:comments_n]]
+    update_posts = [r[0] for r in rows[comments_n:writes_n]]
+    spec = {
+        "search_url": namespace.url(namespace.SEARCH_PORT), "token": info.tokens["big_org_staff"],
+        "update_posts": update_posts, "comment_posts": comment_posts, "rate": s.raw_sql_rate, "writes": writes_n,
+        "comment_every": s.raw_sql_comment_every, "nonce": f"{int(time.time())}", "poll_interval": 0.05,
+        "settle_timeout": 60 if s.name == "small" else 300,
+    }
+    idle = wait_pipeline_idle()
+    with cpu.Sampler(ctx.procs.groups()) as sampler:
+        completed = subprocess.run([namespace.PYTHON, "-m", "bench.raw_sql_probe"], input=json.dumps(spec), capture_output=True,
+                                   text=True, cwd=namespace.ROOT, env=_env(), timeout=3600)
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.raw_sql_probe failed: {completed.stderr[-2000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    committed = sum(result["committed"].values())
+    result.update(
+        how=("psycopg2 on the primary (not pgBouncer, not the write service), one change per transaction, open loop; "
+             "commit time = time.time() after commit() returned; searchable = first GET /search/v1/posts?id__in=... "
+             "(big organisation's staff) that shows the new title / the comment counted"),
+        writes="UPDATE discussions_post SET title, updated_at (a different seeded post each); every "
+               f"{s.raw_sql_comment_every}th an INSERT INTO discussions_comment (the post's comments_count, via the counters batch)",
+        idle_wait_before_s=idle, cpu_while_writing=sampler.window(result["started_at"], result["writes_ended_at"], committed),
+        drain_s_after=wait_pipeline_idle(),
+    )
+    ctx.figures["raw_sql_lag"] = result
+    lag, by = result["lag_seconds"], result["lag_seconds_by_kind"]
+    print(f"  raw SQL lag ({result['committed']} at {result['achieved_rate']} writes/s): n {lag['n']} p50 {lag['p50']} "
+          f"p95 {lag['p95']} p99 {lag['p99']} max {lag['max']} s; updates p99 {by['update']['p99']} s, comments p99 "
+          f"{by['comment']['p99']} s; unseen {result['unseen_after_settle']}, errors {result['errors']}", flush=True)
+    if result["unseen_after_settle"] or result["errors"]:
+        raise RuntimeError(f"raw SQL writes: {result['unseen_after_settle']} never searchable, {result['errors']} failed "
+                           f"({result['error_samples']})")
 
 
 # Documents written per submission ---------------------------------------------------------------
@@ -648,7 +901,7 @@ def reindex(ctx: Context) -> None:
     for ids in projection.walk_pages(after_key=0, batch_size=s.reindex_batch_size):
         for doc in projection.project(ids):
             actions.append((orjson.dumps({"index": {"_index": target, "_id": str(doc.id), "version": doc.version,
-                                                    "version_type": "external_gte"}}), orjson.dumps(doc.source)))
+                                                    "version_type": "external_gte"}}), doc.body))
     prepare_s = time.monotonic() - prepared_started
     es = get_es_client()
     try:
@@ -676,19 +929,21 @@ def _many(query: str, params: list | None = None) -> list[tuple]:
 
 
 def profile_write_path(ctx: Context, requests_per_mode: int = 100) -> dict:
-    """cProfile of POST /api/v1/posts in this process (Django test client, real PostgreSQL, Redis,
-    broker), events on and off: where the events' extra time goes on the write path."""
+    """cProfile of POST /api/v1/posts in this process (Django test client, real PostgreSQL, Redis),
+    capture on and off (the triggers, database.capture_disabled): where capture's extra time goes
+    on the write path. The triggers run inside the INSERT's execute (the outbox row) and the
+    commit (NOTIFY is delivered there)."""
     import cProfile
     import pstats
 
     from django.test import Client
-    from django.test.utils import override_settings
 
     client = Client(HTTP_AUTHORIZATION=f"Token {ctx.info.writer_tokens[0]}")
     body = {"title": "Profiled post", "body": "Measuring the write path.", "tags": ["bench"]}
     out = {}
-    for label, enabled in (("events_on", True), ("events_off", False)):
-        with override_settings(OUTBOX_EVENTS_ENABLED=enabled):
+    for mode in CAPTURE_MODES:
+        with _capture(mode):
+            connections.close_all()  # a fresh connection either way: same setup cost in both modes
             for _ in range(5):
                 client.post("/api/v1/posts", body, content_type="application/json")
             profiler = cProfile.Profile()
@@ -698,17 +953,19 @@ def profile_write_path(ctx: Context, requests_per_mode: int = 100) -> dict:
                 response = client.post("/api/v1/posts", body, content_type="application/json")
             profiler.disable()
             elapsed = time.perf_counter() - started
+            connections.close_all()
         assert response.status_code == 201, response.content[:300]
         stats = pstats.Stats(profiler).stats
-        interesting = ("publish_event_ids", "schedule_counters_flush", "send_task", "record_event", "_create",
-                       "execute", "commit", "post_create", "authenticate")
+        interesting = ("record_event", "_create", "execute", "_execute", "commit", "post_create", "authenticate", "save")
         rows = []
         for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.items():
-            if name in interesting and ("site-packages" not in filename or name in ("send_task", "commit")):
+            if name in interesting and ("site-packages" not in filename or name in ("execute", "commit")):
                 rows.append({"function": f"{filename.split('/')[-2]}/{filename.split('/')[-1]}:{line}({name})",
                              "calls_per_request": round(calls / requests_per_mode, 2),
                              "cum_ms_per_request": round(cumtime * 1000 / requests_per_mode, 3)})
         rows.sort(key=lambda r: -r["cum_ms_per_request"])
-        out[label] = {"requests": requests_per_mode, "ms_per_request_in_process": round(elapsed * 1000 / requests_per_mode, 3),
-                      "functions": rows[:12]}
+        out[mode] = {"requests": requests_per_mode, "ms_per_request_in_process": round(elapsed * 1000 / requests_per_mode, 3),
+                     "functions": rows[:12]}
+    out["difference_ms_per_request"] = round(out["capture_on"]["ms_per_request_in_process"]
+                                             - out["capture_off"]["ms_per_request_in_process"], 3)
     return out

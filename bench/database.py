@@ -1,17 +1,22 @@
 """The benchmark's data stores: reset to empty, migrate, create indexes; statistics snapshots.
 
 Only the namespace's own resources are touched: the database assessments_bench (dropped and
-re-created), indexes and aliases named bench_*, and Redis databases 12 and 13 (flushed).
+re-created; its capture triggers disabled and re-enabled by capture_disabled), indexes and aliases
+named bench_*, and Redis databases 12 and 13 (flushed).
 pg_stat_statements is read, never reset (its counters are cluster-wide and other engineers' runs
 use them): figures are differences between two snapshots, filtered to our database.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg2
+import psycopg2.errors
 import redis as redis_lib
 from django.conf import settings
 
@@ -70,6 +75,102 @@ def migrate_and_create_indexes() -> None:
 
     call_command("migrate", interactive=False, verbosity=0)
     ensure_all_indexes()
+
+
+# Change capture on/off -------------------------------------------------------------------------
+
+CAPTURE_MIGRATION = "write_service.outbox.migrations.0002_capture_triggers"
+CAPTURE_LOCK_TIMEOUT = "5s"  # per attempt: ALTER TABLE waits for writers' open transactions
+
+
+def captured_tables() -> tuple[str, ...]:
+    """The tables the capture triggers are on: the migration's own CAPTURED (the module name starts
+    with a digit, hence importlib)."""
+    return tuple(importlib.import_module(CAPTURE_MIGRATION).CAPTURED)
+
+
+def capture_state() -> dict[str, dict[str, str]]:
+    """{table: {trigger: 'O' (enabled) | 'D' (disabled) | ...}} of the capture triggers, from pg_trigger."""
+    conn = primary_connection()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("""SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                              WHERE NOT t.tgisinternal AND c.relname = ANY(%s) ORDER BY 1, 2""", [list(captured_tables())])
+            state: dict[str, dict[str, str]] = {}
+            for table, trigger, enabled in cursor.fetchall():
+                state.setdefault(table, {})[trigger] = enabled if isinstance(enabled, str) else enabled.decode()
+            return state
+    finally:
+        conn.close()
+
+
+def alter_capture(cursor, enabled: bool) -> None:
+    """ENABLE/DISABLE TRIGGER USER on every captured table, in the cursor's transaction."""
+    action = "ENABLE" if enabled else "DISABLE"
+    for table in captured_tables():
+        cursor.execute(f'ALTER TABLE "{table}" {action} TRIGGER USER')
+
+
+def set_capture(enabled: bool, *, attempts: int = 12) -> dict:
+    """ENABLE/DISABLE TRIGGER USER on every captured table, in one transaction on the primary
+    (direct, not pgBouncer). The bench's user owns the tables (it created the database and ran the
+    migrations), which ALTER TABLE needs; USER leaves the internal foreign-key triggers alone.
+    Each attempt waits at most CAPTURE_LOCK_TIMEOUT for the tables' lock (writers in flight), then
+    retries. Returns what pg_trigger says afterwards; raises if any capture trigger is not in the
+    wanted state."""
+    action = "ENABLE" if enabled else "DISABLE"
+    assert load_config().pg_db == namespace.ENV["PG_DB"], "refusing to toggle capture outside the bench database"
+    tables = captured_tables()
+    started, last_error = time.monotonic(), None
+    for attempt in range(1, attempts + 1):
+        conn = primary_connection()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{CAPTURE_LOCK_TIMEOUT}'")
+                alter_capture(cursor, enabled)
+            conn.commit()
+            break
+        except psycopg2.errors.LockNotAvailable as exc:
+            conn.rollback()
+            last_error = exc
+        finally:
+            conn.close()
+    else:
+        raise RuntimeError(f"could not {action} the capture triggers after {attempts} attempts: {last_error}")
+    state = capture_state()
+    wanted = "O" if enabled else "D"
+    wrong = {f"{t}.{name}": flag for t, triggers in state.items() for name, flag in triggers.items() if flag != wanted}
+    missing = [t for t in tables if not state.get(t)]
+    if wrong or missing:
+        raise RuntimeError(f"capture triggers not {action}D: wrong {wrong}, tables without triggers {missing}")
+    return {"enabled": enabled, "tables": list(tables), "triggers": sum(len(v) for v in state.values()),
+            "attempts": attempt, "seconds": round(time.monotonic() - started, 3)}
+
+
+@contextmanager
+def capture_disabled():
+    """Capture off for the bench database while the block runs: no outbox row, no version bump, no
+    NOTIFY for any write, whoever makes it. Yields set_capture's record. Always re-enabled on the
+    way out, also when the block (or the disabling itself) raises; a failure to re-enable raises
+    (chained to the block's exception, if any) rather than leave capture off."""
+    try:
+        yield set_capture(False)
+    finally:
+        set_capture(True)
+
+
+def ensure_capture_enabled() -> dict:
+    """main.py's last word on the bench database: every capture trigger enabled (re-enabling them if
+    a stage was interrupted between the two ALTERs). {"enabled": True|False|None (no database),
+    "reenabled": whether it had to}."""
+    try:
+        state = capture_state()
+    except psycopg2.Error as exc:
+        return {"enabled": None, "reenabled": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    if state and all(flag == "O" for triggers in state.values() for flag in triggers.values()):
+        return {"enabled": True, "reenabled": False, "triggers": sum(len(v) for v in state.values())}
+    record = set_capture(True)
+    return {"enabled": True, "reenabled": True, "triggers": record["triggers"]}
 
 
 @dataclass

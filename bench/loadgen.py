@@ -51,6 +51,7 @@ class LoadResult:
     loadavg_before: float      # 1-minute load average of the machine when the run started
     cpu: dict = field(default_factory=dict)  # bench.cpu.delta over the measured run
     note: str = ""
+    mean_ms: float | None = None  # wrk's mean latency (closed loop: about connections / rps)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,9 +125,9 @@ def _script(requests: list[Request], out_path: str, quota: int | None) -> str:
         "  for _, t in ipairs(threads) do answered_total = answered_total + (t:get('answered') or 0) end",
         "  f:write(string.format('{\"answered\": %d, \"requests\": %d, \"duration_us\": %d, \"errors\": {\"connect\": %d, \"read\": %d, "
         "\"write\": %d, \"status\": %d, \"timeout\": %d}, \"latency_us\": {\"p50\": %d, \"p90\": %d, \"p95\": %d, "
-        "\"p99\": %d, \"max\": %d}}', answered_total, summary.requests, summary.duration, e.connect, e.read, e.write, e.status, "
+        "\"p99\": %d, \"max\": %d, \"mean\": %.1f}}', answered_total, summary.requests, summary.duration, e.connect, e.read, e.write, e.status, "
         "e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), "
-        "latency.max))",
+        "latency.max, latency.mean))",
         "  f:close()",
         "end",
     ]
@@ -178,4 +179,5 @@ def run_wrk(label: str, base_url: str, requests: list[Request], *, connections: 
         p50_ms=round(lat["p50"], 2), p90_ms=round(lat["p90"], 2), p95_ms=round(lat["p95"], 2),
         p99_ms=round(lat["p99"], 2), max_ms=round(lat["max"], 2), errors=raw["errors"],
         loadavg_before=round(load_before, 2), cpu=cpu_used, note=note,
+        mean_ms=round(lat["mean"], 2) if "mean" in lat else None,
     )

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--scale", choices=("small", "full"), required=True)
     parser.add_argument("--output", type=Path, default=namespace.ROOT / "bench" / "results" / "latest.json")
-    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,writes,pgbouncer,hot_counter,doc_writes,lag,reindex")
+    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,writes,pgbouncer,hot_counter,doc_writes,lag,raw_sql_lag,reindex")
     args = parser.parse_args(argv)
 
     namespace.apply()
@@ -51,12 +51,15 @@ def main(argv: list[str] | None = None) -> int:
             not_run[what] = f"{path.relative_to(namespace.ROOT)} does not exist yet"
     selected = {s for s in args.only.split(",") if s}
     ctx = None
+    database_ready = False
+    capture_at_end: dict = {"enabled": None, "reenabled": False}
     try:
         t = _stage(f"reset the bench namespace (database {namespace.ENV['PG_DB']}, indexes {namespace.ENV['ES_INDEX_PREFIX']}*, "
                    f"Redis {namespace.ENV['REDIS_DB_BROKER']}/{namespace.ENV['REDIS_DB_CACHE']})")
         procs.stop_leftovers()  # an interrupted run's processes would hold the database and the ports
         database.reset_namespace()
         database.migrate_and_create_indexes()
+        database_ready = True
         seconds["reset_and_migrate"] = round(time.monotonic() - t, 2)
 
         t = _stage(f"seed ({scale.attempts:,} attempts, {scale.assessments:,} assessments, {scale.posts:,} posts)")
@@ -82,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         plan = [
             ("reads", "(1) search API vs Django ORM lists", lambda: ctx.figures.__setitem__("_scenarios", comparisons.reads(ctx)), "search API"),
             ("raw_es", "(2) search API vs raw Elasticsearch", lambda: comparisons.api_vs_raw_es(ctx, ctx.figures.pop("_scenarios", None) or comparisons.read_scenarios(ctx)), "search API"),
-            ("writes", "(3) write endpoint with events vs without", lambda: comparisons.writes(ctx), None),
+            ("writes", "(3) write endpoint with change capture on vs off (same instance, triggers toggled)", lambda: comparisons.writes(ctx), None),
             ("pgbouncer", "(7) pgBouncer vs direct connections", lambda: comparisons.pgbouncer(ctx), None),
             ("hot_counter", "(6) hot counter: pipeline vs naive UPDATE", lambda: comparisons.hot_counter(ctx), None),
             ("doc_writes", "documents written per submission (largest leaderboard)", lambda: comparisons.documents_per_submission(ctx), None),
             ("lag", "(4) commit-to-searchable lag", lambda: comparisons.lag(ctx), None),
+            ("raw_sql_lag", "commit-to-searchable lag of plain-SQL writes on the primary (issue 13)", lambda: comparisons.raw_sql_lag(ctx), None),
             ("reindex", "(5) reindex vs raw parallel bulk", lambda: comparisons.reindex(ctx), "reindex command"),
         ]
         for key, title, run, needs in plan:
@@ -106,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
                 not_run[key] = f"failed: {type(exc).__name__}: {exc}"[:500]
             seconds[key] = round(time.monotonic() - t, 2)
     finally:
+        # Stages re-enable capture themselves (database.capture_disabled); this catches an interrupt
+        # between the two ALTERs, so the bench database is never left without capture.
+        if database_ready:
+            try:
+                capture_at_end = database.ensure_capture_enabled()
+            except Exception as exc:
+                traceback.print_exc()
+                capture_at_end = {"enabled": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            if capture_at_end.get("reenabled") or not capture_at_end.get("enabled"):
+                print(f"capture triggers at the end of the run: {capture_at_end}", flush=True)
         t = time.monotonic()
         procs.stop_all()
         seconds["stop_processes"] = round(time.monotonic() - t, 2)
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets_met": report.target_status(values),
         "targets": {k: f"{op} {bound}" for k, (op, bound) in report.TARGETS.items()},
         "not_run": not_run,
+        "capture_triggers_at_end": capture_at_end,
         "started_at": started_at.isoformat(),
         "duration_seconds": round(time.monotonic() - run_started, 1),
         "stage_seconds": seconds,

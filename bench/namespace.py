@@ -28,10 +28,11 @@ ENV = {
     "PYTHONPATH": str(ROOT),
 }
 
-WRITE_PORT = 8500          # stack/apps.sh "write": events on, through pgBouncer (the product)
+WRITE_PORT = 8500          # stack/apps.sh "write": through pgBouncer (the product); capture on or off is
+                           # the database's triggers (database.capture_disabled), not an instance
 SEARCH_PORT = 8501         # stack/apps.sh "search"
 ORM_PORT = 8502            # bench/orm_baseline: Django ORM list views on PostgreSQL
-WRITE_NO_EVENTS_PORT = 8503  # OUTBOX_EVENTS_ENABLED=false
+# 8503 was the write instance without events (OUTBOX_EVENTS_ENABLED, gone with issue 13's triggers).
 WRITE_NAIVE_PORT = 8504      # NAIVE_COUNTER_UPDATES=true
 WRITE_DIRECT_PORT = 8505     # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=0
 WRITE_DIRECT_PERSISTENT_PORT = 8506  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=60 (the settings' default when direct)

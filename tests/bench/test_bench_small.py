@@ -1,6 +1,7 @@
 """Smoke test of the benchmark command (issue 8): `bench/run --scale small` completes and writes
-every key of its results file. Benchmarks are not timed tests: no speed is asserted, only that
-each comparison produced its figure and that the hot counter came out exact.
+every key of its results file (issue 13: the capture on/off ratio and the raw-SQL lag).
+Benchmarks are not timed tests: no speed is asserted, only that each comparison produced its
+figure, that the hot counter came out exact and that capture was really off, then on again.
 
 Runs in its own namespace (database assessments_bench, indexes bench_*, Redis 12/13, ports
 8500-8507) and writes to a temporary file, never over bench/results/latest.json.
@@ -17,11 +18,11 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.slow]
 
 REQUIRED_KEYS = (
-    "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "write_with_events_throughput_ratio",
-    "lag_p99_seconds_steady", "lag_p99_seconds_burst", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup",
-    "hot_counter_exact",
+    "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "write_with_capture_throughput_ratio",
+    "write_with_capture_throughput_ratio_workers_paused", "lag_p99_seconds_steady", "lag_p99_seconds_burst",
+    "raw_sql_lag_p99_seconds", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup", "hot_counter_exact",
 )
-FIGURES = ("reads", "api_vs_raw_es", "writes", "pgbouncer", "hot_counter", "lag", "reindex")
+FIGURES = ("reads", "api_vs_raw_es", "writes", "pgbouncer", "hot_counter", "lag", "raw_sql_lag", "reindex")
 
 
 @pytest.mark.timeout(600)
@@ -40,6 +41,15 @@ def test_bench_small_writes_every_figure(tmp_path):
         assert results[key] is not None, key
     assert set(FIGURES) <= set(results["figures"]), sorted(results["figures"])
     assert results["hot_counter_exact"] is True, results["figures"]["hot_counter"]
+    # Capture off really was off (no change row for those writes), and it is on again at the end.
+    capture = results["figures"]["writes"]["capture"]
+    assert capture["capture_verified"]["outbox_rows_capture_off"] == 0, capture["capture_verified"]
+    assert results["figures"]["hot_counter"]["naive"]["outbox_rows_recorded"] == 0
+    assert results["capture_triggers_at_end"]["enabled"] is True, results["capture_triggers_at_end"]
+    assert results["capture_triggers_at_end"]["reenabled"] is False, "a stage left capture disabled"
+    # Every component's CPU per write is recorded, both ways (issue 19).
+    for mode in ("capture_on", "capture_off"):
+        assert capture["cpu_ms_per_write"]["workers_running"][mode]["total"] > 0, capture["cpu_ms_per_write"]
     # Both services served the same pages (otherwise the read comparison compares different work).
     for name, scenario in results["figures"]["reads"]["scenarios"].items():
         assert scenario["parity"]["same_page"], (name, scenario["parity"])
