@@ -1,4 +1,4 @@
-"""Support for operator-command tests: run commands as real processes, seed rows, wait for idle.
+"""Support for operator-command tests: run commands as real processes, seed rows, write concurrently, wait for idle.
 
 Commands run as subprocesses (`python manage.py ...`) with this test run's environment, so exit
 codes, stderr and SIGKILL behave exactly as they do for an operator.
@@ -6,11 +6,15 @@ codes, stderr and SIGKILL behave exactly as they do for an operator.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -19,9 +23,12 @@ from django.db import connections
 from read_indexer import pipeline_status
 from read_indexer.documents import project_and_index
 from shared.task_names import QUEUE_MAINTENANCE
-from write_service.accounts.models import Organisation, User
+from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create
-from tests.helpers import PASSWORD
+from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
+from write_service.discussions.models import Post
+from write_service.discussions.services import comment_create, post_create, post_delete, post_update
+from tests.helpers import PASSWORD, make_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_ORGANISATION = "operators-seed"
@@ -42,6 +49,69 @@ def manage(*args: str, timeout: float = 120, **env: str) -> subprocess.Completed
 def manage_async(*args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=command_env(**env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def logged_at(stderr: str, event: str, **fields) -> float:
+    """When a command logged `event` with these fields (its structured logs are JSON lines on stderr)."""
+    for line in stderr.splitlines():
+        if line.startswith("{") and f'"event": "{event}"' in line:
+            entry = orjson.loads(line)
+            if all(entry.get(key) == value for key, value in fields.items()):
+                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+    raise AssertionError(f"no {event} {fields or ''} in the command's log")
+
+
+class Writer(threading.Thread):
+    """Keeps writing through the real services: posts, comments, edits, deletes, attempts, cut-offs.
+
+    Half of the writes go to old (seeded, low-id) posts: the bulk load has already passed those
+    rows when the write lands, so only the dual write can carry it into the new index.
+    """
+
+    def __init__(self, seed_organisation: int):
+        super().__init__(daemon=True)
+        self.seed_staff = User.objects.get(organisation_id=seed_organisation, role=Role.STAFF)
+        self.seed_post_ids = list(Post.objects.filter(organisation_id=seed_organisation).order_by("id")
+                                  .values_list("id", flat=True)[:2000])
+        self.tenant = make_tenant(candidates=12)
+        self.assessment = assessment_create(actor=self.tenant.staff, title="reindex under load", cut_off=Decimal(50),
+                                            max_score=Decimal(100), duration_minutes=30, status="published")
+        self.stop = threading.Event()
+        self.post_ids: list[int] = []
+        self.write_times: list[float] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        staff, commenters, candidates = self.tenant.staff, self.tenant.candidates[:2], list(self.tenant.candidates)
+        live: list[int] = []
+        try:
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                post = post_create(actor=staff, title=f"live post {i}", body="written during a reindex", tags=["live"])
+                self.post_ids.append(post.pk)
+                live.append(post.pk)
+                old_post = random.choice(self.seed_post_ids)
+                comment_create(actor=self.seed_staff, post_id=old_post, body=f"late comment {i}")
+                post_update(actor=self.seed_staff, post_id=old_post, changes={"body": f"edited late {i}"})
+                self.post_ids.append(old_post)
+                comment_create(actor=commenters[i % 2], post_id=random.choice(live), body=f"comment {i}")
+                if i % 4 == 0:
+                    post_update(actor=staff, post_id=random.choice(live), changes={"title": f"edited {i}"})
+                if i % 9 == 0:
+                    post_delete(actor=staff, post_id=live.pop(0))
+                if i % 3 == 0 and candidates:
+                    candidate = candidates.pop()
+                    attempt = attempt_start(actor=candidate, assessment_id=self.assessment.pk)
+                    attempt_submit(actor=candidate, attempt_id=attempt.pk, score=Decimal(random.randint(0, 100)))
+                if i % 10 == 0:
+                    assessment_update(actor=staff, assessment_id=self.assessment.pk,
+                                      changes={"cut_off": Decimal(random.randint(10, 90))})
+                self.write_times.append(time.time())
+        except Exception as exc:  # surfaced by the test, not swallowed
+            self.errors.append(repr(exc))
+        finally:
+            connections.close_all()
 
 
 # Burns CPU until its deadline, then exits: bounded even if the test process dies without killing it.

@@ -2,15 +2,8 @@
 a reindex killed halfway is finished by `--resume`; `--dry-run` changes nothing."""
 from __future__ import annotations
 
-import random
 import threading
 import time
-from datetime import datetime
-from decimal import Decimal
-
-import orjson
-
-from django.db import connections
 
 from read_indexer import rebuild_checkpoint
 from read_indexer.index_lifecycle import alias_target, write_targets
@@ -18,67 +11,11 @@ from read_indexer.projections import PROJECTIONS
 from read_indexer.rebuild_checkpoint import LOADING
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, POSTS
-from tests.helpers import make_tenant, wait_until
+from tests.helpers import wait_until
 from tests.operators.support import (
-    cpu_pressure, indexed_seed_posts, json_output, manage, manage_async, wait_for_idle_pipeline,
+    Writer, cpu_pressure, indexed_seed_posts, json_output, logged_at, manage, manage_async, wait_for_idle_pipeline,
 )
-from write_service.accounts.models import Role, User
-from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
-from write_service.discussions.models import Post
-from write_service.discussions.services import comment_create, post_create, post_delete, post_update
-
-
-class Writer(threading.Thread):
-    """Keeps writing through the real services: posts, comments, edits, deletes, attempts, cut-offs.
-
-    Half of the writes go to old (seeded, low-id) posts: the bulk load has already passed those
-    rows when the write lands, so only the dual write can carry it into the new index.
-    """
-
-    def __init__(self, seed_organisation: int):
-        super().__init__(daemon=True)
-        self.seed_staff = User.objects.get(organisation_id=seed_organisation, role=Role.STAFF)
-        self.seed_post_ids = list(Post.objects.filter(organisation_id=seed_organisation).order_by("id")
-                                  .values_list("id", flat=True)[:2000])
-        self.tenant = make_tenant(candidates=12)
-        self.assessment = assessment_create(actor=self.tenant.staff, title="reindex under load", cut_off=Decimal(50),
-                                            max_score=Decimal(100), duration_minutes=30, status="published")
-        self.stop = threading.Event()
-        self.post_ids: list[int] = []
-        self.write_times: list[float] = []
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        staff, commenters, candidates = self.tenant.staff, self.tenant.candidates[:2], list(self.tenant.candidates)
-        live: list[int] = []
-        try:
-            i = 0
-            while not self.stop.is_set():
-                i += 1
-                post = post_create(actor=staff, title=f"live post {i}", body="written during a reindex", tags=["live"])
-                self.post_ids.append(post.pk)
-                live.append(post.pk)
-                old_post = random.choice(self.seed_post_ids)
-                comment_create(actor=self.seed_staff, post_id=old_post, body=f"late comment {i}")
-                post_update(actor=self.seed_staff, post_id=old_post, changes={"body": f"edited late {i}"})
-                self.post_ids.append(old_post)
-                comment_create(actor=commenters[i % 2], post_id=random.choice(live), body=f"comment {i}")
-                if i % 4 == 0:
-                    post_update(actor=staff, post_id=random.choice(live), changes={"title": f"edited {i}"})
-                if i % 9 == 0:
-                    post_delete(actor=staff, post_id=live.pop(0))
-                if i % 3 == 0 and candidates:
-                    candidate = candidates.pop()
-                    attempt = attempt_start(actor=candidate, assessment_id=self.assessment.pk)
-                    attempt_submit(actor=candidate, attempt_id=attempt.pk, score=Decimal(random.randint(0, 100)))
-                if i % 10 == 0:
-                    assessment_update(actor=staff, assessment_id=self.assessment.pk,
-                                      changes={"cut_off": Decimal(random.randint(10, 90))})
-                self.write_times.append(time.time())
-        except Exception as exc:  # surfaced by the test, not swallowed
-            self.errors.append(repr(exc))
-        finally:
-            connections.close_all()
+from write_service.discussions.services import post_create
 
 
 class Reader(threading.Thread):
@@ -104,16 +41,6 @@ class Reader(threading.Thread):
             except Exception as exc:
                 self.errors.append(repr(exc))
             time.sleep(0.01)  # a busy reader, not a load generator starving the reindex
-
-
-def _event_time(result, alias: str, event: str) -> float:
-    """When the reindex logged `event` for `alias` (its structured logs are JSON lines on stderr)."""
-    for line in result.stderr.splitlines():
-        if line.startswith("{") and f'"event": "{event}"' in line:
-            entry = orjson.loads(line)
-            if entry.get("alias") == alias:
-                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
-    raise AssertionError(f"no {event} for {alias} in the reindex log")
 
 
 def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pipeline, seeded_posts):
@@ -142,8 +69,8 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("docs/s") == len(ALL_INDEXES), result.stdout
     assert writer.errors == []
-    started = _event_time(result, POSTS.alias, "reindex.started")
-    swapped = _event_time(result, POSTS.alias, "reindex.alias_swapped")
+    started = logged_at(result.stderr, "reindex.started", alias=POSTS.alias)
+    swapped = logged_at(result.stderr, "reindex.alias_swapped", alias=POSTS.alias)
     assert sum(started <= t <= swapped for t in writer.write_times) >= 3, "the writer must write while posts are rebuilt"
     assert reader.errors == [] and reader.searches > 0
     seen = {count: f"{at - started:+.2f}s" for count, at in sorted(reader.seed_counts.items(), key=lambda kv: kv[1])}
