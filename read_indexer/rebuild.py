@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from django.db import DatabaseError
 from tqdm import tqdm
 
 from read_indexer import index_lifecycle, rebuild_checkpoint, replica_reads
@@ -113,11 +114,18 @@ def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say:
 
     with tqdm(total=total, initial=total - remaining, desc=checkpoint.alias, unit="docs", unit_scale=True,
               dynamic_ncols=True, mininterval=0.5, smoothing=0.05) as bar:
-        result = bulk_load(
-            index_name=index_name, target=checkpoint.index, after_id=checkpoint.last_id,
-            batch_size=options.batch_size, workers=options.workers, on_progress=on_progress, progress_bar=bar,
-            using=source.using,
-        )
+        try:
+            result = bulk_load(
+                index_name=index_name, target=checkpoint.index, after_id=checkpoint.last_id,
+                batch_size=options.batch_size, workers=options.workers, on_progress=on_progress, progress_bar=bar,
+                using=source.using,
+            )
+        except DatabaseError as exc:
+            if not source.is_replica:
+                raise
+            # Say which server: the primary is fine, and a resume picks a source again.
+            raise OperatorError(f"the replica failed mid-load ({type(exc).__name__}: "
+                                f"{str(exc).strip().splitlines()[0][:200]})") from exc
     checkpoint.phase = LOADED
     rebuild_checkpoint.save(checkpoint)
     log.info("reindex.loaded", alias=checkpoint.alias, index=checkpoint.index, documents=result.documents,

@@ -290,16 +290,18 @@ def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0) -> I
     report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
     source = replica_reads.caught_up_replica("verify")
     es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
-    started = time.monotonic()
+    started, failed = time.monotonic(), None
     try:
         report.drift, report.rows, report.documents = _compare(index_name, definition, chunk_size, source.using)
     except DatabaseError as exc:
         if not source.is_replica:
             raise
+        failed = exc
+    if failed is not None:  # outside the except: the failed attempt's threads and point in time are gone
         # Nothing of a half-read replica is kept: the comparison starts again on the primary.
         source = replica_reads.ReadSource(replica_reads.PRIMARY, "reading from the primary: the replica failed "
-                                          f"mid-run ({type(exc).__name__}), so the comparison started over there")
-        log.warning("verify.replica_failed", alias=definition.alias, error=str(exc).strip()[:300])
+                                          f"mid-run ({type(failed).__name__}), so the comparison started over there")
+        log.warning("verify.replica_failed", alias=definition.alias, error=str(failed).strip()[:300])
         report.drift, report.rows, report.documents = _compare(index_name, definition, chunk_size, source.using)
     report.compare_seconds, report.read_from = round(time.monotonic() - started, 2), source.reason
     if report.drift.total:
