@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -29,6 +31,22 @@ PIPELINE_PROCESSES = (*CELERY_WORKERS, "beat", "listener")
 
 def apps(action: str, *components: str) -> None:
     subprocess.run([str(ROOT / "stack" / "apps.sh"), action, *components], check=True, cwd=ROOT)
+
+
+@contextmanager
+def counters_worker_stopped() -> Iterator[None]:
+    """No counters batch while it lasts. The counters worker's updates of posts and assessments are
+    captured into the outbox like any write, so only with it stopped does the outbox grow by
+    exactly what a request wrote (the "nothing half-written" checks)."""
+    running = subprocess.run([str(ROOT / "stack" / "apps.sh"), "status", "worker-counters"], cwd=ROOT,
+                             capture_output=True).returncode == 0
+    if running:
+        apps("stop", "worker-counters")
+    try:
+        yield
+    finally:
+        if running:
+            apps("start", "worker-counters")
 
 
 def _ensure_database() -> None:

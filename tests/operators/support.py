@@ -190,11 +190,14 @@ def held_by_live_workers() -> dict[str, int]:
     from read_indexer.broker_queues import broker
     from read_indexer.celery_app import app as celery_app
 
-    inspector = celery_app.control.inspect(timeout=1.0)
     live: set[str] = set()
-    for method in (inspector.active, inspector.reserved, inspector.scheduled):
-        for tasks in (method() or {}).values():
-            live.update(t.get("id") or t.get("request", {}).get("id") for t in tasks)
+    # A connection of its own each time: the app's pooled one dies with a Redis restart (the crash
+    # tests restart it) and would fail the next caller.
+    with celery_app.connection_for_write() as connection:
+        inspector = celery_app.control.inspect(timeout=1.0, connection=connection)
+        for method in (inspector.active, inspector.reserved, inspector.scheduled):
+            for tasks in (method() or {}).values():
+                live.update(t.get("id") or t.get("request", {}).get("id") for t in tasks)
     held: dict[str, int] = {}
     for raw in broker().hgetall("unacked").values():
         message, _exchange, queue = orjson.loads(raw)

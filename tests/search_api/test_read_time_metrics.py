@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from read_indexer.documents import project_and_index
 from tests.helpers import make_tenant
-from tests.search_api.conftest import fresh_token, refresh_indexes
+from tests.search_api.conftest import RotatingToken, refresh_indexes
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.assessments.selectors import attempts_with_metrics
@@ -64,7 +64,13 @@ class World:
         project_and_index("assessments", [a.pk for a in self.assessments])
         project_and_index("attempts", [a.pk for a in self.attempts])
         refresh_indexes()
-        self.token = fresh_token(self.tenant.staff)
+        # One check sends hundreds of requests, faster than the rate limit allows one token on a
+        # quick machine (a 429 was this test's one-off failure): a fresh token every 50 walks.
+        self._tokens = RotatingToken(self.tenant.staff, uses=50)
+
+    @property
+    def token(self) -> str:
+        return self._tokens.header()["Authorization"].removeprefix("Token ")
 
     def apply(self, step: tuple) -> None:
         if step[0] == "submit":
