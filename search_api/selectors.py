@@ -81,7 +81,7 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
         except InvalidValue as exc:
             raise BadRequest({"cursor": [str(exc)]}) from None
     visible = schema.visibility(principal)
-    scope_filters = (*(scope.filters if scope else ()), *(({"term": {schema.id_field: only_id}},) if only_id else ()))
+    scope_filters = (*(scope.filters if scope else ()), *(({"term": {schema.id_field: only_id}},) if only_id is not None else ()))
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
     body = build_search(schema, query, visibility=visible, scope_filters=scope_filters, search_after=search_after,
                         metric_filter=metrics.filter if metrics else None,
