@@ -20,7 +20,7 @@ import orjson
 import requests
 from django.db import connections
 
-from bench import database, namespace, seed
+from bench import cpu, database, namespace, seed
 from bench.loadgen import LoadResult, Request, run_wrk
 from bench.processes import ProcessSet
 from bench.scales import Scale
@@ -873,25 +873,13 @@ def reindex(ctx: Context) -> None:
     from shared.indexes import ATTEMPTS
 
     s = ctx.scale
-    wait_pipeline_idle()
-    before = database.statements_snapshot()
-    started = time.monotonic()
-    completed = subprocess.run(
-        [namespace.PYTHON, "manage.py", "reindex", "attempts", "--workers", str(s.reindex_workers),
-         "--batch-size", str(s.reindex_batch_size)], capture_output=True, text=True, cwd=namespace.ROOT, env=_env(), timeout=7200)
-    wall = time.monotonic() - started
-    after = database.statements_snapshot()
-    if completed.returncode != 0:
-        raise RuntimeError(f"manage.py reindex failed: {completed.stderr[-2000:]}")
-    m = re.search(r"loaded ([\d,]+) documents in ([\d.]+) s \(([\d,]+) docs/s\)", completed.stdout)
-    if not m:
-        raise RuntimeError(f"unexpected reindex output: {completed.stdout[-1000:]}")
-    documents, load_s = int(m.group(1).replace(",", "")), float(m.group(2))
-    reindex_fig = {"command": f"manage.py reindex attempts --workers {s.reindex_workers} --batch-size {s.reindex_batch_size}",
-                   "documents": documents, "load_seconds": load_s, "docs_per_second": round(documents / load_s, 1),
-                   "wall_seconds": round(wall, 2), "summary": m.group(0),
-                   "sql_during_reindex": database.statements_delta(before, after, top=5)}
-    print(f"  {'reindex attempts (load phase)':<44} {reindex_fig['docs_per_second']:>9} docs/s", flush=True)
+    runs = {}
+    for source in ("replica", "primary"):  # the same rebuild, heavy reads off the primary or on it
+        wait_pipeline_idle()
+        runs[source] = _reindex_run(ctx, primary_only=source == "primary")
+        print(f"  {f'reindex attempts from the {source} (load phase)':<44} {runs[source]['docs_per_second']:>9} docs/s; "
+              f"primary CPU {runs[source]['cpu']['cpu_seconds'].get('postgresql primary', 0)} s", flush=True)
+    reindex_fig = runs["replica"]
 
     # The same documents, projected and serialised before the clock starts.
     prepared_started = time.monotonic()
@@ -917,9 +905,60 @@ def reindex(ctx: Context) -> None:
                "thread_count": s.reindex_workers, "chunk_size": s.reindex_batch_size,
                "prepare_seconds_not_counted": round(prepare_s, 2)}
     print(f"  {'raw parallel_bulk, pre-serialised':<44} {raw_fig['docs_per_second']:>9} docs/s", flush=True)
-    ctx.figures["reindex"] = {"reindex": reindex_fig, "raw_parallel_bulk": raw_fig,
-                              "ratio": round(reindex_fig["docs_per_second"] / raw_fig["docs_per_second"], 3)}
+    ctx.figures["reindex"] = {"reindex": reindex_fig, "reindex_from_primary": runs["primary"], "raw_parallel_bulk": raw_fig,
+                              "ratio": round(reindex_fig["docs_per_second"] / raw_fig["docs_per_second"], 3),
+                              "primary_cpu_seconds": {k: v["cpu"]["cpu_seconds"].get("postgresql primary", 0) for k, v in runs.items()}}
+    verify_runs = {}
+    for source in ("replica", "primary"):
+        wait_pipeline_idle()
+        verify_runs[source] = _verify_run(ctx, primary_only=source == "primary")
+        v = verify_runs[source]
+        print(f"  {f'verify attempts from the {source}':<44} {v['rows']:,} rows in {v['compare_seconds']} s "
+              f"({v['rows_per_second']:,.0f} rows/s, clean: {v['clean']}); primary CPU "
+              f"{v['cpu']['cpu_seconds'].get('postgresql primary', 0)} s", flush=True)
+    ctx.figures["verify"] = {**verify_runs, "primary_cpu_seconds": {
+        k: v["cpu"]["cpu_seconds"].get("postgresql primary", 0) for k, v in verify_runs.items()}}
     wait_pipeline_idle()
+
+
+def _reindex_run(ctx: Context, *, primary_only: bool) -> dict:
+    s = ctx.scale
+    command = ["manage.py", "reindex", "attempts", "--workers", str(s.reindex_workers), "--batch-size", str(s.reindex_batch_size),
+               *(["--primary"] if primary_only else [])]
+    before, cpu_before = database.statements_snapshot(), cpu.snapshot(ctx.procs.groups())
+    started = time.monotonic()
+    completed = subprocess.run([namespace.PYTHON, *command], capture_output=True, text=True, cwd=namespace.ROOT,
+                               env=_env(), timeout=7200)
+    wall = time.monotonic() - started
+    cpu_after, after = cpu.snapshot(ctx.procs.groups()), database.statements_snapshot()
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py reindex failed: {completed.stderr[-2000:]}")
+    m = re.search(r"loaded ([\d,]+) documents in ([\d.]+) s \(([\d,]+) docs/s\)", completed.stdout)
+    if not m:
+        raise RuntimeError(f"unexpected reindex output: {completed.stdout[-1000:]}")
+    documents, load_s = int(m.group(1).replace(",", "")), float(m.group(2))
+    read_from = next((line for line in completed.stdout.splitlines() if line.startswith("Loading ")), None)
+    return {"command": " ".join(command), "documents": documents, "load_seconds": load_s,
+            "docs_per_second": round(documents / load_s, 1), "wall_seconds": round(wall, 2), "summary": m.group(0),
+            "read_from": read_from, "cpu": cpu.delta(cpu_before, cpu_after),
+            "sql_during_reindex": database.statements_delta(before, after, top=5)}
+
+
+def _verify_run(ctx: Context, *, primary_only: bool) -> dict:
+    command = ["manage.py", "verify", "attempts", "--json", *(["--primary"] if primary_only else [])]
+    cpu_before = cpu.snapshot(ctx.procs.groups())
+    started = time.monotonic()
+    completed = subprocess.run([namespace.PYTHON, *command], capture_output=True, text=True, cwd=namespace.ROOT,
+                               env=_env(), timeout=3600)
+    wall = time.monotonic() - started
+    cpu_after = cpu.snapshot(ctx.procs.groups())
+    if completed.returncode not in (0, 1):
+        raise RuntimeError(f"manage.py verify failed: {completed.stderr[-2000:]}")
+    report = orjson.loads(completed.stdout)["indexes"][0]
+    return {"command": " ".join(command), "rows": report["rows"], "documents": report["documents"],
+            "compare_seconds": report["compare_seconds"], "rows_per_second": report["rows_per_second"],
+            "wall_seconds": round(wall, 2), "read_from": report["read_from"], "drift_counts": report["drift_counts"],
+            "clean": completed.returncode == 0, "cpu": cpu.delta(cpu_before, cpu_after)}
 
 
 def _many(query: str, params: list | None = None) -> list[tuple]:

@@ -12,6 +12,7 @@ import os
 SERVERS = {"postgres": "postgresql", "java": "elasticsearch", "redis-server": "redis", "pgbouncer": "pgbouncer",
            "wrk": "load generator (wrk)"}
 TICKS = os.sysconf("SC_CLK_TCK")
+STACK_HOME = os.environ.get("STACK_HOME", "/var/lib/cqrs-stack")
 
 
 def _machine_busy() -> tuple[float, float]:
@@ -21,9 +22,23 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(fields) - idle) / TICKS, sum(fields) / TICKS
 
 
+def _postmasters() -> dict[int, str]:
+    """The primary's and the replica's postmaster pids (first line of postmaster.pid): their
+    backends are their children, so PostgreSQL's CPU splits into primary and replica."""
+    found = {}
+    for name in ("primary", "replica"):
+        try:
+            with open(os.path.join(STACK_HOME, "postgres", name, "postmaster.pid")) as f:
+                found[int(f.readline())] = f"postgresql {name}"
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def snapshot(groups: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far per named process group and per shared server, plus machine busy/total."""
     by_group = {pgid: name for name, pgid in groups.items()}
+    postmasters = _postmasters()
     totals: dict[str, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -35,10 +50,11 @@ def snapshot(groups: dict[str, int]) -> dict[str, float]:
             continue
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         rest = raw[raw.rindex(")") + 2:].split()
-        pgrp, utime, stime = int(rest[2]), int(rest[11]), int(rest[12])
+        ppid, pgrp, utime, stime = int(rest[1]), int(rest[2]), int(rest[11]), int(rest[12])
         # Children that exited are folded into their parent's cutime/cstime: count those too.
         cutime, cstime = int(rest[13]), int(rest[14])
-        name = by_group.get(pgrp) or SERVERS.get(comm)
+        name = by_group.get(pgrp) or (postmasters.get(int(entry)) or postmasters.get(ppid) if comm == "postgres" else None) \
+            or SERVERS.get(comm)
         if name:
             totals[name] = totals.get(name, 0.0) + (utime + stime + cutime + cstime) / TICKS
     busy, total = _machine_busy()

@@ -52,6 +52,7 @@ class RebuildOptions:
     workers: int = 4
     keep_old: bool = False
     resume: bool = False
+    primary_only: bool = False  # read the primary even when the replica is healthy
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _start(definition: IndexDefinition) -> Checkpoint:
 
 
 def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say: Callable[[str], None]) -> tuple[int, float]:
-    source = replica_reads.caught_up_replica("reindex")  # after the dual-write target exists
+    source = replica_reads.caught_up_replica("reindex", primary_only=options.primary_only)  # after the dual-write target exists
     say(f"Loading {checkpoint.alias}: {source.reason}.")
     total = count_rows(index_name, using=source.using)
     remaining = count_rows(index_name, after_id=checkpoint.last_id, using=source.using)

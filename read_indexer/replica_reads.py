@@ -42,8 +42,11 @@ def _scalar(using: str, sql: str, params: list | None = None):
         return cursor.fetchone()[0]
 
 
-def caught_up_replica(purpose: str, *, timeout: float = CATCH_UP_SECONDS) -> ReadSource:
+def caught_up_replica(purpose: str, *, timeout: float = CATCH_UP_SECONDS, primary_only: bool = False) -> ReadSource:
     """The replica once it has replayed everything the primary has committed now; else the primary."""
+    if primary_only:  # the operator asked (--primary), e.g. a replica known to be unhealthy
+        log.info("replica_reads.primary_requested", purpose=purpose)
+        return ReadSource(PRIMARY, "reading from the primary (--primary)")
     started = time.monotonic()
     try:
         target = _scalar(PRIMARY, "SELECT pg_current_wal_lsn()::text")

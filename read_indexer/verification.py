@@ -281,14 +281,14 @@ def _compare(index_name: str, definition, chunk_size: int, using: str) -> tuple[
         return _compare_hashes(index_name, definition, chunk_size, using, rows, docs)
 
 
-def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0) -> IndexVerification:
+def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0, primary_only: bool = False) -> IndexVerification:
     definition = PROJECTIONS[index_name].index
     es = get_es_client()
     if not es.indices.exists_alias(name=definition.alias):
         raise OperatorError(f"The alias {definition.alias} does not exist; create it with "
                             f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`.")
     report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
-    source = replica_reads.caught_up_replica("verify")
+    source = replica_reads.caught_up_replica("verify", primary_only=primary_only)
     es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
     started, failed = time.monotonic(), None
     try:

@@ -24,11 +24,13 @@ class Command(OperatorCommand):
         parser.add_argument("--keep-old", action="store_true", help="keep the previous physical index")
         parser.add_argument("--resume", action="store_true", help="finish an interrupted reindex from its checkpoint")
         parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+        parser.add_argument("--primary", action="store_true", help="read the rows from the primary, not the replica")
 
-    def operate(self, *, index, batch_size, workers, keep_old, resume, dry_run, **_):
+    def operate(self, *, index, batch_size, workers, keep_old, resume, dry_run, primary, **_):
         if batch_size > 10_000:
             raise OperatorError("--batch-size must be at most 10000 (one bulk request per page).")
-        options = rebuild.RebuildOptions(batch_size=batch_size, workers=workers, keep_old=keep_old, resume=resume)
+        options = rebuild.RebuildOptions(batch_size=batch_size, workers=workers, keep_old=keep_old, resume=resume,
+                                         primary_only=primary)
         for name in index_names(index):
             if dry_run:
                 for line in rebuild.plan(name, options):

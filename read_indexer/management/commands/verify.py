@@ -19,11 +19,12 @@ class Command(OperatorCommand):
         parser.add_argument("--settle", type=float, default=2.0,
                             help="seconds to wait before re-checking drift (writes in flight are not drift)")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument("--primary", action="store_true", help="read the rows from the primary, not the replica")
 
-    def operate(self, *, index, repair, chunk_size, settle, json, **_):
+    def operate(self, *, index, repair, chunk_size, settle, json, primary, **_):
         reports = []
         for name in index_names(index):
-            report = verification.verify(name, chunk_size=max(1, chunk_size), settle=settle)
+            report = verification.verify(name, chunk_size=max(1, chunk_size), settle=settle, primary_only=primary)
             if repair and report.drift.total:
                 verification.repair(report, chunk_size=max(1, chunk_size))
             reports.append(report)
