@@ -43,9 +43,9 @@ def count_rows(index_name: str, *, after_id: int = 0, using: str = "default") ->
     return PROJECTIONS[index_name].count_rows(after_key=after_id, using=using)
 
 
-def _load_page(index_name: str, target: str, keys: list[int], using: str) -> int:
+def _load_page(index_name: str, target: str, first: int, last: int, using: str) -> int:
     try:
-        documents = PROJECTIONS[index_name].project(keys, using)
+        documents = PROJECTIONS[index_name].project_range(first, last, using)
         # 409s (a newer version already dual-written) count as done.
         index_documents(target, documents, chunk_size=max(1, min(len(documents), MAX_BULK_DOCUMENTS)))
         return len(documents)
@@ -74,7 +74,7 @@ def bulk_load(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-load") as pool:
         try:
             for keys in projection.walk_pages(after_key=after_id, batch_size=batch_size, using=using):
-                in_flight.append((keys[-1], pool.submit(_load_page, index_name, target, keys, using)))
+                in_flight.append((keys[-1], pool.submit(_load_page, index_name, target, keys[0], keys[-1], using)))
                 # Bounded read-ahead; report finished pages as soon as the head is done.
                 while in_flight and (len(in_flight) >= workers * 2 or in_flight[0][1].done()):
                     finish_head()

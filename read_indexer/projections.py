@@ -54,6 +54,8 @@ class Projection:
     live: str
     tombstone: str
 
+    _body = f"(d.doc || jsonb_build_object('content_hash', {_CONTENT_HASH}))::text"
+
     def _select(self, columns: str, where: str) -> str:
         return (f"SELECT r.id, {self.version} AS doc_version, {columns} FROM {self.sources} "
                 f"CROSS JOIN LATERAL (SELECT CASE WHEN {self.deleted} THEN {self.tombstone} ELSE {self.live} END AS doc) d "
@@ -65,15 +67,21 @@ class Projection:
         ids = sorted(set(ids))
         if not ids:
             return []
-        body = f"(d.doc || jsonb_build_object('content_hash', {_CONTENT_HASH}))::text"
         with connections[using].cursor() as cursor:
-            cursor.execute(self._select(body, "r.id = ANY(%s)"), [ids])
+            cursor.execute(self._select(self._body, "r.id = ANY(%s)"), [ids])
             documents = [ProjectedDocument(row_id, version, text.encode()) for row_id, version, text in cursor.fetchall()]
         found = {doc.id for doc in documents}
         return documents + [
             ProjectedDocument(row_id, HARD_DELETED_VERSION, orjson.dumps({self.id_field: row_id, "deleted": True}))
             for row_id in ids if row_id not in found
         ]
+
+    def project_range(self, first: int, last: int, using: str = "default") -> list[ProjectedDocument]:
+        """Documents of the rows with first <= id <= last, one range scan (a rebuild's page): a row
+        missing from it is left to the live path, which saw its deletion."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(self._select(self._body, "r.id BETWEEN %s AND %s"), [first, last])
+            return [ProjectedDocument(row_id, version, text.encode()) for row_id, version, text in cursor.fetchall()]
 
     def hashes(self, *, after_key: int, limit: int, using: str = "default") -> list[tuple[int, int, str]]:
         """(id, version, content hash) of the next `limit` rows after `after_key`, in id order:
