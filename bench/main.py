@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--scale", choices=("small", "full"), required=True)
     parser.add_argument("--output", type=Path, default=namespace.ROOT / "bench" / "results" / "latest.json")
-    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,writes,pgbouncer,hot_counter,doc_writes,lag,raw_sql_lag,reindex")
+    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,suggest,writes,pgbouncer,hot_counter,doc_writes,lag,raw_sql_lag,reindex")
     args = parser.parse_args(argv)
 
     namespace.apply()
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = [
             ("reads", "(1) search API vs Django ORM lists", lambda: ctx.figures.__setitem__("_scenarios", comparisons.reads(ctx)), "search API"),
             ("raw_es", "(2) search API vs raw Elasticsearch", lambda: comparisons.api_vs_raw_es(ctx, ctx.figures.pop("_scenarios", None) or comparisons.read_scenarios(ctx)), "search API"),
+            ("suggest", "search-as-you-type suggestions (issue 17)", lambda: comparisons.suggest(ctx), "search API"),
             ("writes", "(3) write endpoint with change capture on vs off (same instance, triggers toggled)", lambda: comparisons.writes(ctx), None),
             ("pgbouncer", "(7) pgBouncer vs direct connections", lambda: comparisons.pgbouncer(ctx), None),
             ("hot_counter", "(6) hot counter: pipeline vs naive UPDATE", lambda: comparisons.hot_counter(ctx), None),

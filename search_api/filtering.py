@@ -289,19 +289,28 @@ class ParamErrors(Exception):
         super().__init__(str(errors))
 
 
-def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) -> ListQuery:
-    """Validates every parameter at once; raises ParamErrors naming each bad one."""
+def single_values(params: Iterable[tuple[str, list[str]]], allowed: tuple[str, ...], *,
+                  repeated: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The one non-empty value of each allowed parameter, and errors naming every other one
+    (unknown ones with the allowed list, repeated ones with `repeated`, empty ones)."""
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
     for name, raw_values in params:
-        if name not in schema.allowed_params:
-            errors[name] = [f"Unknown parameter. Allowed: {', '.join(schema.allowed_params)}."]
+        if name not in allowed:
+            errors[name] = [f"Unknown parameter. Allowed: {', '.join(allowed)}."]
         elif len(raw_values) != 1:
-            errors[name] = ["Given more than once; use one value (or field__in=a,b for several)."]
+            errors[name] = [repeated]
         elif raw_values[0] == "":
             errors[name] = ["Must not be empty."]
         else:
             values[name] = raw_values[0]
+    return values, errors
+
+
+def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) -> ListQuery:
+    """Validates every parameter at once; raises ParamErrors naming each bad one."""
+    values, errors = single_values(params, schema.allowed_params,
+                                   repeated="Given more than once; use one value (or field__in=a,b for several).")
 
     def attempt(name: str, parse: Callable[[str], Any]) -> Any:
         try:
@@ -318,7 +327,7 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
             if name not in errors:
                 conditions.append(Condition(filter_, lookup, value))
 
-    q = attempt("q", _parse_q) if "q" in values else None
+    q = attempt("q", parse_q) if "q" in values else None
     ordering_keys = attempt("ordering", lambda raw: _parse_ordering(schema, raw, q)) if "ordering" in values else None
     page_size = attempt("page_size", Integer(1, MAX_PAGE_SIZE).parse) if "page_size" in values else DEFAULT_PAGE_SIZE
     facets = attempt("facets", lambda raw: _parse_facets(schema, raw)) if "facets" in values else ()
@@ -348,7 +357,8 @@ def _parse_list(raw: str, parse: Callable[[str], Any]) -> tuple:
     return tuple(parsed)
 
 
-def _parse_q(raw: str) -> str:
+def parse_q(raw: str) -> str:
+    """Full text: not blank, at most MAX_Q_LENGTH characters (also the limits of suggest.py's prefix)."""
     text = raw.strip()
     if not text:
         raise InvalidValue("Must contain a word.")

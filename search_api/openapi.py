@@ -1,8 +1,8 @@
 """The OpenAPI 3.0 document of the read API, generated from the list schemas of lists.py.
 
 Nothing here is written by hand per list: parameters, their types and limits, orderings, facets
-and row shapes all come from the same declarations the parser and query builder use, so the
-document cannot drift from the behaviour.
+and row shapes all come from the same declarations the parser and query builder use (and the
+suggestions' from suggest.py), so the document cannot drift from the behaviour.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from search_api.filtering import (
 from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, LEADERBOARD, POST_LIST
 from search_api.pagination import MAX_CURSOR_LENGTH
 from search_api.query_builder import COUNT_BOUND
+from search_api.suggest import ASSESSMENT_TITLES, MAX_LIMIT, MIN_PREFIX_CHARACTERS, POST_TITLES, Suggestion
 
 ERRORS = {
     "type": "object", "required": ["errors"],
@@ -30,6 +31,15 @@ _LOOKUP_TEXT = {
     "exact": "equal to", "in": "any of (comma-separated)", "gte": "at least", "lte": "at most",
     "gt": "greater than", "lt": "less than",
 }
+
+
+def _error_responses(errors: dict[str, str]) -> dict:
+    return {status: {"description": description, "content": {"application/json": {"schema": ERRORS}}}
+            for status, description in sorted(errors.items())}
+
+
+# From Gunicorn (or NGINX) before the app sees the request, hence not JSON.
+_URI_TOO_LONG = {"414": {"description": "Request line longer than 4094 bytes."}}
 
 
 def _query_param(name: str, schema: dict, description: str, *, explode: bool = True) -> dict:
@@ -99,11 +109,8 @@ def _page_schema(schema: ListSchema) -> dict:
 def _operation(schema: ListSchema, *, extra_params: tuple[dict, ...] = (), not_found: str | None = None) -> dict:
     responses = {"200": {"description": "One page of rows.",
                          "content": {"application/json": {"schema": _page_schema(schema)}}}}
-    errors = {**_ERROR_RESPONSES, **({"404": not_found} if not_found else {})}
-    for status, description in sorted(errors.items()):
-        responses[status] = {"description": description, "content": {"application/json": {"schema": ERRORS}}}
-    # From Gunicorn (or NGINX) before the app sees the request, hence not JSON.
-    responses["414"] = {"description": "Request line longer than 4094 bytes."}
+    responses.update(_error_responses({**_ERROR_RESPONSES, **({"404": not_found} if not_found else {})}))
+    responses.update(_URI_TOO_LONG)
     return {
         "operationId": f"list_{schema.name}",
         "summary": schema.summary,
@@ -124,12 +131,40 @@ def _detail_operation(schema: ListSchema, what: str, summary: str) -> dict:
     """One row of a list by id: the list's row shape and visibility, no query parameters."""
     row = {"type": "object", "required": list(schema.row), "properties": schema.row}
     responses = {"200": {"description": f"The {what}.", "content": {"application/json": {"schema": row}}}}
-    errors = {**_ERROR_RESPONSES, "400": "Any query parameter (this endpoint takes none).",
-              "404": f"No such {what}, deleted, or not visible to the caller."}
-    for status, description in sorted(errors.items()):
-        responses[status] = {"description": description, "content": {"application/json": {"schema": ERRORS}}}
+    responses.update(_error_responses({**_ERROR_RESPONSES, "400": "Any query parameter (this endpoint takes none).",
+                                       "404": f"No such {what}, deleted, or not visible to the caller."}))
     return {"operationId": f"get_{what}", "summary": summary, "parameters": [_path_id(what.capitalize())],
             "responses": responses}
+
+
+def _suggest_operation(spec: Suggestion) -> dict:
+    """Search-as-you-type over one list's titles: no paging, no count, the list's visibility."""
+    row = {"type": "object", "required": list(spec.row), "properties": spec.row}
+    page = {"type": "object", "required": ["results"],
+            "properties": {"results": {"type": "array", "maxItems": MAX_LIMIT, "items": row}}}
+    responses = {"200": {"description": "Matching rows, best match first (ties by id).",
+                         "content": {"application/json": {"schema": page}}}}
+    responses.update(_error_responses({
+        **_ERROR_RESPONSES,
+        "400": f"Missing prefix, fewer than {MIN_PREFIX_CHARACTERS} letters or digits in it, longer than "
+               f"{MAX_Q_LENGTH} characters, a bad limit, or an unknown parameter (each one named, with the allowed ones).",
+    }))
+    responses.update(_URI_TOO_LONG)
+    prefix = {"name": "prefix", "in": "query", "required": True,
+              "schema": {"type": "string", "minLength": MIN_PREFIX_CHARACTERS, "maxLength": MAX_Q_LENGTH},
+              "description": f"What the user has typed, as typed: every word but the last must be a word of the "
+                             f"{spec.field}, the last the start of one (a whole word when a space or punctuation "
+                             f"follows it), in any position, case-insensitive. At least {MIN_PREFIX_CHARACTERS} "
+                             "letters or digits (one is a 400)."}
+    limit = _query_param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                         f"Rows returned at most (default {MAX_LIMIT}).")
+    return {
+        "operationId": f"suggest_{spec.schema.name}",
+        "summary": f"Up to {MAX_LIMIT} {spec.schema.name} whose {spec.field} matches what is typed, for search-as-you-type; "
+                   f"only rows GET {spec.schema.name} shows the caller.",
+        "parameters": [prefix, limit],
+        "responses": responses,
+    }
 
 
 @functools.cache
@@ -157,6 +192,7 @@ def document() -> dict:
         "security": [{"token": []}, {"session": []}],
         "paths": {
             "/search/v1/assessments": {"get": _operation(ASSESSMENT_LIST)},
+            "/search/v1/assessments/suggest": {"get": _suggest_operation(ASSESSMENT_TITLES)},
             "/search/v1/assessments/{id}": {"get": _detail_operation(
                 ASSESSMENT_LIST, "assessment", "One assessment, as the assessments list shows it.")},
             "/search/v1/assessments/{id}/leaderboard": {"get": _operation(
@@ -167,5 +203,6 @@ def document() -> dict:
                 ATTEMPT_LIST, "attempt", "One attempt's report: score, time taken, rank, percentile and qualified "
                 "(the candidate's own, or their organisation's for its staff).")},
             "/search/v1/posts": {"get": _operation(POST_LIST)},
+            "/search/v1/posts/suggest": {"get": _suggest_operation(POST_TITLES)},
         },
     }

@@ -5,6 +5,7 @@ leaderboard under its assessment), one msearch that also checks the parent is vi
 invisible or missing parent is a 404 instead of an empty list that would confirm it exists.
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
+Title suggestions (suggest.py) are one plain search.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 
-from search_api import derived_metrics, pagination, visibility
+from search_api import derived_metrics, pagination, suggest, visibility
 from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
@@ -28,6 +29,7 @@ _HIT_PATHS = ("took", "hits.total", "hits.hits._source", "hits.hits.sort",
               "aggregations.*.buckets.key", "aggregations.*.buckets.key_as_string", "aggregations.*.buckets.doc_count")
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
 MSEARCH_FILTER_PATH = ",".join(f"responses.{p}" for p in (*_HIT_PATHS, "status", "error.type", "error.reason"))
+SUGGEST_FILTER_PATH = "took,hits.hits._source"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,18 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
         next_cursor=next_cursor,
         facets=_facets(query, aggregations) if query.facets else None,
     )
+
+
+def suggestions(spec: suggest.Suggestion, query: suggest.SuggestQuery, principal: Principal) -> list[dict]:
+    """Up to query.limit rows (id and title) of spec's list that the caller may see, best match first."""
+    body = suggest.build_search(spec, query, visibility=spec.schema.visibility(principal))
+    with timing.timed("es"):
+        response = _client().search(index=spec.schema.index.alias, body=body, filter_path=SUGGEST_FILTER_PATH).body
+    hits = response.get("hits", {}).get("hits", [])
+    log.info("search.suggest", list=spec.schema.name, took_ms=response.get("took"), returned=len(hits))
+    if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
+        log.warning("search.slow", list=spec.schema.name, took_ms=response.get("took"), query=body["query"])
+    return [{name: hit.get("_source", {}).get(name) for name in spec.row} for hit in hits]
 
 
 @dataclass

@@ -10,11 +10,14 @@ register_converter(BigIdConverter, "id")
 
 urlpatterns = [
     path("search/v1/assessments", views.assessment_list, name="assessments"),
+    # Listed before <id:...>: the literal segment wins whatever that converter accepts.
+    path("search/v1/assessments/suggest", views.assessment_suggest, name="assessment_suggest"),
     path("search/v1/assessments/<id:assessment_id>", views.assessment_detail, name="assessment"),
     path("search/v1/assessments/<id:assessment_id>/leaderboard", views.leaderboard, name="leaderboard"),
     path("search/v1/attempts", views.attempt_list, name="attempts"),
     path("search/v1/attempts/<id:attempt_id>", views.attempt_detail, name="attempt"),
     path("search/v1/posts", views.post_list, name="posts"),
+    path("search/v1/posts/suggest", views.post_suggest, name="post_suggest"),
     path("search/v1/schema", views.schema, name="schema"),
     path("search/health/live", health.live, name="health_live"),
     path("search/health/ready", health.ready, name="health_ready"),

@@ -1,13 +1,13 @@
 """HTTP views of the read API: authenticate, rate-limit, parse, call the selector, render.
 
 Thin on purpose: what a list accepts and returns is declared in lists.py, how it is searched in
-query_builder.py and selectors.py.
+query_builder.py and selectors.py; title suggestions likewise in suggest.py.
 """
 from __future__ import annotations
 
 import functools
 
-from search_api import admission, auth, lists, openapi, pagination, selectors
+from search_api import admission, auth, lists, openapi, pagination, selectors, suggest
 from search_api.errors import ApiError, BadRequest, MethodNotAllowed
 from search_api.filtering import ListSchema, ParamErrors, parse_params
 from search_api.responses import json_response
@@ -58,9 +58,22 @@ def _detail_response(request, schema: ListSchema, principal: auth.Principal, row
     return json_response(selectors.detail(schema, principal, row_id))
 
 
+def _suggest_response(request, spec: suggest.Suggestion, principal: auth.Principal):
+    try:
+        query = suggest.parse_params(request.GET.lists())
+    except ParamErrors as exc:
+        raise BadRequest(exc.errors) from None
+    return json_response({"results": selectors.suggestions(spec, query, principal)})
+
+
 @search_endpoint
 def assessment_list(request, principal):
     return _list_response(request, lists.ASSESSMENT_LIST, principal)
+
+
+@search_endpoint
+def assessment_suggest(request, principal):
+    return _suggest_response(request, suggest.ASSESSMENT_TITLES, principal)
 
 
 @search_endpoint
@@ -88,6 +101,11 @@ def attempt_list(request, principal):
 @search_endpoint
 def post_list(request, principal):
     return _list_response(request, lists.POST_LIST, principal)
+
+
+@search_endpoint
+def post_suggest(request, principal):
+    return _suggest_response(request, suggest.POST_TITLES, principal)
 
 
 def schema(request):
