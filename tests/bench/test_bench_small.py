@@ -21,11 +21,13 @@ REQUIRED_KEYS = (
     "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "write_with_capture_throughput_ratio",
     "write_with_capture_throughput_ratio_workers_paused", "lag_p99_seconds_steady", "lag_p99_seconds_burst",
     "raw_sql_lag_p99_seconds", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup", "hot_counter_exact",
+    "verify_seconds", "verify_docs_per_second", "suggest_p95_ms",
 )
-FIGURES = ("reads", "api_vs_raw_es", "writes", "pgbouncer", "hot_counter", "lag", "raw_sql_lag", "reindex")
+FIGURES = ("reads", "api_vs_raw_es", "suggest", "writes", "pgbouncer", "hot_counter", "lag", "raw_sql_lag", "reindex",
+           "verify")
 
 
-# About 3 minutes on a quiet machine (bench/README.md); each of the 10 stages may wait up to 30 s for idle first
+# About 3 minutes on a quiet machine (bench/README.md); each of the 11 stages may wait up to 30 s for idle first
 # (comparisons.wait_idle), and a loaded shared machine took 536 s (issue 13 added raw_sql_lag and
 # the ABBA write runs).
 @pytest.mark.timeout(900)
