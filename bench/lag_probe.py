@@ -45,7 +45,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-def _summary(values: list[float]) -> dict:
+def summary(values: list[float]) -> dict:
     return {"n": len(values), "p50": _pct(values, 0.5), "p95": _pct(values, 0.95), "p99": _pct(values, 0.99),
             "max": round(max(values), 3) if values else None}
 
@@ -248,16 +248,16 @@ def main() -> None:
             "submissions_on_top_assessment": writer.counts["attempts_on_top_assessment"] - before_counts["attempts_on_top_assessment"],
             "jobs_left": len(writer.submit_jobs),
             "errors": len(writer.errors) - before_errors, "error_samples": writer.errors[before_errors:][:3],
-            "write_latency_ms": _summary(writer.latencies[before_lat:]),
-            "lag_seconds": _summary(lags),
-            "lag_seconds_by_kind": {kind: _summary([lag for p, k, lag in tracker.lags if p == phase and k == kind])
+            "write_latency_ms": summary(writer.latencies[before_lat:]),
+            "lag_seconds": summary(lags),
+            "lag_seconds_by_kind": {kind: summary([lag for p, k, lag in tracker.lags if p == phase and k == kind])
                                     for kind in ("posts", "attempts")},
             "unseen_after_settle": unseen, "settle_seconds": round(time.time() - drained_at, 2),
             "started_at": phase_started, "writes_ended_at": drained_at, "ended_at": time.time(),
         }
     tracker.stop.set()
     poller.join(timeout=5)
-    result["poll_round_trip_ms"] = _summary(tracker.poll_ms)
+    result["poll_round_trip_ms"] = summary(tracker.poll_ms)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
 

@@ -25,19 +25,8 @@ import time
 import psycopg2
 import requests
 
+from bench.lag_probe import summary
 from shared.config import load_config
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-def _summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50": _pct(values, 0.5), "p95": _pct(values, 0.95), "p99": _pct(values, 0.99),
-            "max": round(max(values), 3) if values else None}
 
 
 class Poller:
@@ -163,11 +152,11 @@ def main() -> None:
         "planned_writes": total, "committed": counts, "errors": len(errors), "error_samples": errors[:3],
         "planned_rate": rate, "achieved_rate": round(sum(counts.values()) / elapsed, 1) if elapsed > 0 else None,
         "late_sends": len(lateness), "max_lateness_s": round(max(lateness), 3) if lateness else 0.0,
-        "commit_ms": _summary(commit_ms),
-        "lag_seconds": _summary([lag for _k, lag in poller.lags]),
-        "lag_seconds_by_kind": {kind: _summary([lag for k, lag in poller.lags if k == kind]) for kind in ("update", "comment")},
+        "commit_ms": summary(commit_ms),
+        "lag_seconds": summary([lag for _k, lag in poller.lags]),
+        "lag_seconds_by_kind": {kind: summary([lag for k, lag in poller.lags if k == kind]) for kind in ("update", "comment")},
         "unseen_after_settle": unseen, "poll_interval_s": spec["poll_interval"],
-        "poll_round_trip_ms": _summary(poller.poll_ms), "poll_errors": len(poller.errors),
+        "poll_round_trip_ms": summary(poller.poll_ms), "poll_errors": len(poller.errors),
         "poll_error_samples": poller.errors[:3],
     }
     sys.stdout.write("\n" + json.dumps(result) + "\n")

@@ -111,3 +111,10 @@ def row_changes(model, row_id: int):
 
     return OutboxEvent.objects.filter(event_type__in=ROW_CHANGE_TYPES, payload__table=model._meta.db_table,
                                       payload__id=row_id)
+
+
+def ok_json(response, expected: int = 201):
+    """The JSON of a response that must have `expected` status (setting up a test's world)."""
+    assert response.status_code == expected, response.content[:500]
+    return response.json()
+

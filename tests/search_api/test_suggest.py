@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import ApiClient, make_tenant, wait_until
+from tests.helpers import ApiClient, make_tenant, ok_json, wait_until
 from tests.search_api.conftest import es_source, fresh_token, refresh_indexes
 
 W = f"zq{uuid.uuid4().hex[:8]}"
@@ -21,11 +21,6 @@ ASSESSMENT = {"cut_off": "50", "max_score": "100", "duration_minutes": 30}
 ASSESSMENTS = "/search/v1/assessments/suggest"
 POSTS = "/search/v1/posts/suggest"
 A_POSTS = 11
-
-
-def _ok(response, expected=201):
-    assert response.status_code == expected, response.content[:500]
-    return response.json()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +31,7 @@ def world(search, pipeline):
 
     def assessment(tenant, name, title, status="published"):
         body = {**ASSESSMENT, "title": title, "status": status}
-        titles[name] = (_ok(api.post("/api/v1/assessments", body, token=tenant.staff_token))["id"], title)
+        titles[name] = (ok_json(api.post("/api/v1/assessments", body, token=tenant.staff_token))["id"], title)
 
     assessment(a, "middle", f"Applied {W}graphs primer")
     assessment(a, "start", f"{W}grammar basics")
@@ -47,9 +42,9 @@ def world(search, pipeline):
     assessment(b, "draft_b", f"Secret {W}graph plan", status="draft")
     assessment(a, "deleted", f"Deleted {W}graph")
     assert api.delete(f"/api/v1/assessments/{titles['deleted'][0]}", token=a.staff_token).status_code == 204
-    posts = [(_ok(api.post("/api/v1/posts", {"title": f"Post {i} on {W}graphs", "body": "b"}, token=a.staff_token))["id"],
+    posts = [(ok_json(api.post("/api/v1/posts", {"title": f"Post {i} on {W}graphs", "body": "b"}, token=a.staff_token))["id"],
               f"Post {i} on {W}graphs") for i in range(A_POSTS)]
-    post_b = _ok(api.post("/api/v1/posts", {"title": f"B post on {W}graphs", "body": "b"}, token=b.staff_token))["id"]
+    post_b = ok_json(api.post("/api/v1/posts", {"title": f"B post on {W}graphs", "body": "b"}, token=b.staff_token))["id"]
 
     def indexed():
         docs = {name: es_source("assessments", i) for name, (i, _) in titles.items()}

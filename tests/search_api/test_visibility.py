@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import ApiClient, make_tenant, wait_until
+from tests.helpers import ApiClient, make_tenant, ok_json, wait_until
 from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import es_source, fresh_token, refresh_indexes
 
 ASSESSMENT = {"title": "Visibility", "cut_off": "50", "max_score": "100", "duration_minutes": 30}
 PRINCIPALS = ("staff_a", "candidate_a", "staff_b", "candidate_b")
-
-
-def _ok(response, expected=201):
-    assert response.status_code == expected, response.content[:500]
-    return response.json()
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +25,12 @@ def world(search, pipeline):
     ids: dict[str, int] = {}
 
     def assessment(tenant, name, status):
-        ids[name] = _ok(api.post("/api/v1/assessments", {**ASSESSMENT, "status": status}, token=tenant.staff_token))["id"]
+        ids[name] = ok_json(api.post("/api/v1/assessments", {**ASSESSMENT, "status": status}, token=tenant.staff_token))["id"]
 
     def attempt(token, assessment_name, score=None):
-        attempt_id = _ok(api.post(f"/api/v1/assessments/{ids[assessment_name]}/attempts", {}, token=token))["id"]
+        attempt_id = ok_json(api.post(f"/api/v1/assessments/{ids[assessment_name]}/attempts", {}, token=token))["id"]
         if score is not None:
-            _ok(api.post(f"/api/v1/attempts/{attempt_id}/submit", {"score": score}, token=token), 200)
+            ok_json(api.post(f"/api/v1/attempts/{attempt_id}/submit", {"score": score}, token=token), 200)
         return attempt_id
 
     assessment(a, "pa", "published")
@@ -49,11 +44,11 @@ def world(search, pipeline):
         "a_pb": attempt(a.candidate_tokens[0], "pb"),
         "b_pa": attempt(b.candidate_tokens[0], "pa", "60"),
     }
-    _ok(api.patch(f"/api/v1/assessments/{ids['hidden']}", {"status": "draft"}, token=a.staff_token), 200)
+    ok_json(api.patch(f"/api/v1/assessments/{ids['hidden']}", {"status": "draft"}, token=a.staff_token), 200)
     posts = {
-        "a_staff": _ok(api.post("/api/v1/posts", {"title": "A staff", "body": "b"}, token=a.staff_token))["id"],
-        "a_candidate": _ok(api.post("/api/v1/posts", {"title": "A cand", "body": "b"}, token=a.candidate_tokens[0]))["id"],
-        "b_staff": _ok(api.post("/api/v1/posts", {"title": "B staff", "body": "b"}, token=b.staff_token))["id"],
+        "a_staff": ok_json(api.post("/api/v1/posts", {"title": "A staff", "body": "b"}, token=a.staff_token))["id"],
+        "a_candidate": ok_json(api.post("/api/v1/posts", {"title": "A cand", "body": "b"}, token=a.candidate_tokens[0]))["id"],
+        "b_staff": ok_json(api.post("/api/v1/posts", {"title": "B staff", "body": "b"}, token=b.staff_token))["id"],
     }
 
     def indexed():
