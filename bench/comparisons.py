@@ -51,7 +51,7 @@ def _sql(query: str, params: list | None = None):
 def wait_pipeline_idle(timeout: float = 900) -> float:
     """Seconds until no event is unindexed or uncounted and no task is queued or unacknowledged
     (an assessment deletion's fan-out in progress is its unindexed event)."""
-    from read_indexer import pipeline_status
+    from read_indexer.operations import pipeline_status
 
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -62,7 +62,7 @@ def wait_pipeline_idle(timeout: float = 900) -> float:
 
 
 def _pipeline_busy() -> bool:
-    from read_indexer import pipeline_status
+    from read_indexer.operations import pipeline_status
 
     box = pipeline_status.outbox()
     queues = pipeline_status.queues()
@@ -675,7 +675,7 @@ def lag(ctx: Context) -> None:
     from django_redis import get_redis_connection
 
     from bench import cpu, worker_log
-    from read_indexer import lag as pipeline_lag
+    from read_indexer.operations import lag as pipeline_lag
     from shared.indexes import ATTEMPTS, POSTS
 
     s = ctx.scale
@@ -700,7 +700,7 @@ def lag(ctx: Context) -> None:
     if completed.returncode != 0:
         raise RuntimeError(f"bench.lag_probe failed: {completed.stderr[-2000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    # The pipeline's own view (read_indexer.lag): transaction start -> bulk indexed (before refresh).
+    # The pipeline's own view (read_indexer.operations.lag): transaction start -> bulk indexed (before refresh).
     raw = get_redis_connection("default").lrange(pipeline_lag.LAG_SAMPLES_KEY, 0, pipeline_lag.MAX_SAMPLES - 1)
     samples = [tuple(map(float, item.decode().split(":"))) for item in raw]
 
@@ -886,8 +886,8 @@ def suggest(ctx: Context) -> None:
 def reindex(ctx: Context) -> None:
     from elasticsearch import helpers
 
-    from read_indexer import index_lifecycle
-    from read_indexer.projections import PROJECTIONS
+    from read_indexer.lifecycle import index_lifecycle
+    from write_service.read_model.projections import PROJECTIONS
     from shared.es_client import get_es_client
     from shared.indexes import ATTEMPTS
 

@@ -1,5 +1,5 @@
 """Bulk seeding: generated rows COPYed into PostgreSQL, then projected into Elasticsearch through
-the product's own projections (read_indexer.projections) in parallel processes.
+the product's own projections (write_service.read_model.projections) in parallel processes.
 
 Distributions (deterministic, one random seed):
 - assessment popularity is Zipf(s) (scales.py): at full scale the top assessment has ~134k
@@ -351,8 +351,8 @@ def _worker_init() -> None:
 def _project(kind: str, arg) -> tuple[str, int]:
     from django.db import connections
 
-    from read_indexer.indexing import index_documents
-    from read_indexer.projections import PROJECTIONS
+    from read_indexer.projection.indexing import index_documents
+    from write_service.read_model.projections import PROJECTIONS
 
     try:
         documents = PROJECTIONS[kind].project(arg)

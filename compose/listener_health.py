@@ -1,6 +1,6 @@
 """Container health check of the change listener: its LISTEN session is open on the primary.
 
-Exit 0 when the primary shows a session named `change_listener` (read_indexer/change_listener.py
+Exit 0 when the primary shows a session named `change_listener` (read_indexer/capture/change_listener.py
 names its connection so), 1 otherwise. Runs as `python /app/compose/listener_health.py`.
 """
 import os

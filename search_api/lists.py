@@ -1,7 +1,7 @@
 """The four lists of the read API, declared once each: the single source of truth for parsing,
 validation, the Elasticsearch query (query_builder.py) and the OpenAPI document (openapi.py).
 
-Document fields are those of shared/indexes.py (filled by read_indexer/projections.py), except
+Document fields are those of shared/indexes.py (filled by write_service/read_model/projections.py), except
 rank, percentile and qualified: attempt documents hold facts only, and those three are computed
 when read (derived_metrics.py). Orderings by rank and percentile sort on the immutable keys that
 define them (score, then time taken), so cursor walks are exact (every row once) even while

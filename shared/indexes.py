@@ -20,7 +20,7 @@ BOOLEAN = {"type": "boolean"}
 INTEGER = {"type": "integer"}
 TEXT_WITH_SORT = {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}}
 PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
-# md5 of the document as PostgreSQL rendered it (read_indexer/projections.py): verify compares it
+# md5 of the document as PostgreSQL rendered it (write_service/read_model/projections.py): verify compares it
 # from doc values, without reading any source. Never searched.
 CONTENT_HASH = {"type": "keyword", "index": False}
 

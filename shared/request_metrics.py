@@ -35,3 +35,17 @@ def process_samples() -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     return registry
+
+
+# Gauges computed from their source at each scrape, added by the apps that own them (read_indexer
+# adds the pipeline's when its AppConfig is ready), so the service that serves /metrics need not
+# import them.
+_SCRAPE_TIME_COLLECTORS: list = []
+
+
+def add_scrape_time_collector(collector) -> None:
+    _SCRAPE_TIME_COLLECTORS.append(collector)
+
+
+def scrape_time_collectors() -> list:
+    return list(_SCRAPE_TIME_COLLECTORS)

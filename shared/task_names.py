@@ -11,7 +11,7 @@ PING = "read_indexer.ping_task"
 
 QUEUE_INDEXING = "indexing"
 QUEUE_COUNTERS = "counters"
-QUEUE_FANOUT = "fanout"  # changes that reach every child document (read_indexer/fanout.py)
+QUEUE_FANOUT = "fanout"  # changes that reach every child document (read_indexer/projection/fanout.py)
 QUEUE_MAINTENANCE = "maintenance"
 ALL_QUEUES = (QUEUE_INDEXING, QUEUE_COUNTERS, QUEUE_FANOUT, QUEUE_MAINTENANCE)
 

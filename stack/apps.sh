@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our own processes: write_service and search_api under Gunicorn, Celery workers (one per queue
-# group), beat, and the change listener (LISTEN on the primary, read_indexer/change_listener.py). APP_ENV selects the data (dev: the demo; test: the isolated test data) and the
+# group), beat, and the change listener (LISTEN on the primary, read_indexer/capture/change_listener.py). APP_ENV selects the data (dev: the demo; test: the isolated test data) and the
 # default ports, so the test suite runs its own processes beside the demo without touching it.
 #
 # usage: stack/apps.sh start|stop|status|restart [component...]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import connections
 
-from read_indexer.projections import PROJECTIONS
+from write_service.read_model.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from write_service.discussions.models import Comment, Post

@@ -6,15 +6,12 @@ are exact (within 60 s), and read errors outside the fault window are zero (insi
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 
 import pytest
 import requests
 
-from tests.conftest import CELERY_WORKERS, ROOT, apps
+from tests import outages
 from tests.faults.conftest import FAULT_SCALE, SUMMARY, start_load, wait_http_ok
 from tests.helpers import make_tenant, wait_until
 from tests.load import Ledger, index_matches_database, wait_for_convergence
@@ -23,53 +20,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 GRACE_SECONDS = 3  # after a server reports healthy again, in-flight requests may still fail
 
 
-def stack(script: str, *args: str) -> None:
-    subprocess.run([str(ROOT / "stack" / script), *args], check=True, cwd=ROOT, capture_output=True)
-
-
-def _kill_worker_group():
-    for component in CELERY_WORKERS:
-        os.killpg(int(_pid(component)), signal.SIGKILL)  # no warm shutdown, no acks
-    time.sleep(1)
-    # Their unacked messages wait for the broker's visibility timeout (15 min): recovery must not.
-    apps("start", *CELERY_WORKERS)
-
-
-def _pid(component: str) -> str:
-    return subprocess.run([str(ROOT / "stack" / "apps.sh"), "pid", component], check=True, cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def _restart_redis():
-    stack("redis.sh", "stop")
-    time.sleep(2)
-    stack("redis.sh", "start")
-
-
-def _elasticsearch_outage():
-    stack("elasticsearch.sh", "stop")
-    time.sleep(30)
-    stack("elasticsearch.sh", "start")
-
-
-def _restart_primary():
-    stack("postgres.sh", "stop-primary")
-    time.sleep(2)
-    stack("postgres.sh", "start")
-
-
-def _kill_a_gunicorn_worker():
-    master = int(_pid("write"))
-    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-    os.kill(int(children[0]), signal.SIGKILL)  # the master respawns it
-
-
 FAULTS = {
-    "sigkill celery workers": _kill_worker_group,
-    "restart redis": _restart_redis,
-    "elasticsearch down 30s": _elasticsearch_outage,
-    "restart postgresql primary": _restart_primary,
-    "kill a gunicorn worker": _kill_a_gunicorn_worker,
+    "sigkill celery workers": outages.kill_worker_group,
+    "restart redis": outages.restart_redis,
+    "elasticsearch down 30s": outages.elasticsearch_outage,
+    "restart postgresql primary": outages.restart_primary,
+    "kill a gunicorn worker": outages.kill_a_gunicorn_worker,
 }
 
 
@@ -106,7 +62,7 @@ def test_fault_under_load(fault, servers, tmp_path):
 def test_replica_down_reads_fall_back_to_the_primary(servers, api, tenant):
     created = api.post("/api/v1/assessments", {"title": "fallback", "cut_off": "1", "max_score": "2", "duration_minutes": 5,
                                                "status": "published"}, token=tenant.staff_token).json()["id"]
-    stack("postgres.sh", "stop-replica")
+    outages.stack("postgres.sh", "stop-replica")
     try:
         deadline = time.time() + 20
         ready = {}
@@ -120,7 +76,7 @@ def test_replica_down_reads_fall_back_to_the_primary(servers, api, tenant):
                                 headers={"Authorization": f"Token {tenant.candidate_tokens[0]}"}, timeout=10)
         assert response.status_code == 200 and response.json()["title"] == "fallback"
     finally:
-        stack("postgres.sh", "start")
+        outages.stack("postgres.sh", "start")
     wait_http_ok(f"{servers['write']}/health/ready")
     # Once the replica is back, reads return to it by themselves (the router retries every 10 s).
     wait_until(lambda: requests.get(f"{servers['write']}/health/ready", timeout=5).json()["reads_from"] == "replica",

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from read_indexer.rebuild_lock import reindex_lock
+from read_indexer.lifecycle.rebuild_lock import reindex_lock
 from shared.indexes import POSTS
 from tests.operators.support import manage
 

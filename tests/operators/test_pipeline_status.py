@@ -1,7 +1,7 @@
 """`pipeline_status` (issue 6): every section, for humans and for scripts."""
 from __future__ import annotations
 
-from read_indexer.index_lifecycle import alias_target
+from read_indexer.lifecycle.index_lifecycle import alias_target
 from shared.indexes import ALL_INDEXES
 from shared.task_names import ALL_QUEUES
 from tests.operators.support import json_output, manage, wait_for_idle_pipeline

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-from read_indexer import rebuild_checkpoint
-from read_indexer.index_lifecycle import alias_target, write_targets
-from read_indexer.projections import PROJECTIONS
-from read_indexer.rebuild_checkpoint import LOADING
+from read_indexer.lifecycle import rebuild_checkpoint
+from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
+from write_service.read_model.projections import PROJECTIONS
+from read_indexer.lifecycle.rebuild_checkpoint import LOADING
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, POSTS
 from tests.helpers import wait_until

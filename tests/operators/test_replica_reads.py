@@ -31,10 +31,10 @@ from contextlib import contextmanager
 import pytest
 from django.db import DatabaseError, connections
 
-from read_indexer import rebuild_checkpoint, replica_reads
-from read_indexer.index_lifecycle import alias_target, write_targets
-from read_indexer.projections import PROJECTIONS
-from read_indexer.rebuild_checkpoint import LOADING
+from read_indexer.lifecycle import rebuild_checkpoint, replica_reads
+from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
+from write_service.read_model.projections import PROJECTIONS
+from read_indexer.lifecycle.rebuild_checkpoint import LOADING
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from read_indexer.projections import PROJECTIONS
+from write_service.read_model.projections import PROJECTIONS
 from write_service.assessments.models import Attempt
 from write_service.assessments.services import assessment_create, attempt_start
 from write_service.discussions.models import Post

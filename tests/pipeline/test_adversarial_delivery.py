@@ -12,9 +12,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from read_indexer.documents import write_documents
-from read_indexer.event_projection import project_events
-from read_indexer.projections import PROJECTIONS
+from read_indexer.projection.documents import write_documents
+from read_indexer.projection.event_projection import project_events
+from write_service.read_model.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from write_service.assessments import services as assessments
@@ -51,7 +51,7 @@ def test_random_delivery_orders_converge_to_the_database(operations, delete_at_e
         _snapshot(snapshots, "attempts", attempt.pk)
         _snapshot(snapshots, "assessments", assessment.pk)
 
-    from read_indexer.counters import apply_counters_batch
+    from write_service.read_model.counters import apply_counters_batch
 
     capture()
     for step, operation in enumerate(operations):

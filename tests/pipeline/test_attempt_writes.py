@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from read_indexer.index_lifecycle import alias_target
-from read_indexer.projections import PROJECTIONS
+from read_indexer.lifecycle.index_lifecycle import alias_target
+from write_service.read_model.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ASSESSMENTS, ATTEMPTS
 from write_service.accounts.models import Role, User

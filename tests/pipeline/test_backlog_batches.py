@@ -1,8 +1,9 @@
 """An indexing task takes the pending backlog along, and a poison event in it cannot block the rest."""
 from __future__ import annotations
 
-from read_indexer import event_projection, tasks
-from read_indexer.event_projection import project_events
+from read_indexer.projection import event_projection
+
+from read_indexer.projection.event_projection import project_events
 from shared.events import ROW_CHANGE_TYPES
 from write_service.discussions.models import Post
 from write_service.discussions.services import post_create
@@ -51,7 +52,7 @@ def test_a_poison_event_in_the_backlog_does_not_stop_the_tasks_own_events(monkey
     monkeypatch.setattr(event_projection, "project_and_index", failing_for_the_poison)
     OutboxEvent.objects.filter(id__in=event_ids).update(indexed_at=None)
 
-    targets = tasks._project_with_backlog([own_event])
+    targets = event_projection.project_with_backlog([own_event])
 
     assert targets.ids["posts"] == {own_post}, "the fallback projected the task's own events alone"
     assert OutboxEvent.objects.get(pk=own_event).indexed_at is not None

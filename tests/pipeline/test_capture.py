@@ -43,7 +43,7 @@ from django.db.models import Max
 from django.test import override_settings
 from django.utils import timezone
 
-from read_indexer.projections import HARD_DELETED_VERSION, PROJECTIONS, ProjectedDocument
+from write_service.read_model.projections import HARD_DELETED_VERSION, PROJECTIONS, ProjectedDocument
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from write_service.accounts.models import User
@@ -74,7 +74,7 @@ def _document_current(index: str, projected: ProjectedDocument) -> bool:
 
     A live attempt document's version may be lower with the same content: it sums the versions of
     the attempt, its candidate and its assessment, and a counters batch moves the assessment's
-    without re-projecting its attempts (read_indexer/verification.py: such a document is current).
+    without re-projecting its attempts (read_indexer/operations/verification.py: such a document is current).
     """
     found = _es_document(index, projected.id)
     if found is None or found[0] != projected.source:

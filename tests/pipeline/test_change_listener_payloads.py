@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from read_indexer.change_listener import Batch, parse
+from read_indexer.capture.change_listener import Batch, parse
 
 pytestmark = pytest.mark.fast
 

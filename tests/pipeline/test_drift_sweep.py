@@ -1,4 +1,4 @@
-"""The drift sweep (read_indexer/drift_sweep.py): a document gone wrong behind the pipeline's back is
+"""The drift sweep (read_indexer/capture/drift_sweep.py): a document gone wrong behind the pipeline's back is
 found among the recently changed rows, repaired, logged and counted; a document ahead of the
 database is logged and counted but left alone; a clean window repairs nothing."""
 from __future__ import annotations
@@ -10,7 +10,9 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from read_indexer import drift_sweep, pipeline_status
+from read_indexer.capture import drift_sweep
+
+from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until
@@ -44,7 +46,7 @@ def _counter(name: str, kind: str) -> float:
 
 
 def _sweep_events(caplog) -> list[dict]:
-    return [r.msg for r in caplog.records if r.name == "read_indexer.drift_sweep" and isinstance(r.msg, dict)]
+    return [r.msg for r in caplog.records if r.name == "read_indexer.capture.drift_sweep" and isinstance(r.msg, dict)]
 
 
 def test_a_corrupted_document_is_repaired_logged_and_counted_and_a_clean_window_repairs_nothing(api, tenant, caplog):
@@ -56,7 +58,7 @@ def test_a_corrupted_document_is_repaired_logged_and_counted_and_a_clean_window_
              version=indexed["_version"], version_type="external_gte")
     before = _counter("pipeline_drift_repaired_total", "stale")
 
-    with caplog.at_level(logging.WARNING, logger="read_indexer.drift_sweep"):
+    with caplog.at_level(logging.WARNING, logger="read_indexer.capture.drift_sweep"):
         summary = drift_sweep.sweep()
 
     assert summary["checked"].get("posts", 0) >= 1 and not summary["truncated"]
@@ -82,7 +84,7 @@ def test_a_document_ahead_of_the_database_is_logged_counted_and_left_alone(api, 
     es.index(index=POSTS.alias, id=doc_id, document=ahead, version=indexed["_version"] + 1, version_type="external")
     before = _counter("pipeline_drift_unrepaired_total", "ahead")
 
-    with caplog.at_level(logging.WARNING, logger="read_indexer.drift_sweep"):
+    with caplog.at_level(logging.WARNING, logger="read_indexer.capture.drift_sweep"):
         summary = drift_sweep.sweep()
 
     assert summary["repaired"] == {} and summary["unrepaired"] == {"posts": {"ahead": 1}}

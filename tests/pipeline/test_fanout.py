@@ -10,8 +10,10 @@ from decimal import Decimal
 import psycopg2
 from django.conf import settings
 
-from read_indexer import broker_queues, fanout, pipeline_status
-from read_indexer.projections import PROJECTIONS
+from read_indexer.operations import broker_queues, pipeline_status
+
+from read_indexer.projection import fanout
+from write_service.read_model.projections import PROJECTIONS
 from shared import task_names
 from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
 from write_service.outbox.models import OutboxEvent

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connections
 from django_redis import get_redis_connection
 
-from read_indexer import tasks
+from read_indexer.tasks.counters import apply_counters_task
 from shared import task_names
 
 from write_service.discussions.models import Comment, Post
@@ -67,11 +67,11 @@ def test_only_the_scheduled_flush_clears_the_coalescing_flag():
     token = f"test-{uuid.uuid4().hex}"
     redis.set(task_names.COUNTERS_SCHEDULED_KEY, token, px=60_000)
     try:
-        tasks.apply_counters_task()  # in-process, as beat's flush runs: no flag of its own
+        apply_counters_task()  # in-process, as beat's flush runs: no flag of its own
         assert redis.get(task_names.COUNTERS_SCHEDULED_KEY) == token.encode()
-        tasks.apply_counters_task(flag="another-flush")
+        apply_counters_task(flag="another-flush")
         assert redis.get(task_names.COUNTERS_SCHEDULED_KEY) == token.encode()
-        tasks.apply_counters_task(flag=token)
+        apply_counters_task(flag=token)
         assert redis.get(task_names.COUNTERS_SCHEDULED_KEY) is None, "the flush it scheduled clears it"
     finally:
         if redis.get(task_names.COUNTERS_SCHEDULED_KEY) == token.encode():

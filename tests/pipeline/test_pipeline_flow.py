@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from read_indexer.projections import PROJECTIONS
+from write_service.read_model.projections import PROJECTIONS
 from write_service.assessments.models import Assessment
 from write_service.discussions import services as discussions
 from write_service.discussions.models import Post

@@ -8,8 +8,12 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from read_indexer import counters, lag, outbox_relay
-from read_indexer.event_projection import project_events
+from write_service.read_model import counters
+
+from read_indexer.operations import lag
+
+from read_indexer.capture import outbox_relay
+from read_indexer.projection.event_projection import project_events
 from write_service.discussions.models import Post
 from write_service.discussions.services import comment_create, post_create
 from write_service.outbox.models import DeadLetter, OutboxEvent
@@ -93,7 +97,8 @@ def test_commit_to_indexed_lag_is_recorded():
 
 
 def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
-    from read_indexer import broker_queues, tasks
+    from read_indexer.operations import broker_queues
+    from read_indexer.tasks.maintenance import outbox_relay_task
     from shared import task_names
     from read_indexer.celery_app import app as celery_app
 
@@ -102,11 +107,11 @@ def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
         celery_app.send_task(task_names.PING, args=["never consumed"], queue=queue)
     try:
         assert broker_queues.depth(queue) == 3
-        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 3)
-        assert tasks._queue_backed_up(queue)
-        monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 4)
-        assert not tasks._queue_backed_up(queue)
+        monkeypatch.setitem(outbox_relay.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 3)
+        assert outbox_relay._queue_backed_up(queue)
+        monkeypatch.setitem(outbox_relay.RELAY_DEFERS_AT_QUEUE_DEPTH, queue, 4)
+        assert not outbox_relay._queue_backed_up(queue)
     finally:
         broker_queues.broker().delete(*broker_queues.list_keys(queue))
-    monkeypatch.setitem(tasks.RELAY_DEFERS_AT_QUEUE_DEPTH, task_names.QUEUE_INDEXING, 0)
-    assert tasks.outbox_relay_task()["relayed"] == 0, "a backed-up indexing queue: nothing re-sent"
+    monkeypatch.setitem(outbox_relay.RELAY_DEFERS_AT_QUEUE_DEPTH, task_names.QUEUE_INDEXING, 0)
+    assert outbox_relay_task()["relayed"] == 0, "a backed-up indexing queue: nothing re-sent"

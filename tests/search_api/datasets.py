@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from read_indexer.projections import PROJECTIONS
+from write_service.read_model.projections import PROJECTIONS
 from tests.helpers import Tenant, make_tenant
 from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import refresh_indexes

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from read_indexer.documents import project_and_index
+from read_indexer.projection.documents import project_and_index
 from tests.helpers import make_tenant
 from tests.search_api.conftest import fresh_token, refresh_indexes
 from write_service.assessments.services import assessment_create

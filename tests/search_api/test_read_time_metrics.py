@@ -16,7 +16,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from read_indexer.documents import project_and_index
+from read_indexer.projection.documents import project_and_index
 from tests.helpers import make_tenant
 from tests.search_api.conftest import RotatingToken, refresh_indexes
 from write_service.accounts.models import Role, User

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from read_indexer.documents import project_and_index
+from read_indexer.projection.documents import project_and_index
 from search_api.lists import ALL_LISTS
 from search_api.query_builder import COUNT_BOUND
 from tests.helpers import make_tenant

@@ -34,7 +34,7 @@ class Assessment(VersionedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    # Denormalised by read_indexer.counters only.
+    # Denormalised by write_service.read_model.counters only.
     attempts_count = models.BigIntegerField(default=0)
     submitted_count = models.BigIntegerField(default=0)
 

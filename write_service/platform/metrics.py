@@ -10,8 +10,8 @@ Natively every process of a namespace (both Gunicorns, the Celery workers) share
 so every series carries `service` and this endpoint also shows the workers' task metrics.
 
 Scrape-time gauges are computed on each scrape from the source of truth, not kept in files:
-replica lag (this module), and the pipeline's outbox backlog, queue depths and indexing lag
-(read_indexer.metrics.PipelineCollector).
+replica lag (this module), and those other installed apps add (shared.request_metrics): the
+pipeline's outbox backlog, queue depths and indexing lag, added by read_indexer.
 May touch: SQL timing hooks on every connection; per scrape, a few indexed SELECTs on both
 aliases and a few Redis reads.
 """
@@ -21,13 +21,12 @@ import time
 from contextlib import ExitStack
 
 import structlog
-from django.apps import apps
 from django.db import connections
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from shared.request_metrics import LATENCY_BUCKETS, REQUEST_LATENCY, process_samples, route_of
+from shared.request_metrics import LATENCY_BUCKETS, REQUEST_LATENCY, process_samples, route_of, scrape_time_collectors
 
 log = structlog.get_logger(__name__)
 SERVICE = "write"
@@ -106,15 +105,8 @@ class ReplicaLagCollector:
 
 
 def _scrape_time_collectors() -> list:
-    collectors = [ReplicaLagCollector()]
-    # The pipeline's gauges belong to read_indexer; it is an installed app of this Django project
-    # (its operator commands run from manage.py), so importing it here adds no dependency the
-    # process does not already have. Imported lazily: only a scrape needs it.
-    if apps.is_installed("read_indexer"):
-        from read_indexer.metrics import PipelineCollector
-
-        collectors.append(PipelineCollector())
-    return collectors
+    # Replica lag is ours; the apps that own other gauges add theirs (the pipeline's: read_indexer).
+    return [ReplicaLagCollector(), *scrape_time_collectors()]
 
 
 def metrics_view(request):

@@ -28,7 +28,7 @@ INSTALLED_APPS = [
     "write_service.assessments",
     "write_service.discussions",
     "write_service.outbox",
-    "read_indexer",  # operator commands only (reindex, verify, pipeline_status, ...)
+    "read_indexer",  # its operator commands (manage.py) and its scrape-time gauges on /metrics
 ]
 
 MIDDLEWARE = [

@@ -1,11 +1,11 @@
 """`manage.py dead_letters list|replay|discard [event ids...|--all]`.
 
-Thin: read_indexer.dead_letters does the work. Ids are outbox event ids, as `list` shows them.
+Thin: read_indexer.operations.dead_letters does the work. Ids are outbox event ids, as `list` shows them.
 """
 import orjson
 
-from read_indexer import dead_letters
-from read_indexer.operator_cli import OperatorCommand, OperatorError
+from read_indexer.operations import dead_letters
+from read_indexer.operations.operator_cli import OperatorCommand, OperatorError
 
 
 class Command(OperatorCommand):

@@ -1,7 +1,7 @@
-"""`manage.py listen_changes`: the change listener (read_indexer.change_listener), one per deployment."""
+"""`manage.py listen_changes`: the change listener (read_indexer.capture.change_listener), one per deployment."""
 from django.core.management.base import BaseCommand
 
-from read_indexer import change_listener
+from read_indexer.capture import change_listener
 
 
 class Command(BaseCommand):

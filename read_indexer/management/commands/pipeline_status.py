@@ -1,12 +1,12 @@
 """`manage.py pipeline_status [--json]`: the pipeline at a glance, for humans or scripts.
 
-Thin: read_indexer.pipeline_status collects and renders. Exit 0 = healthy, 1 = warnings,
+Thin: read_indexer.operations.pipeline_status collects and renders. Exit 0 = healthy, 1 = warnings,
 2 = a service could not be reached (the other sections are still printed).
 """
 import orjson
 
-from read_indexer import pipeline_status
-from read_indexer.operator_cli import OperatorError, OperatorCommand, ProblemFound
+from read_indexer.operations import pipeline_status
+from read_indexer.operations.operator_cli import OperatorError, OperatorCommand, ProblemFound
 
 
 class Command(OperatorCommand):

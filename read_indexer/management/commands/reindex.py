@@ -1,9 +1,9 @@
 """`manage.py reindex <index|all>`: zero-downtime rebuild that loses no concurrent write.
 
-Thin: options in, read_indexer.rebuild out. See the README, "Operations".
+Thin: options in, read_indexer.lifecycle.rebuild out. See the README, "Operations".
 """
-from read_indexer import rebuild
-from read_indexer.operator_cli import OperatorCommand, OperatorError, index_names
+from read_indexer.lifecycle import rebuild
+from read_indexer.operations.operator_cli import OperatorCommand, OperatorError, index_names
 
 
 def _positive(value: str) -> int:

@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from elasticsearch import ConnectionError as ESConnectionError
 
-from read_indexer import index_lifecycle
+from read_indexer.lifecycle import index_lifecycle
 from shared.indexes import ALL_INDEXES
 
 

@@ -1,12 +1,12 @@
 """`manage.py verify <index|all> [--repair]`: compare every document with the database's projection.
 
-Thin: options in, read_indexer.verification out. Exit 0 = no drift (or all of it repaired),
+Thin: options in, read_indexer.operations.verification out. Exit 0 = no drift (or all of it repaired),
 1 = drift remains, 2 = could not verify. See the README, "Operations".
 """
 import orjson
 
-from read_indexer import verification
-from read_indexer.operator_cli import OperatorCommand, ProblemFound, index_names
+from read_indexer.operations import verification
+from read_indexer.operations.operator_cli import OperatorCommand, ProblemFound, index_names
 
 
 class Command(OperatorCommand):

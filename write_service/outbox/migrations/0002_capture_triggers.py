@@ -5,7 +5,7 @@ For each captured table:
   psql, a migration) moves the row's version, the ordering key of the documents built from it.
 - `capture_insert` / `capture_update` / `capture_delete` (AFTER, per statement, with transition
   tables) insert one outbox row per changed row in the same transaction, in one INSERT ... SELECT
-  per statement, and NOTIFY the listener (read_indexer/change_listener.py) with the new outbox ids
+  per statement, and NOTIFY the listener (read_indexer/capture/change_listener.py) with the new outbox ids
   (or `*` when they do not fit a notification).
 
 Arguments of `outbox_capture()`, per table (see CAPTURED below):

@@ -17,19 +17,19 @@ from __future__ import annotations
 import random
 import select
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import psycopg2
 import structlog
-from django_redis import get_redis_connection
 
+from read_indexer.capture import counters_flag
 from read_indexer.celery_app import app
 from shared import task_names
 from shared.config import load_config
+from write_service.read_model import outbox
 
 log = structlog.get_logger(__name__)
-CHANNEL = "outbox_capture"
+CHANNEL = outbox.CAPTURE_CHANNEL
 IDS_PER_TASK = 500
 # One task per window rather than per commit: under load a task then carries several writes (each
 # task costs a worker round of SQL and a bulk request whatever it carries); idle, a write waits
@@ -40,17 +40,8 @@ RECONNECT_SECONDS = 1.0
 
 
 def schedule_counters_flush() -> None:
-    """At most one pending counters task at a time: a burst of changes becomes one batch.
-
-    The flag holds the token of the task it scheduled, and only that task clears it (just before
-    it claims changes), so a change committed after the claim schedules the next flush. Flushes
-    from elsewhere (beat, the relay, a full batch) leave it alone: if any task could clear it,
-    each would start one more self-renewing chain, and the flush rate would grow all day. A flag
-    whose task was lost expires, and beat flushes regularly too.
-    """
     ttl_ms = int(COUNTERS_COALESCE_SECONDS * 1000) + 5000
-    token = uuid.uuid4().hex
-    if get_redis_connection("default").set(task_names.COUNTERS_SCHEDULED_KEY, token, nx=True, px=ttl_ms):
+    if token := counters_flag.claim(ttl_ms):
         app.send_task(task_names.APPLY_COUNTERS, kwargs={"flag": token},
                       countdown=COUNTERS_COALESCE_SECONDS + random.uniform(0, 0.05), expires=600)
 
@@ -86,14 +77,6 @@ def parse(payload: str) -> tuple[list[int], bool, bool]:
     return [int(i) for i in ids.split(",") if i], flags == "c", False
 
 
-def _pending(cursor) -> tuple[list[int], bool]:
-    cursor.execute("SELECT id FROM outbox_outboxevent WHERE indexed_at IS NULL AND dead_at IS NULL "
-                   "ORDER BY occurred_at LIMIT 5000")
-    ids = [row[0] for row in cursor.fetchall()]
-    cursor.execute("SELECT EXISTS (SELECT 1 FROM outbox_outboxevent WHERE counters_applied_at IS NULL AND dead_at IS NULL)")
-    return ids, cursor.fetchone()[0]
-
-
 def _connect():
     config = load_config()
     connection = psycopg2.connect(host=config.pg_primary_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
@@ -109,7 +92,7 @@ def listen_once() -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {CHANNEL}")
-            ids, counted = _pending(cursor)  # what committed while nobody listened
+            ids, counted = outbox.pending_on(cursor)  # what committed while nobody listened
             forward(ids, counted=counted)
             log.info("listener.listening", channel=CHANNEL, backlog=len(ids))
             batch, due = Batch(), None
@@ -124,7 +107,7 @@ def listen_once() -> None:
                     due = due or time.monotonic() + COALESCE_SECONDS
                 if due is not None and time.monotonic() >= due:
                     if batch.scan:
-                        batch.ids.update(_pending(cursor)[0])
+                        batch.ids.update(outbox.pending_on(cursor)[0])
                     forward(sorted(batch.ids), counted=batch.counted)
                     batch, due = Batch(), None
     finally:

@@ -10,9 +10,10 @@ prometheus_client's multiprocess mode (files in PROMETHEUS_MULTIPROC_DIR, one pe
 - native stack: stack/apps.sh gives every process of a namespace one directory, so write_service's
   /metrics already includes the workers' task metrics; no CELERY_METRICS_BIND, no extra port
   (two workers of a namespace would otherwise fight over one).
-PipelineCollector reads PostgreSQL and Redis at scrape time and is served by write_service's
-/metrics (one place, beside a database connection it already has).
-May touch: process-local memory (task start times); per scrape, read_indexer.pipeline_status's
+PipelineCollector reads PostgreSQL and Redis at scrape time; read_indexer's AppConfig adds it to
+the scrape-time collectors (shared.request_metrics), so write_service's /metrics serves it (one
+place, beside a database connection it already has) without importing read_indexer.
+May touch: process-local memory (task start times); per scrape, read_indexer.operations.pipeline_status's
 indexed outbox counts, the broker's queue lengths and the lag samples in Redis.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ TASK_RUNS = Counter(
 TASK_DURATION = Histogram("celery_task_duration_seconds", "Wall time of one task execution", ["task"], buckets=TASK_BUCKETS)
 TASK_FAILURES = Counter("celery_task_failures_total", "Task executions that raised, by exception type", ["task", "exception"])
 
-# The drift sweep (read_indexer/drift_sweep.py): any increase means a document went wrong behind
+# The drift sweep (read_indexer/capture/drift_sweep.py): any increase means a document went wrong behind
 # the pipeline's back or through a bug; `unrepaired` needs an operator (verify, reindex).
 DRIFT_REPAIRED = Counter(
     "pipeline_drift_repaired_total", "Drifted documents the drift sweep re-projected, by kind (missing, stale)",
@@ -100,7 +101,7 @@ class PipelineCollector:
     """
 
     def collect(self):
-        from read_indexer import lag, pipeline_status
+        from read_indexer.operations import lag, pipeline_status
 
         up = GaugeMetricFamily("pipeline_metrics_source_up", "1 when the source answered during this scrape", labels=["source"])
         outbox = self._read("outbox", pipeline_status.outbox)

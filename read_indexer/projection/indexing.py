@@ -12,7 +12,7 @@ import orjson
 import structlog
 from elasticsearch import helpers
 
-from read_indexer.projections import ProjectedDocument
+from write_service.read_model.projections import ProjectedDocument
 from shared.es_client import get_es_client
 
 log = structlog.get_logger(__name__)

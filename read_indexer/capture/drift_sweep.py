@@ -15,7 +15,7 @@ One pass:
      (`verify`, `reindex`) and never touched.
 The window spans several beat periods, so a pass skipped under a backlog (its message expires)
 leaves no change unchecked while the window holds fewer than `limit` changes. Every repair and every unrepaired document is logged and counted
-(read_indexer.metrics: pipeline_drift_repaired_total, pipeline_drift_unrepaired_total); the last
+(read_indexer.operations.metrics: pipeline_drift_repaired_total, pipeline_drift_unrepaired_total); the last
 pass's summary is kept in Redis for pipeline_status.
 May touch: PostgreSQL (read), the indexes (read; versioned writes of drifted documents), one Redis key.
 """
@@ -26,14 +26,13 @@ from collections import defaultdict
 
 import orjson
 import structlog
-from django.db import connections
 from django_redis import get_redis_connection
 
-from read_indexer import documents
-from read_indexer.metrics import DRIFT_REPAIRED, DRIFT_UNREPAIRED
-from read_indexer.projections import PROJECTIONS
-from read_indexer.verification import Drift, compare_ids
-from shared.events import RowChange
+from read_indexer.projection import documents
+from read_indexer.operations.metrics import DRIFT_REPAIRED, DRIFT_UNREPAIRED
+from read_indexer.operations.verification import Drift, compare_ids
+from write_service.read_model import outbox
+from write_service.read_model.projections import PROJECTIONS
 
 log = structlog.get_logger(__name__)
 
@@ -47,41 +46,16 @@ SAMPLE = 20  # ids per log line
 
 TABLE_INDEXES = {projection.table: name for name, projection in PROJECTIONS.items()}
 
-_CHANGED_ROWS_SQL = """
-SELECT payload->>'table', (payload->>'id')::bigint
-FROM outbox_outboxevent
-WHERE indexed_at >= now() - make_interval(secs => %s) AND indexed_at < now() - make_interval(secs => %s)
-  AND payload->>'table' = ANY(%s)
-ORDER BY indexed_at DESC
-LIMIT %s
-"""
-
-# Same predicate as the partial index outbox_unindexed, so it reads only the backlog.
-_PENDING_SQL = """
-SELECT DISTINCT (payload->>'id')::bigint
-FROM outbox_outboxevent
-WHERE indexed_at IS NULL AND dead_at IS NULL
-  AND payload->>'table' = %s AND (payload->>'id')::bigint = ANY(%s)
-"""
 
 
 def changed_ids(window_seconds: float, settle_seconds: float, limit: int) -> tuple[dict[str, list[int]], int]:
     """Distinct ids per index of the rows whose changes were indexed in the window; and the rows read."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(_CHANGED_ROWS_SQL, [window_seconds, settle_seconds, list(TABLE_INDEXES), limit])
-        rows = cursor.fetchall()
+    rows = outbox.recently_indexed_rows(list(TABLE_INDEXES), window_seconds=window_seconds,
+                                        settle_seconds=settle_seconds, limit=limit)
     ids: dict[str, set[int]] = defaultdict(set)
     for table, row_id in rows:
         ids[TABLE_INDEXES[table]].add(row_id)
     return {index_name: sorted(found) for index_name, found in ids.items()}, len(rows)
-
-
-def _pending(index_name: str, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    with connections["default"].cursor() as cursor:
-        cursor.execute(_PENDING_SQL, [PROJECTIONS[index_name].table, ids])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _compare(index_name: str, ids: list[int]) -> Drift:
@@ -101,23 +75,11 @@ def _without(drift: Drift, skip: set[int]) -> Drift:
 # Indexes whose documents a pending fan-out (an assessment deleted or moved, a user renamed) is
 # still rewriting: they look drifted until it finishes, so a pass leaves them to the next one.
 _FANOUT_CHILDREN = {"attempts", "posts"}
-_FANOUT_PENDING_SQL = """
-SELECT EXISTS (SELECT 1 FROM outbox_outboxevent
-               WHERE indexed_at IS NULL AND dead_at IS NULL AND event_type = %s)
-"""
-
-
-def _fanout_pending() -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(_FANOUT_PENDING_SQL, [RowChange.ROW_FANOUT])
-        return cursor.fetchone()[0]
-
-
 def _suspects(index_name: str, ids: list[int]) -> Drift:
     drift = _compare(index_name, ids)
-    if not drift.total or (index_name in _FANOUT_CHILDREN and _fanout_pending()):
+    if not drift.total or (index_name in _FANOUT_CHILDREN and outbox.fanout_pending()):
         return Drift()
-    return _without(drift, _pending(index_name, drift.row_ids()))
+    return _without(drift, outbox.rows_with_pending_changes(PROJECTIONS[index_name].table, drift.row_ids()))
 
 
 def _repair(index_name: str, drift: Drift) -> tuple[dict[str, list[int]], dict[str, list]]:

@@ -9,30 +9,25 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import structlog
-from django.db import transaction
-from django.utils import timezone
+from django.db import OperationalError
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer import lag
-from read_indexer.documents import project_and_index
+from read_indexer.operations import lag
+from read_indexer.projection.documents import project_and_index
 from shared import events
-from write_service.assessments.models import Assessment, Attempt
-from write_service.discussions.models import Post
-from write_service.outbox.models import DeadLetter, OutboxEvent
+from write_service.read_model import outbox
+from write_service.read_model.projections import INDEX_OF_TABLE
 
 log = structlog.get_logger(__name__)
 BACKLOG_BATCH = 300  # other pending events one indexing task takes along (bounded task time)
-
-
-# Tables whose rows are documents of their own; every other captured table reaches documents
-# through a fan-out (users) or through the counters batch's update of the counted row (comments).
-INDEX_OF_TABLE = {Assessment._meta.db_table: "assessments", Attempt._meta.db_table: "attempts",
-                  Post._meta.db_table: "posts"}
+UNAVAILABLE = (OperationalError, EsConnectionError, EsConnectionTimeout)  # a server is down: nothing to fall back to
 
 
 @dataclass
 class Targets:
     ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    # row.fanout changes: indexed only once every child document is re-projected (read_indexer.fanout).
+    # row.fanout changes: indexed only once every child document is re-projected (read_indexer.projection.fanout).
     fanout_event_ids: list[int] = field(default_factory=list)
 
 
@@ -43,15 +38,6 @@ def route(event_type: str, change: events.RowChange, targets: Targets, event_id:
         targets.fanout_event_ids.append(event_id)
 
 
-def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:
-    with transaction.atomic(using="default"):
-        OutboxEvent.objects.filter(pk=event.pk).update(dead_at=timezone.now(), last_error=error[:4000])
-        DeadLetter.objects.update_or_create(
-            event_id=event.pk, defaults={"handler": handler, "error": error[:4000], "attempts": event.relay_attempts}
-        )
-    log.error("outbox.dead_letter", event_id=event.pk, event_type=event.event_type, error=error[:500])
-
-
 def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     """Projects the given events, plus up to `also_pending` other unindexed ones (oldest first).
 
@@ -60,13 +46,7 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     a few large batches (their own tasks later find them indexed: one cheap query), while an idle
     pipeline still indexes each write alone, at once.
     """
-    pending = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True, dead_at__isnull=True)
-    rows = list(pending.filter(id__in=event_ids))
-    if also_pending:
-        own = [r.id for r in rows] or list(event_ids)
-        # Not fan-outs: one stays pending while it runs, and every task would re-send it.
-        others = pending.exclude(id__in=own).exclude(event_type=events.RowChange.ROW_FANOUT)
-        rows += list(others.order_by("occurred_at")[:also_pending])
+    rows = outbox.pending(event_ids, also_pending=also_pending)
     targets = Targets()
     for row in rows:
         try:
@@ -74,15 +54,31 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
             if isinstance(change, events.RowChange):  # a domain event has no document to write
                 route(row.event_type, change, targets, row.id)
         except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
-            dead_letter(row, "indexing", f"invalid event: {exc}")
+            outbox.dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():
         project_and_index(index_name, sorted(ids))
     # Fan-out changes stay unindexed for their fan-out (the relay re-sends one if it is lost).
     done = [r.id for r in rows if r.id not in targets.fanout_event_ids]
-    OutboxEvent.objects.using("default").filter(id__in=done, indexed_at__isnull=True).update(indexed_at=timezone.now())
+    outbox.mark_indexed(done)
     lag.record([r.occurred_at for r in rows])
     return targets
 
 
 def record_failure(event_ids: list[int], error: str) -> None:
-    OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True).update(last_error=error[:4000])
+    outbox.record_failure(event_ids, error)
+
+
+def project_with_backlog(event_ids: list[int]) -> Targets:
+    """Our events plus the pending backlog; if the batch fails on its data, our events alone.
+
+    A poison event taken along must not fail every task that meets it: the fallback indexes our
+    own events now, and the poison one fails only in its own task (retries, then a dead letter).
+    An unreachable Elasticsearch or PostgreSQL fails both alike, so it is raised at once.
+    """
+    try:
+        return project_events(event_ids, also_pending=BACKLOG_BATCH)
+    except UNAVAILABLE:
+        raise
+    except Exception as exc:
+        log.warning("indexing.batch_failed", events=len(event_ids), error=f"{type(exc).__name__}: {exc}"[:500])
+        return project_events(event_ids)

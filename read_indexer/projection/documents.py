@@ -1,9 +1,9 @@
 """Re-project documents by id into every write target of their index."""
 from __future__ import annotations
 
-from read_indexer import index_lifecycle
-from read_indexer.indexing import index_documents
-from read_indexer.projections import PROJECTIONS, ProjectedDocument
+from read_indexer.lifecycle import index_lifecycle
+from read_indexer.projection.indexing import index_documents
+from write_service.read_model.projections import PROJECTIONS, ProjectedDocument
 
 
 def write_documents(index_name: str, documents: list[ProjectedDocument]) -> int:

@@ -7,7 +7,7 @@ with versions. Pages finish out of order, so progress is reported only over the 
 of finished pages: the checkpoint it feeds can never skip a row.
 
 Rows are read from `using`: the rebuild passes the replica once it has replayed the primary's WAL
-position taken after the dual-write target was registered (read_indexer/replica_reads.py), so no
+position taken after the dual-write target was registered (read_indexer/lifecycle/replica_reads.py), so no
 state a worker indexed into the alias only is older than what the load reads.
 May touch: PostgreSQL (read), the target index (versioned writes).
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from django.db import connections
 from tqdm import tqdm
 
-from read_indexer.indexing import index_documents
-from read_indexer.projections import PROJECTIONS
+from read_indexer.projection.indexing import index_documents
+from write_service.read_model.projections import PROJECTIONS
 
 MAX_BULK_DOCUMENTS = 2000  # one bulk per page, up to this (--batch-size can be larger)
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import orjson
 from django.db import connections
 
+from shared.events import RowChange
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
+from write_service.accounts.models import User
+from write_service.assessments.models import Assessment, Attempt
+from write_service.discussions.models import Post
+
+ASSESSMENT_TABLE, ATTEMPT_TABLE = Assessment._meta.db_table, Attempt._meta.db_table
+POST_TABLE, USER_TABLE = Post._meta.db_table, User._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,10 @@ class Projection:
             yield ids
             after_key = ids[-1]
 
+    def existing_ids(self, ids: list[int], using: str = "default") -> set[int]:
+        """The given ids whose row still exists (a missing one was deleted for good)."""
+        return set(_ids(using, f"SELECT id FROM {self.table} WHERE id = ANY(%s)", [ids])) if ids else set()
+
     def count_rows(self, *, after_key: int = 0, using: str = "default") -> int:
         """Rows a walk after `after_key` visits (the progress bars' totals)."""
         with connections[using].cursor() as cursor:
@@ -127,8 +138,8 @@ _DISPLAY_NAME = "COALESCE(NULLIF(u.display_name, ''), u.username)"
 # time, so one submission writes one attempt document, whatever the size of its leaderboard.
 PROJECTIONS: dict[str, Projection] = {
     "assessments": Projection(
-        ASSESSMENTS, "assessments_assessment", "id",
-        sources="assessments_assessment r", version="r.version", deleted="r.deleted_at IS NOT NULL",
+        ASSESSMENTS, ASSESSMENT_TABLE, "id",
+        sources=f"{ASSESSMENT_TABLE} r", version="r.version", deleted="r.deleted_at IS NOT NULL",
         live="""jsonb_build_object(
             'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'description', r.description,
             'tags', r.tags, 'difficulty', r.difficulty, 'status', r.status, 'cut_off', r.cut_off::float8,
@@ -138,9 +149,9 @@ PROJECTIONS: dict[str, Projection] = {
         tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
     ),
     "attempts": Projection(
-        ATTEMPTS, "assessments_attempt", "attempt_id",
-        sources="assessments_attempt r JOIN assessments_assessment s ON s.id = r.assessment_id "
-                "JOIN accounts_user u ON u.id = r.candidate_id",
+        ATTEMPTS, ATTEMPT_TABLE, "attempt_id",
+        sources=f"{ATTEMPT_TABLE} r JOIN {ASSESSMENT_TABLE} s ON s.id = r.assessment_id "
+                f"JOIN {USER_TABLE} u ON u.id = r.candidate_id",
         version="r.version + s.version + u.version", deleted="s.deleted_at IS NOT NULL",
         live=f"""jsonb_build_object(
             'attempt_id', r.id, 'assessment', r.assessment_id, 'organisation', s.organisation_id,
@@ -152,8 +163,8 @@ PROJECTIONS: dict[str, Projection] = {
                   "'organisation', s.organisation_id, 'deleted', true)",
     ),
     "posts": Projection(
-        POSTS, "discussions_post", "id",
-        sources="discussions_post r JOIN accounts_user u ON u.id = r.author_id",
+        POSTS, POST_TABLE, "id",
+        sources=f"{POST_TABLE} r JOIN {USER_TABLE} u ON u.id = r.author_id",
         version="r.version + u.version", deleted="r.deleted_at IS NOT NULL",
         live=f"""jsonb_build_object(
             'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'body', r.body, 'tags', r.tags,
@@ -163,3 +174,20 @@ PROJECTIONS: dict[str, Projection] = {
         tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
     ),
 }
+
+# Tables whose rows are documents of their own; every other captured table reaches documents
+# through a fan-out (users) or through the counters batch's update of the counted row (comments).
+INDEX_OF_TABLE = {projection.table: name for name, projection in PROJECTIONS.items()}
+
+
+def documents_reached(change: RowChange, *, page_size: int) -> Iterator[tuple[str, list[int]]]:
+    """(index, page of row ids) of every child document a fan-out change's row shows in (the row's
+    own document, if it has one, is written by the indexing path at once)."""
+    if change.table == ASSESSMENT_TABLE:
+        for ids in child_pages(ATTEMPT_TABLE, "assessment_id", change.id, page_size=page_size):
+            yield "attempts", ids
+    elif change.table == USER_TABLE:
+        for ids in child_pages(ATTEMPT_TABLE, "candidate_id", change.id, page_size=page_size):
+            yield "attempts", ids
+        for ids in child_pages(POST_TABLE, "author_id", change.id, page_size=page_size):
+            yield "posts", ids

@@ -3,7 +3,7 @@
 One merge of two sorted streams, in pages, so memory stays flat at millions of rows and no
 document source travels:
   - PostgreSQL: keyset pages of (row id, version, content hash), the hash computed by the same
-    projection SQL that renders the documents (read_indexer/projections.py);
+    projection SQL that renders the documents (write_service/read_model/projections.py);
   - Elasticsearch: a point-in-time scan in row id order of (_version, content_hash) doc values;
 both fetched in threads while the merge runs. A row without a document = missing; a different
 hash = stale; a version higher than the database's = `ahead` (only a restore or a bug produces
@@ -31,10 +31,12 @@ from django.db import DatabaseError, connections
 from elasticsearch import helpers
 from tqdm import tqdm
 
-from read_indexer import documents, replica_reads
-from read_indexer.bulk_load import count_rows
-from read_indexer.operator_cli import OperatorError
-from read_indexer.projections import HARD_DELETED_VERSION, PROJECTIONS
+from read_indexer.projection import documents
+
+from read_indexer.lifecycle import replica_reads
+from read_indexer.lifecycle.bulk_load import count_rows
+from read_indexer.operations.operator_cli import OperatorError
+from write_service.read_model.projections import HARD_DELETED_VERSION, PROJECTIONS
 from shared.es_client import get_es_client
 
 log = structlog.get_logger(__name__)
@@ -103,14 +105,6 @@ class IndexVerification:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _existing_row_ids(index_name: str, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    with connections["default"].cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {PROJECTIONS[index_name].table} WHERE id = ANY(%s)", [ids])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
@@ -262,7 +256,7 @@ def _compare_hashes(index_name: str, definition, chunk_size: int, using: str, ro
 
 def find_orphans(index_name: str, ids: list[str]) -> list[str]:
     numeric = [int(i) for i in ids if i.isdigit()]
-    existing = _existing_row_ids(index_name, numeric)
+    existing = PROJECTIONS[index_name].existing_ids(numeric)
     return [i for i in ids if not i.isdigit() or int(i) not in existing]
 
 

@@ -16,14 +16,18 @@ from collections.abc import Callable
 import orjson
 from django.db import connections
 
-from read_indexer import broker_queues, drift_sweep, index_lifecycle, lag, rebuild_checkpoint
-from read_indexer.operator_cli import describe_failure
-from read_indexer.rebuild_lock import reindex_running
+from read_indexer.operations import broker_queues, lag
+
+from read_indexer.capture import drift_sweep
+
+from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
+from read_indexer.operations.operator_cli import describe_failure
+from read_indexer.lifecycle.rebuild_lock import reindex_running
 from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from shared.task_names import ALL_QUEUES
-from write_service.outbox.models import DeadLetter
+from write_service.read_model import outbox as change_log
 
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
 REPLICA_WARN_SECONDS = 30
@@ -37,17 +41,11 @@ def _one_row(sql: str, params: list | None = None, using: str = "default") -> tu
 
 
 def outbox() -> dict:
-    # Each query repeats a partial index's predicate exactly, so it reads only the backlog.
-    unindexed, unindexed_age = _one_row(
-        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM outbox_outboxevent"
-        " WHERE indexed_at IS NULL AND dead_at IS NULL")
-    uncounted, uncounted_age = _one_row(
-        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM outbox_outboxevent"
-        " WHERE counters_applied_at IS NULL AND dead_at IS NULL")
+    backlog = change_log.backlog()
     return {
-        "unindexed": unindexed, "oldest_unindexed_seconds": _round(unindexed_age),
-        "uncounted": uncounted, "oldest_uncounted_seconds": _round(uncounted_age),
-        "dead_letters": DeadLetter.objects.using("default").count(),
+        "unindexed": backlog["unindexed"], "oldest_unindexed_seconds": _round(backlog["unindexed_age"]),
+        "uncounted": backlog["uncounted"], "oldest_uncounted_seconds": _round(backlog["uncounted_age"]),
+        "dead_letters": backlog["dead_letters"],
     }
 
 

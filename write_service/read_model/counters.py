@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from shared.events import ROW_CHANGE_TYPES, RowChange
 from write_service.assessments.models import Assessment, Attempt, AttemptStatus
 from write_service.discussions.models import Comment, Post
+from write_service.outbox.models import OutboxEvent
 
 log = structlog.get_logger(__name__)
 COUNTERS_LOCK_ID = 7_240_001
@@ -28,6 +29,7 @@ BATCH_LIMIT = 5000
 # delete, an undelete and a move to another parent all come out exact, whoever wrote them.
 COMMENTS, POSTS = Comment._meta.db_table, Post._meta.db_table
 ATTEMPTS, ASSESSMENTS = Attempt._meta.db_table, Assessment._meta.db_table
+OUTBOX = OutboxEvent._meta.db_table
 
 
 def _counts(table: str, values: dict | None) -> list[tuple[str, int, str]]:
@@ -55,10 +57,10 @@ def _claim(cursor, limit: int) -> list[tuple[int, str, dict, datetime]]:
     # now() is the batch transaction's timestamp: every event of a batch shares it, so operators
     # (and tests) can tell batches apart.
     cursor.execute(
-        """
-        UPDATE outbox_outboxevent SET counters_applied_at = now()
+        f"""
+        UPDATE {OUTBOX} SET counters_applied_at = now()
         WHERE id IN (
-            SELECT id FROM outbox_outboxevent
+            SELECT id FROM {OUTBOX}
             WHERE counters_applied_at IS NULL AND dead_at IS NULL
             ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
         RETURNING id, event_type, payload, occurred_at
@@ -81,7 +83,7 @@ def _apply_deltas(cursor, table: str, deltas: dict[int, dict[str, int]]) -> list
     if table == POSTS:
         # Recomputed (one index probe on comment_post_created), not GREATEST with the new events:
         # deleting the latest comment must give the post back its previous activity time.
-        assignments.append("last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM discussions_comment c"
+        assignments.append(f"last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM {COMMENTS} c"
                            " WHERE c.post_id = t.id AND c.deleted_at IS NULL), t.created_at)")
     cursor.execute(
         f"""
@@ -123,32 +125,32 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
 
 # Repeated inside each repair statement: a separate check runs on an earlier snapshot, so a row
 # committed between the two would be counted by the repair *and* by its still-pending event.
-_PENDING_COUNTER_EVENT = "SELECT 1 FROM outbox_outboxevent WHERE counters_applied_at IS NULL AND dead_at IS NULL"
+_PENDING_COUNTER_EVENT = f"SELECT 1 FROM {OUTBOX} WHERE counters_applied_at IS NULL AND dead_at IS NULL"
 _RECONCILE_SQL = {
-    "discussions_post": """
-        UPDATE discussions_post AS t SET comments_count = c.actual
+    POSTS: f"""
+        UPDATE {POSTS} AS t SET comments_count = c.actual
         FROM (
-            SELECT p.id, (SELECT COUNT(*) FROM discussions_comment c
+            SELECT p.id, (SELECT COUNT(*) FROM {COMMENTS} c
                           WHERE c.post_id = p.id AND c.deleted_at IS NULL) AS actual
-            FROM discussions_post p WHERE p.last_activity_at >= now() - make_interval(secs => %s)
+            FROM {POSTS} p WHERE p.last_activity_at >= now() - make_interval(secs => %s)
         ) AS c
-        WHERE t.id = c.id AND t.comments_count <> c.actual AND NOT EXISTS ({pending})
+        WHERE t.id = c.id AND t.comments_count <> c.actual AND NOT EXISTS ({{pending}})
         RETURNING t.id, c.actual
     """,
-    "assessments_assessment": """
-        UPDATE assessments_assessment AS t
+    ASSESSMENTS: f"""
+        UPDATE {ASSESSMENTS} AS t
         SET attempts_count = c.attempts, submitted_count = c.submitted
         FROM (
             SELECT a.assessment_id AS id, COUNT(*) AS attempts,
                    COUNT(*) FILTER (WHERE a.status = 'submitted') AS submitted
-            FROM assessments_attempt a
-            WHERE a.assessment_id IN (SELECT DISTINCT assessment_id FROM assessments_attempt
+            FROM {ATTEMPTS} a
+            WHERE a.assessment_id IN (SELECT DISTINCT assessment_id FROM {ATTEMPTS}
                                       WHERE started_at >= now() - make_interval(secs => %s)
                                          OR submitted_at >= now() - make_interval(secs => %s))
             GROUP BY a.assessment_id
         ) AS c
         WHERE t.id = c.id AND (t.attempts_count <> c.attempts OR t.submitted_count <> c.submitted)
-          AND NOT EXISTS ({pending})
+          AND NOT EXISTS ({{pending}})
         RETURNING t.id, c.attempts
     """,
 }
