@@ -25,12 +25,13 @@ PID_FILE="$PREFIX/nginx.pid"
 export NGINX_LISTEN="127.0.0.1:$NGINX_PORT"
 export NGINX_WRITE_UPSTREAM="127.0.0.1:$write_port" NGINX_SEARCH_UPSTREAM="127.0.0.1:$search_port"
 export NGINX_STATIC_ROOT="$REPO_ROOT/var/static"
+NGINX_DOCS_ROOT="$("$STACK_ROOT/docs_ui.sh" path)"; export NGINX_DOCS_ROOT
 export NGINX_ACCESS_LOG="$LOG_DIR/nginx-access.log"
 
 nginx_cmd() { nginx -p "$PREFIX/" -c "$CONF" -e stderr "$@"; }
 
 render() {
-  mkdir -p "$PREFIX" "$LOG_DIR" "$NGINX_STATIC_ROOT"
+  mkdir -p "$PREFIX" "$LOG_DIR" "$NGINX_STATIC_ROOT" "$NGINX_DOCS_ROOT"
   "$STACK_ROOT/conf/nginx-render.sh" "$STACK_ROOT/conf/nginx.conf" "$CONF.new"
   # Workers run as an unprivileged user; a checkout that user cannot read (under /root, say)
   # would answer every static file with 403, so they run as the checkout's owner instead.
@@ -47,6 +48,7 @@ healthy() { pid >/dev/null && curl -fsS -m 2 "http://127.0.0.1:$NGINX_PORT/nginx
 start() {
   if healthy; then return 0; fi
   ensure_packages nginx-light
+  "$STACK_ROOT/docs_ui.sh" install   # the /docs/ page's files (cached npm install)
   render
   # Foreground master (daemon off) in its own session, like stack/apps.sh: its stderr (the error
   # log) goes to our log file, and stop signals exactly this master.

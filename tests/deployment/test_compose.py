@@ -267,7 +267,7 @@ def test_nginx_runs_the_native_stacks_template(services):
     # Every placeholder of the template is given by compose and by the native script.
     placeholders = set(re.findall(r"\$\{(NGINX_[A-Z_]+)\}", template.read_text()))
     assert placeholders == {"NGINX_LISTEN", "NGINX_WRITE_UPSTREAM", "NGINX_SEARCH_UPSTREAM", "NGINX_STATIC_ROOT",
-                            "NGINX_ACCESS_LOG"}
+                            "NGINX_DOCS_ROOT", "NGINX_ACCESS_LOG"}
     assert placeholders <= set(environment(nginx))
     exported = set(re.findall(r"\b(NGINX_[A-Z_]+)=", native))
     assert placeholders <= exported, f"stack/nginx.sh does not set {sorted(placeholders - exported)}"
@@ -338,6 +338,8 @@ def test_dockerfile_is_multi_stage_locked_and_non_root():
     assert {"build", "app", "nginx", "pgbouncer"} <= set(names)
     assert "uv sync --frozen --no-dev" in dockerfile
     assert "manage.py collectstatic --no-input" in dockerfile
+    # The /docs/ page is assembled by the native stack's script from the same lock file.
+    assert "stack/docs_ui.sh install" in dockerfile and "COPY --from=docs" in dockerfile
     # Each runtime stage ends as a non-root user.
     for stage_text in re.split(r"^FROM ", dockerfile, flags=re.M)[1:]:
         name = stage_text.split()[2]
