@@ -235,8 +235,8 @@ class ListSchema:
 
     @cached_property
     def reserved_params(self) -> tuple[str, ...]:
-        return (*(("q",) if self.search_fields else ()), *(("highlight",) if self.highlight_fields else ()),
-                "ordering", "page_size", "cursor", *(("facets",) if self.facets else ()))
+        return (*(("q",) if self.search_fields else ()), "ordering", "page_size", "cursor",
+                *(("facets",) if self.facets else ()), *(("highlight",) if self.highlight_fields else ()))
 
     @cached_property
     def allowed_params(self) -> tuple[str, ...]:
