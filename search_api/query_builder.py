@@ -8,8 +8,9 @@
 - `q` matches stems (title `graphs` for `graph`: the fields' English analysis, shared/indexes.py)
   and the words as written (the `exact` subfields, boosted, so an exact word ranks first). Plain
   words also tolerate typos: one edit from 5 letters, two from 8 (`AUTO:5,8`), never in the
-  first letter, each word expanding to at most MAX_EXPANSIONS terms per field, so the cost of any
-  q within its 200 characters is bounded. A query with operators is matched without typos.
+  first letter, in the first MAX_FUZZY_WORDS words, each expanding to at most MAX_EXPANSIONS
+  terms per field, so the cost of any q within its 200 characters is bounded. A query with
+  operators is matched without typos.
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
@@ -26,6 +27,7 @@ EXACT_SUBFIELD, EXACT_BOOST = "exact", 2.0  # a word as written counts twice its
 FUZZINESS = "AUTO:5,8"
 PREFIX_LENGTH = 1  # a typo in the first letter is not tolerated: that bounds the terms visited
 MAX_EXPANSIONS = 10  # terms one fuzzy word may become, per field
+MAX_FUZZY_WORDS = 5  # words of q that may carry typos; later ones must match as written or stemmed
 TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
 HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
 HIGHLIGHT_FRAGMENTS = 3  # per field
@@ -65,14 +67,20 @@ def text_query(schema: ListSchema, q: str) -> dict:
                 "query": q, "fields": fields, "default_operator": "and", "flags": SAFE_QUERY_FLAGS, "lenient": True,
             }
         }
-    # Every word must match, in any field (like default_operator and), each with its own typos.
-    return {"bool": {"must": [
-        {"multi_match": {
-            "query": word, "fields": fields, "type": "best_fields", "operator": "and", "tie_breaker": TIE_BREAKER,
-            "fuzziness": FUZZINESS, "prefix_length": PREFIX_LENGTH, "max_expansions": MAX_EXPANSIONS, "lenient": True,
-        }}
-        for word in dict.fromkeys(q.split())  # a repeated word adds no match, only cost
-    ]}}
+    # Every word must match, in any field (like default_operator and), as written or stemmed; the
+    # first MAX_FUZZY_WORDS also with typos, in both forms (the stem of a misspelt word is no stem:
+    # `asessmnet` is two edits from `assessment`, not from its stem `assess`).
+    words = list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
+    return {"bool": {"must": [_word_query(word, fields, fuzzy=position < MAX_FUZZY_WORDS)
+                              for position, word in enumerate(words)]}}
+
+
+def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
+    # A fuzzy word costs a Levenshtein automaton per field (milliseconds for two edits), hence
+    # the cap on fuzzy words; fuzzy terms score below exact ones, so exact matches still lead.
+    typos = {"fuzziness": FUZZINESS, "prefix_length": PREFIX_LENGTH, "max_expansions": MAX_EXPANSIONS} if fuzzy else {}
+    return {"multi_match": {"query": word, "fields": fields, "type": "best_fields", "operator": "and",
+                            "tie_breaker": TIE_BREAKER, "lenient": True, **typos}}
 
 
 def highlight_clause(schema: ListSchema) -> dict:
