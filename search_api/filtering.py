@@ -224,6 +224,8 @@ class ListSchema:
     row: dict[str, dict]  # returned field -> JSON schema; also the `_source` includes
     visibility: Callable[[Any], dict]  # Principal -> filter clause; never from parameters
     search_fields: tuple[str, ...] = ()
+    # Text fields whose matched fragments `highlight=true` returns (query_builder.highlight_clause).
+    highlight_fields: tuple[str, ...] = ()
     facets: tuple[Facet, ...] = ()
     base_filters: tuple[dict, ...] = ()  # always applied (e.g. only submitted attempts on a leaderboard)
 
@@ -234,7 +236,7 @@ class ListSchema:
     @cached_property
     def reserved_params(self) -> tuple[str, ...]:
         return (*(("q",) if self.search_fields else ()), "ordering", "page_size", "cursor",
-                *(("facets",) if self.facets else ()))
+                *(("facets",) if self.facets else ()), *(("highlight",) if self.highlight_fields else ()))
 
     @cached_property
     def allowed_params(self) -> tuple[str, ...]:
@@ -266,6 +268,7 @@ class ListQuery:
     q: str | None = None
     cursor: str | None = None
     facets: tuple[Facet, ...] = field(default=())
+    highlight: bool = False  # not in the fingerprint: it changes no row, sort or count
 
     def fingerprint(self, list_name: str, scope: str = "") -> str:
         """What a cursor is bound to: the list, its scope, filters, q and ordering (not page size)."""
@@ -331,6 +334,7 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
     ordering_keys = attempt("ordering", lambda raw: _parse_ordering(schema, raw, q)) if "ordering" in values else None
     page_size = attempt("page_size", Integer(1, MAX_PAGE_SIZE).parse) if "page_size" in values else DEFAULT_PAGE_SIZE
     facets = attempt("facets", lambda raw: _parse_facets(schema, raw)) if "facets" in values else ()
+    highlight = attempt("highlight", lambda raw: _parse_highlight(raw, q)) if "highlight" in values else False
     cursor = values.get("cursor")
     if errors:
         raise ParamErrors(errors)
@@ -338,7 +342,7 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
     ordering = ordering_keys or (default,)
     return ListQuery(
         conditions=tuple(conditions), ordering=tuple(schema.orderings_by_key[k] for k in ordering),
-        page_size=page_size, q=q, cursor=cursor, facets=facets,
+        page_size=page_size, q=q, cursor=cursor, facets=facets, highlight=highlight,
     )
 
 
@@ -383,6 +387,13 @@ def _parse_ordering(schema: ListSchema, raw: str, q: str | None) -> tuple[str, .
             raise InvalidValue(f"{key!r} needs a full-text query (q=).")
         seen.add(ordering.name)
     return tuple(keys)
+
+
+def _parse_highlight(raw: str, q: str | None) -> bool:
+    highlight = Boolean().parse(raw)
+    if highlight and not q:
+        raise InvalidValue("Needs a full-text query (q=): highlights are the fragments q matched.")
+    return highlight
 
 
 def _parse_facets(schema: ListSchema, raw: str) -> tuple[Facet, ...]:

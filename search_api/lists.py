@@ -65,6 +65,7 @@ ASSESSMENT_LIST = ListSchema(
     ),
     default_ordering="-created_at",
     search_fields=("title^2", "description"),
+    highlight_fields=("title", "description"),
     facets=(
         Facet("tags", "tags", TAG),
         Facet("difficulty", "difficulty", DIFFICULTIES),
@@ -166,6 +167,7 @@ POST_LIST = ListSchema(
     ),
     default_ordering="-created_at",
     search_fields=("title^2", "body"),
+    highlight_fields=("title", "body"),
     facets=(Facet("tags", "tags", TAG), Facet("assessment", "assessment", ID)),
     row={
         "id": INT, "title": STR, "tags": TAGS, "assessment": _nullable(INT), "author": PERSON,

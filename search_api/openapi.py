@@ -13,7 +13,7 @@ from search_api.filtering import (
 )
 from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, LEADERBOARD, POST_LIST
 from search_api.pagination import MAX_CURSOR_LENGTH
-from search_api.query_builder import COUNT_BOUND
+from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS
 from search_api.suggest import ASSESSMENT_TITLES, MAX_LIMIT, MIN_PREFIX_CHARACTERS, POST_TITLES, Suggestion
 
 ERRORS = {
@@ -70,8 +70,11 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
     if schema.search_fields:
         fields = ", ".join(f.split("^")[0] for f in schema.search_fields)
         params.append(_query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_Q_LENGTH},
-                                   f"Full text over {fields}: every word must match; \"phrase\", -word, a | b and "
-                                   "( ) work, nothing else is an operator. Orders by relevance unless `ordering` is given."))
+                                   f"Full text over {fields}: every word must match, as written or by its English "
+                                   "stem (graph finds graphs), exact words ranking first; plain words tolerate typos "
+                                   "(one edit from 5 letters, two from 8, never in the first letter). \"phrase\", "
+                                   "-word, a | b and ( ) work (then without typos), nothing else is an operator. "
+                                   "Orders by relevance unless `ordering` is given."))
     keys = list(schema.orderings_by_key)
     params.append(_query_param(
         "ordering", _array({"type": "string", "enum": keys}, minItems=1, maxItems=MAX_ORDERING_KEYS, uniqueItems=True),
@@ -83,6 +86,11 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                                f"Rows per page (default {DEFAULT_PAGE_SIZE})."))
     params.append(_query_param("cursor", {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
                                "Opaque; copy it from `next`. Valid only with the same filters, q and ordering."))
+    if schema.highlight_fields:
+        params.append(_query_param(
+            "highlight", {"type": "boolean", "default": False},
+            f"With q: each row gets `highlights`, up to {HIGHLIGHT_FRAGMENTS} fragments per field of "
+            f"{', '.join(schema.highlight_fields)} that q matched, HTML-escaped, matches in <em></em>."))
     if schema.facets:
         params.append(_query_param("facets", _array({"type": "string", "enum": list(schema.facets_by_name)}, minItems=1),
                                    "Comma-separated fields to count values of, over the filtered rows.", explode=False))
@@ -91,6 +99,12 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
 
 def _page_schema(schema: ListSchema) -> dict:
     row = {"type": "object", "required": list(schema.row), "properties": schema.row}
+    if schema.highlight_fields:
+        fragments = {"type": "array", "items": {"type": "string"}, "maxItems": HIGHLIGHT_FRAGMENTS}
+        row["properties"] = {**schema.row, "highlights": {
+            "type": "object", "properties": {name: fragments for name in schema.highlight_fields},
+            "additionalProperties": False,
+            "description": "Only with highlight=true: the fields q matched (HTML, only <em> is markup)."}}
     bucket = {"type": "object", "required": ["value", "count"], "properties": {"value": {}, "count": {"type": "integer"}}}
     return {
         "type": "object",

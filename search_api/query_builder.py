@@ -2,8 +2,15 @@
 
 - Every non-scoring clause (tombstones, visibility, scope, filters) goes in filter context:
   cached by Elasticsearch and never scored. Only `q` is scored.
-- User text reaches Elasticsearch only as the query of a `simple_query_string` restricted to
-  safe operators (no fuzzy, slop, near or prefix expansion), never `query_string` or a script.
+- User text reaches Elasticsearch only as `multi_match` queries (one per word) or, when it uses
+  an operator, a `simple_query_string` restricted to safe operators (no user-controlled fuzzy,
+  slop, near or prefix expansion), never `query_string` or a script.
+- `q` matches stems (title `graphs` for `graph`: the fields' English analysis, shared/indexes.py)
+  and the words as written (the `exact` subfields, boosted, so an exact word ranks first). Plain
+  words also tolerate typos: one edit from 5 letters, two from 8 (`AUTO:5,8`), never in the
+  first letter, in the first MAX_FUZZY_WORDS words, each expanding to at most MAX_EXPANSIONS
+  terms per field, so the cost of any q within its 200 characters is bounded. A query with
+  operators is matched without typos.
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
@@ -15,6 +22,16 @@ COUNT_BOUND = 10_000  # counts are exact up to this many rows; beyond, a lower b
 NOT_DELETED = {"term": {"deleted": False}}
 # + - | " ( ) and whitespace; everything else in q is matched as plain words.
 SAFE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE"
+OPERATOR_CHARACTERS = frozenset('+|"()')
+EXACT_SUBFIELD, EXACT_BOOST = "exact", 2.0  # a word as written counts twice its stem
+FUZZINESS = "AUTO:5,8"
+PREFIX_LENGTH = 1  # a typo in the first letter is not tolerated: that bounds the terms visited
+MAX_EXPANSIONS = 10  # terms one fuzzy word may become, per field
+MAX_FUZZY_WORDS = 5  # words of q that may carry typos; later ones must match as written or stemmed
+TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
+HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
+HIGHLIGHT_FRAGMENTS = 3  # per field
+HIGHLIGHT_MAX_ANALYZED = 100_000  # characters of a field re-analysed for highlighting, at most
 
 
 def filter_clause(c: Condition) -> dict:
@@ -27,13 +44,61 @@ def filter_clause(c: Condition) -> dict:
     return {"range": {c.filter.field: {c.lookup: to_es(c.value)}}}
 
 
+def weighted_fields(schema: ListSchema) -> list[str]:
+    """Each search field stemmed, as declared (`title^2`), and its exact subfield, boosted."""
+    fields = []
+    for declared in schema.search_fields:
+        name, _, boost = declared.partition("^")
+        fields += [declared, f"{name}.{EXACT_SUBFIELD}^{float(boost or 1) * EXACT_BOOST:g}"]
+    return fields
+
+
+def has_operator(q: str) -> bool:
+    """Whether simple_query_string would read q other than as plain words (`-` negates only at
+    the start of a word: `e-mail` is two plain words)."""
+    return any(c in OPERATOR_CHARACTERS for c in q) or any(word.startswith("-") for word in q.split())
+
+
 def text_query(schema: ListSchema, q: str) -> dict:
-    return {
-        "simple_query_string": {
-            "query": q, "fields": list(schema.search_fields), "default_operator": "and",
-            "flags": SAFE_QUERY_FLAGS, "lenient": True,
+    fields = weighted_fields(schema)
+    if has_operator(q):
+        return {
+            "simple_query_string": {
+                "query": q, "fields": fields, "default_operator": "and", "flags": SAFE_QUERY_FLAGS, "lenient": True,
+            }
         }
+    # Every word must match, in any field (like default_operator and), as written or stemmed; the
+    # first MAX_FUZZY_WORDS also with typos, in both forms (the stem of a misspelt word is no stem:
+    # `asessmnet` is two edits from `assessment`, not from its stem `assess`).
+    words = list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
+    return {"bool": {"must": [_word_query(word, fields, fuzzy=position < MAX_FUZZY_WORDS)
+                              for position, word in enumerate(words)]}}
+
+
+def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
+    # A fuzzy word costs a Levenshtein automaton per field (milliseconds for two edits), hence
+    # the cap on fuzzy words; fuzzy terms score below exact ones, so exact matches still lead.
+    typos = {"fuzziness": FUZZINESS, "prefix_length": PREFIX_LENGTH, "max_expansions": MAX_EXPANSIONS} if fuzzy else {}
+    return {"multi_match": {"query": word, "fields": fields, "type": "best_fields", "operator": "and",
+                            "tie_breaker": TIE_BREAKER, "lenient": True, **typos}}
+
+
+def highlight_clause(schema: ListSchema) -> dict:
+    """Fragments of each highlight field that q matched, stems and typos included. `encoder: html`
+    escapes the field's own text, so the only markup left is our <em> marks."""
+    return {
+        "encoder": "html", "pre_tags": ["<em>"], "post_tags": ["</em>"], "type": "unified",
+        "require_field_match": False,  # q queries the exact subfields too: mark their words here
+        "fragment_size": HIGHLIGHT_FRAGMENT_SIZE, "number_of_fragments": HIGHLIGHT_FRAGMENTS,
+        "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED,
+        "fields": {name: {} for name in schema.highlight_fields},
     }
+
+
+def row_highlights(schema: ListSchema, hit: dict) -> dict[str, list[str]]:
+    """A hit's fragments per highlight field that matched (fields without a match are left out)."""
+    found = hit.get("highlight", {})
+    return {name: found[name] for name in schema.highlight_fields if name in found}
 
 
 def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
@@ -71,6 +136,8 @@ def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scop
     }
     if search_after is not None:
         body["search_after"] = search_after
+    if query.highlight:
+        body["highlight"] = highlight_clause(schema)
     aggs = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets if not f.derived}
     aggs.update(metric_aggs or {})
     if aggs:

@@ -19,13 +19,13 @@ from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
-from search_api.query_builder import base_filters, build_search, exists_query, sort_clauses
+from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
 from shared.es_client import es_client_with
 from shared.indexes import ASSESSMENTS, ATTEMPTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
 
-_HIT_PATHS = ("took", "hits.total", "hits.hits._source", "hits.hits.sort",
+_HIT_PATHS = ("took", "hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight",
               "aggregations.*.buckets.key", "aggregations.*.buckets.key_as_string", "aggregations.*.buckets.doc_count")
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
 MSEARCH_FILTER_PATH = ",".join(f"responses.{p}" for p in (*_HIT_PATHS, "status", "error.type", "error.reason"))
@@ -101,8 +101,12 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
     if metrics:
         metrics.fill_rows(sources)
     aggregations = response.get("aggregations", {})
+    results = [_row(schema, source) for source in sources]
+    if query.highlight:
+        for row, hit in zip(results, page_hits):
+            row["highlights"] = row_highlights(schema, hit)
     return Page(
-        results=[_row(schema, source) for source in sources],
+        results=results,
         count=total["value"],
         count_is_lower_bound=total["relation"] != "eq",
         next_cursor=next_cursor,

@@ -4,14 +4,14 @@ One `Suggestion` per list, declared from that list's schema: its index, id field
 are the list's, so a suggestion never shows a title the list would hide. Pure (parsing and the
 search body); selectors.suggestions runs the search.
 
-The query is core Elasticsearch (the node has no analysis-common: no edge n-grams), on the
-title's text field as indexed, so no mapping change: `match_bool_prefix` with operator `and`
-analyses the prefix like the title (standard analyser: words, lower case), then every word but
-the last must be a word of the title and the last a prefix of one (unless a space or punctuation
-ends it), in any position. Its `max_expansions` applies to fuzzy terms only, never to that final
-prefix query, so the cost is bounded here instead: at least MIN_PREFIX_CHARACTERS letters or
-digits (one would expand to every word with that initial), q's limits on length, at most
-MAX_LIMIT rows and no total count.
+The query is `match_bool_prefix` with operator `and` on the title's `exact` subfield (the words
+as written, lower-cased and accent-folded: shared/indexes.py), not on the stemmed title, whose
+terms (`graph` for `graphs`) would not start with what the user typed: the prefix is analysed
+the same way, then every word but the last must be a word of the title and the last a prefix of
+one (unless a space or punctuation ends it), in any position. Its `max_expansions` applies to
+fuzzy terms only, never to that final prefix query, so the cost is bounded here instead: at least
+MIN_PREFIX_CHARACTERS letters or digits (one would expand to every word with that initial), q's
+limits on length, at most MAX_LIMIT rows and no total count.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from search_api.filtering import InvalidValue, Integer, ListSchema, ParamErrors, parse_q, single_values
 from search_api.lists import ASSESSMENT_LIST, POST_LIST
-from search_api.query_builder import NOT_DELETED
+from search_api.query_builder import EXACT_SUBFIELD, NOT_DELETED
 
 MIN_PREFIX_CHARACTERS = 2  # letters or digits
 MAX_LIMIT = 10
@@ -30,7 +30,11 @@ PARAMS = ("prefix", "limit")
 @dataclass(frozen=True)
 class Suggestion:
     schema: ListSchema  # the list whose rows are suggested: index, id field, visibility, row types
-    field: str = "title"  # a text field of the list's index
+    field: str = "title"  # a text field of the list's index, with an exact subfield
+
+    @property
+    def search_field(self) -> str:
+        return f"{self.field}.{EXACT_SUBFIELD}"
 
     @property
     def row(self) -> dict[str, dict]:
@@ -76,7 +80,7 @@ def parse_params(params: Iterable[tuple[str, list[str]]]) -> SuggestQuery:
 
 def build_search(spec: Suggestion, query: SuggestQuery, *, visibility: dict) -> dict:
     """One search: the list's tombstone and visibility filters, the prefix scored, best first."""
-    match = {"match_bool_prefix": {spec.field: {"query": query.prefix, "operator": "and"}}}
+    match = {"match_bool_prefix": {spec.search_field: {"query": query.prefix, "operator": "and"}}}
     return {
         "query": {"bool": {"must": [match], "filter": [NOT_DELETED, visibility, *spec.schema.base_filters]}},
         # A prefix alone scores the same everywhere: ties by id keep the answer stable.

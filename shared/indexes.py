@@ -4,10 +4,18 @@ Every index is reached through an alias (`<prefix><name>`); physical indexes are
 `<alias>-<UTC timestamp>` so a rebuild can swap the alias atomically. Deleted rows stay in the
 index as versioned tombstones (`deleted: true`), which every query filters out: a late, older
 update can then never resurrect a deleted document, however long after `index.gc_deletes`.
+
+Text (titles, descriptions, post titles and bodies) is analysed for English: the main field
+stemmed (`graphs` and `graph` are one word), its `exact` subfield only lower-cased and
+accent-folded, so an exact word can be ranked above a stemmed one. Analysis settings cannot be
+added to an existing index: a definition whose `revision` (in the mapping's `_meta`) differs from
+the live index's needs a new physical index (`manage.py reindex`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from shared.config import load_config
@@ -18,7 +26,25 @@ DOUBLE = {"type": "double"}
 DATE = {"type": "date"}
 BOOLEAN = {"type": "boolean"}
 INTEGER = {"type": "integer"}
-TEXT_WITH_SORT = {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}}
+# Component names are those of Elasticsearch's analysis-common module, so the same settings work on
+# the official image (compose/) and on the stack's node (stack/elasticsearch/CqrsAnalysisPlugin.java
+# registers them there); `standard`, `lowercase` and `stop` are the server's own.
+TEXT_ANALYSIS = {
+    "filter": {
+        "english_possessive": {"type": "stemmer", "language": "possessive_english"},
+        "english_stop": {"type": "stop", "stopwords": "_english_"},
+        "english_stemmer": {"type": "stemmer", "language": "english"},  # Porter
+    },
+    "analyzer": {
+        # The order of Elasticsearch's `english` analyzer, plus folding (café = cafe).
+        "english_text": {"type": "custom", "tokenizer": "standard",
+                         "filter": ["english_possessive", "lowercase", "asciifolding", "english_stop", "english_stemmer"]},
+        # Words as written, case and accents aside: for exact matches (ranked first) and prefixes.
+        "folded_text": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+    },
+}
+ENGLISH_TEXT = {"type": "text", "analyzer": "english_text", "fields": {"exact": {"type": "text", "analyzer": "folded_text"}}}
+TEXT_WITH_SORT = {**ENGLISH_TEXT, "fields": {**ENGLISH_TEXT["fields"], "sort": {"type": "keyword", "ignore_above": 256}}}
 PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
 # md5 of the document as PostgreSQL rendered it (write_service/read_model/projections.py): verify compares it
 # from doc values, without reading any source. Never searched.
@@ -30,6 +56,7 @@ class IndexDefinition:
     name: str
     properties: dict
     max_result_window: int = 10_000
+    analysis: dict = field(default_factory=dict)  # index.analysis: static, set at creation only
 
     @property
     def alias(self) -> str:
@@ -38,9 +65,19 @@ class IndexDefinition:
     def new_physical_name(self) -> str:
         return f"{self.alias}-{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
 
+    @property
+    def revision(self) -> str:
+        """Fingerprint of the analysis and field mappings: a live index with another one may need a
+        new physical index (put_mapping can add a field, never change an analyzer)."""
+        canonical = json.dumps([self.analysis, self.properties], sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
     def mappings(self) -> dict:
         # strict: a field that is not declared here can never slip into a document (private data).
-        return {"dynamic": "strict", "properties": {**self.properties, "deleted": BOOLEAN, "content_hash": CONTENT_HASH}}
+        return {
+            "dynamic": "strict", "_meta": {"revision": self.revision},
+            "properties": {**self.properties, "deleted": BOOLEAN, "content_hash": CONTENT_HASH},
+        }
 
     def settings(self, *, bulk_load: bool = False) -> dict:
         config = load_config()
@@ -51,17 +88,19 @@ class IndexDefinition:
             # the first refresh after a quiet period); -1 while bulk loading a rebuild.
             "refresh_interval": "-1" if bulk_load else config.es_refresh_interval,
             "max_result_window": self.max_result_window,
+            **({"analysis": self.analysis} if self.analysis else {}),
         }
 
 
 ASSESSMENTS = IndexDefinition(
     name="assessments",
     properties={
-        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "description": {"type": "text"},
+        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "description": ENGLISH_TEXT,
         "tags": KEYWORD, "difficulty": KEYWORD, "status": KEYWORD, "cut_off": DOUBLE, "max_score": DOUBLE,
         "duration_minutes": INTEGER, "attempts_count": LONG, "submitted_count": LONG,
         "created_at": DATE, "updated_at": DATE,
     },
+    analysis=TEXT_ANALYSIS,
 )
 
 # Facts of the attempt row only: rank, percentile and qualified are computed by the search API at
@@ -79,10 +118,11 @@ ATTEMPTS = IndexDefinition(
 POSTS = IndexDefinition(
     name="posts",
     properties={
-        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "body": {"type": "text"}, "tags": KEYWORD,
+        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "body": ENGLISH_TEXT, "tags": KEYWORD,
         "assessment": LONG, "author": PERSON, "comments_count": LONG, "created_at": DATE,
         "last_activity_at": DATE,
     },
+    analysis=TEXT_ANALYSIS,
 )
 
 ALL_INDEXES: dict[str, IndexDefinition] = {d.name: d for d in (ASSESSMENTS, ATTEMPTS, POSTS)}

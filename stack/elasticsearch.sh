@@ -34,12 +34,18 @@
 #   included: transport-netty4 (HTTP + transport layer)
 #   included: cqrs-rest-root - our stand-in for the unpublished rest-root module
 #             (GET / and HEAD /, needed by client info()/ping()), RestRootPlugin.java
+#   included: cqrs-analysis - our stand-in for the part of analysis-common the mappings use
+#             (English stemmers, asciifolding, configurable lowercase, edge_ngram under the
+#             module's own names), CqrsAnalysisPlugin.java; built into
+#             $STACK_CACHE/elasticsearch/plugins/cqrs-analysis-<version>-<source hash>/ and
+#             copied into modules/ (a source change rebuilds only this, not the assembly)
 #   published but not used: x-pack-core (x-pack plumbing; useless without the other x-pack
 #             modules, and it is not needed: no security/TLS is wanted here)
 #   NOT published (so unavailable): analysis-common (language analyzers such as english,
-#             pattern/fingerprint analyzers, asciifolding/stemmer/uppercase/trim/ngram... filters;
-#             the server's standard/simple/whitespace/stop/keyword analyzers, the standard and
-#             keyword tokenizers and the lowercase/stop filters still work), mapper-extras (scaled_float,
+#             pattern/fingerprint analyzers, uppercase/trim/ngram/synonym... filters beyond what
+#             cqrs-analysis registers; the server's standard/simple/whitespace/stop/keyword
+#             analyzers, the standard and keyword tokenizers and the lowercase/stop filters
+#             work), mapper-extras (scaled_float,
 #             rank_feature(s), search_as_you_type, token_count, match_only_text), reindex
 #             (_reindex, _update_by_query, _delete_by_query), aggregations (adjacency_matrix,
 #             auto_date_histogram, pipeline aggs such as bucket_selector/bucket_sort, ...;
@@ -68,6 +74,7 @@ CACHE_DIR="$STACK_CACHE/elasticsearch"
 ES_DIST="$CACHE_DIR/$ES_VERSION"          # assembled "distribution": lib/ modules/ launcher/
 STATE_DIR="$STACK_HOME/elasticsearch"     # config/ data/ logs/ tmp/ es.pid
 PID_FILE="$STATE_DIR/es.pid"
+STARTED_WITH="$STATE_DIR/es.started-with" # fingerprints of what the running node loaded
 URL="http://127.0.0.1:$ES_PORT"
 ASSEMBLY_REV=1                            # bump when the assembly layout below changes
 
@@ -122,6 +129,16 @@ is_installed() {
     [[ -f "$ES_DIST/.installed" && "$(cat "$ES_DIST/.installed")" == "$(fingerprint)" ]]
 }
 
+analysis_hash() {
+    {
+        echo "$ES_VERSION $(java_feature "$JAVA_HOME_ES")"
+        cat "$SRC_DIR/CqrsAnalysisPlugin.java" "$SRC_DIR/analysis-plugin-descriptor.properties"
+    } | sha256sum | cut -d' ' -f1 | cut -c1-16
+}
+
+# What a node started now would load: the assembly and the analysis module.
+assembly_id() { echo "$(fingerprint) $(analysis_hash)"; }
+
 write_pom() { # dir groupId artifactId
     mkdir -p "$1"
     cat > "$1/pom.xml" <<EOF
@@ -156,9 +173,44 @@ mvn_copy_deps() { # pomdir outdir -- offline from the cached repository first, t
 do_install() {
     select_java
     if is_installed; then
-        log "Elasticsearch $ES_VERSION already assembled in $ES_DIST (JDK $JAVA_HOME_ES); install took 0s"
-        return 0
+        log "Elasticsearch $ES_VERSION already assembled in $ES_DIST (JDK $JAVA_HOME_ES)"
+    else
+        assemble
     fi
+    install_analysis_module
+}
+
+# The cqrs-analysis module, compiled once per source hash into the cache, then copied into the
+# assembly's modules/ when the one there is another build (a running node keeps what it loaded).
+install_analysis_module() {
+    local hash; hash=$(analysis_hash)
+    local target="$ES_DIST/modules/cqrs-analysis"
+    [[ -f "$target/.source-hash" && "$(cat "$target/.source-hash")" == "$hash" ]] && return 0
+    local built="$CACHE_DIR/plugins/cqrs-analysis-$ES_VERSION-$hash"
+    if [[ ! -f "$built/.source-hash" ]]; then
+        local t0=$SECONDS stage="$CACHE_DIR/plugins/.stage-analysis.$$"
+        rm -rf "$stage"
+        mkdir -p "$stage/module" "$stage/classes"
+        "$JAVA_HOME_ES/bin/javac" -nowarn --release "$ES_MIN_JAVA" -p "$ES_DIST/lib" --add-modules ALL-MODULE-PATH \
+            -d "$stage/classes" "$SRC_DIR/CqrsAnalysisPlugin.java"
+        "$JAVA_HOME_ES/bin/jar" cf "$stage/module/cqrs-analysis.jar" -C "$stage/classes" .
+        sed -e "s/@ES_VERSION@/$ES_VERSION/g" -e "s/@JAVA_VERSION@/$ES_MIN_JAVA/g" \
+            "$SRC_DIR/analysis-plugin-descriptor.properties" > "$stage/module/plugin-descriptor.properties"
+        echo "$hash" > "$stage/module/.source-hash"
+        rm -rf "$built"
+        mv "$stage/module" "$built"
+        rm -rf "$stage"
+        log "built the cqrs-analysis module $hash in $((SECONDS - t0))s ($built)"
+    fi
+    # Staged beside modules/, never inside it: a starting node would load a half-copied module.
+    rm -rf "$ES_DIST/.stage-analysis"
+    cp -a "$built" "$ES_DIST/.stage-analysis"
+    rm -rf "$target"
+    mv "$ES_DIST/.stage-analysis" "$target"
+    log "installed the cqrs-analysis module $hash into $target"
+}
+
+assemble() {
     command -v mvn >/dev/null || die "mvn is required for the first install"
     local t0=$SECONDS
     log "assembling Elasticsearch $ES_VERSION from Maven Central into $ES_DIST (JDK $JAVA_HOME_ES)"
@@ -207,7 +259,7 @@ do_install() {
 
     rm -rf "$ES_DIST"
     mv "$stage" "$ES_DIST"
-    log "install of Elasticsearch $ES_VERSION done in $((SECONDS - t0))s ($(du -sh "$ES_DIST" | cut -f1) in $ES_DIST)"
+    log "assembly of Elasticsearch $ES_VERSION done in $((SECONDS - t0))s ($(du -sh "$ES_DIST" | cut -f1) in $ES_DIST)"
 }
 
 # ---------------------------------------------------------------- runtime helpers
@@ -246,9 +298,16 @@ print_log_tail() {
 do_start() {
     local t0=$SECONDS pid
     if pid=$(node_pid) && is_healthy; then
-        log "already running"
-        do_status
-        return 0
+        select_java
+        if [[ -f "$STARTED_WITH" && "$(cat "$STARTED_WITH")" == "$(assembly_id)" ]]; then
+            log "already running"
+            do_status
+            return 0
+        fi
+        # e.g. a new cqrs-analysis build: indexes created now would need what the old node lacks
+        log "running node (pid $pid) was started from another assembly or module build; restarting it"
+        do_stop
+        pid=""
     fi
     if [[ -z "${pid:-}" ]] && is_healthy; then
         log "something else already serves a healthy cluster on $URL (not started by this script)"
@@ -285,6 +344,7 @@ do_start() {
                 > "$STATE_DIR/logs/stdout.log" 2>&1 < /dev/null 9>&- &
         pid=$!
         echo "$pid" > "$PID_FILE"
+        assembly_id > "$STARTED_WITH"
     else
         log "node process $pid exists but is not healthy yet; waiting"
     fi
@@ -328,7 +388,7 @@ do_stop() {
         kill -KILL "$pid" 2>/dev/null || true
         sleep 1
     fi
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$STARTED_WITH"
     log "stopped"
 }
 
