@@ -1,4 +1,5 @@
-"""The one Elasticsearch client factory: one pooled client per process, shared by every caller."""
+"""Elasticsearch client factories, one client per process: get_es_client() for every caller, and
+search_es_client() for the search API's hot path (the same client on a leaner node, HttpClientNode)."""
 from __future__ import annotations
 
 import functools
@@ -46,15 +47,6 @@ def get_es_client() -> Elasticsearch:
         # the compatibility mimetypes (what the client actually sends) follow these two.
         serializers={"application/json": OrjsonSerializer(), "application/x-ndjson": OrjsonNdjsonSerializer()},
     )
-
-
-@functools.lru_cache(maxsize=16)
-def es_client_with(**options: Any) -> Elasticsearch:
-    """`get_es_client().options(**options)`, built once per process and set of options.
-
-    `.options()` copies the client on every call (~0.16 ms of CPU each, issue 16): per-request
-    callers share one copy instead. Option values must be hashable."""
-    return get_es_client().options(**options)
 
 
 class HttpClientNode(BaseNode):
