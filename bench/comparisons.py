@@ -240,15 +240,21 @@ def _raw_sequence(name: str, captured: list[dict], connections_: int, ctx: Conte
     }
 
 
-def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
-    broad = [s for s in scenarios if s["name"].endswith("_broad")]
+def capture_es_requests(broad: list[dict], profile_requests: int = 200) -> dict:
+    """bench/es_bodies.py under the search API's settings: the Elasticsearch requests of each
+    scenario's API call, in order, the page search's body, and a cProfile of the last scenario."""
     spec = {"scenarios": [{"name": s["name"], "path": _path(s, "api"), "token": s["token"]} for s in broad],
-            "profile": {"path": _path(broad[-1], "api"), "token": broad[-1]["token"], "requests": 200}}
+            "profile": {"path": _path(broad[-1], "api"), "token": broad[-1]["token"], "requests": profile_requests}}
     completed = subprocess.run([namespace.PYTHON, "-m", "bench.es_bodies"], input=json.dumps(spec), capture_output=True,
                                text=True, cwd=namespace.ROOT, env=_env(), timeout=600)
     if completed.returncode != 0:
         raise RuntimeError(f"bench.es_bodies failed: {completed.stderr[-2000:]}")
-    built = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
+    broad = [s for s in scenarios if s["name"].endswith("_broad")]
+    built = capture_es_requests(broad)
     reads_fig = ctx.figures["reads"]["scenarios"]
     figures: dict = {"connections": ctx.scale.read_connections, "scenarios": {}, "api_profile": built.get("profile")}
     for s in broad:

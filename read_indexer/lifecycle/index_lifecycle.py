@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from django_redis import get_redis_connection
+from elasticsearch import BadRequestError
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, IndexDefinition
@@ -28,18 +29,40 @@ def alias_target(definition: IndexDefinition) -> str | None:
 
 
 def ensure_index(definition: IndexDefinition) -> str:
-    """Creates the alias and its first physical index if missing; returns the physical name."""
+    """Creates the alias and its first physical index if missing, or brings a live index to the
+    definition; returns the physical name.
+
+    Dynamic settings and added fields follow the definition in place (the attempts'
+    max_result_window, a new field). A definition Elasticsearch cannot apply in place (another
+    analyzer, a changed field type) gets a new physical index by the zero-downtime rebuild that
+    `manage.py reindex` runs, so `bin/run` and the tests on an older machine need no manual step.
+    """
     current = alias_target(definition)
-    if current is not None:
-        # Dynamic settings and added fields follow the definition without a rebuild (the attempts'
-        # max_result_window, content_hash); a changed field still needs `manage.py reindex`.
-        get_es_client().indices.put_settings(index=current, settings={"index": {"max_result_window": definition.max_result_window}})
-        get_es_client().indices.put_mapping(index=current, properties=definition.mappings()["properties"])
+    if current is None:
+        name = create_physical_index(definition)
+        get_es_client().indices.update_aliases(actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}])
+        log.info("index.created", alias=definition.alias, index=name)
+        return name
+    es = get_es_client()
+    es.indices.put_settings(index=current, settings={"index": {"max_result_window": definition.max_result_window}})
+    if _live_revision(current) == definition.revision:
         return current
-    name = create_physical_index(definition)
-    get_es_client().indices.update_aliases(actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}])
-    log.info("index.created", alias=definition.alias, index=name)
-    return name
+    mappings = definition.mappings()
+    try:
+        es.indices.put_mapping(index=current, properties=mappings["properties"], meta=mappings["_meta"])
+        return current
+    except BadRequestError as exc:
+        log.warning("index.definition_changed", alias=definition.alias, index=current, reason=str(exc)[:300])
+    from read_indexer.lifecycle import rebuild  # it builds on this module
+
+    report = rebuild.rebuild(definition.name, rebuild.RebuildOptions(),
+                             say=lambda line: log.info("index.rebuild_progress", alias=definition.alias, line=line))
+    return report.index
+
+
+def _live_revision(index: str) -> str | None:
+    mapping = get_es_client().indices.get_mapping(index=index)[index]["mappings"]
+    return mapping.get("_meta", {}).get("revision")
 
 
 def ensure_all_indexes() -> dict[str, str]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from read_indexer.documents import project_and_index
+from read_indexer.projection.documents import project_and_index
 from search_api.query_builder import HIGHLIGHT_FRAGMENT_SIZE, HIGHLIGHT_FRAGMENTS
 from tests.helpers import make_tenant
 from tests.search_api.conftest import fresh_token, refresh_indexes

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from read_indexer.documents import project_and_index
+from read_indexer.projection.documents import project_and_index
 from search_api.filtering import MAX_Q_LENGTH
 from search_api.query_builder import MAX_FUZZY_WORDS
 from tests.helpers import make_tenant
