@@ -18,5 +18,7 @@ def es_version(index: str, doc_id: int) -> int | None:
 
 
 @pytest.fixture(autouse=True)
-def _workers(pipeline):
-    yield
+def _workers(request):
+    """Real workers for every pipeline test but the `fast` ones, which must run with no server."""
+    if request.node.get_closest_marker("fast") is None:
+        request.getfixturevalue("pipeline")
