@@ -1,0 +1,54 @@
+"""`ensure_index` (run by `bin/run`, the tests and the bench before they use an index) brings a live
+index to its definition: in place when Elasticsearch can (settings, added fields), by the
+zero-downtime rebuild when it cannot (an analyzer of an index created before the English analysis)."""
+from __future__ import annotations
+
+import dataclasses
+
+from elasticsearch import helpers
+
+from read_indexer.lifecycle.index_lifecycle import alias_target, create_physical_index, ensure_index
+from shared.es_client import get_es_client
+from shared.indexes import POSTS
+
+# The posts definition as it was before English analysis: standard analyzer, no `exact` subfields.
+BEFORE_ANALYSIS = dataclasses.replace(POSTS, analysis={}, properties={
+    **POSTS.properties,
+    "title": {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}},
+    "body": {"type": "text"},
+})
+
+
+def _revision(es, index: str) -> str | None:
+    return es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {}).get("revision")
+
+
+def test_an_index_older_than_its_analysis_is_rebuilt_with_every_document(pipeline, seeded_posts):
+    seed_organisation, seeded = seeded_posts
+    es = get_es_client()
+    current = alias_target(POSTS)
+    old = create_physical_index(BEFORE_ANALYSIS)
+    # Copied client-side (the node has no reindex module).
+    helpers.bulk(es, ({"_index": old, "_id": hit["_id"], "_source": hit["_source"]}
+                      for hit in helpers.scan(es, index=POSTS.alias, query={"query": {"match_all": {}}})))
+    es.indices.refresh(index=old)
+    es.indices.update_aliases(actions=[{"remove": {"index": current, "alias": POSTS.alias}},
+                                       {"add": {"index": old, "alias": POSTS.alias, "is_write_index": True}}])
+    es.indices.delete(index=current)
+    assert _revision(es, old) != POSTS.revision
+    seed_query = {"term": {"organisation": seed_organisation}}
+
+    rebuilt = ensure_index(POSTS)
+
+    assert rebuilt != old and alias_target(POSTS) == rebuilt
+    assert _revision(es, rebuilt) == POSTS.revision
+    assert not es.indices.exists(index=old), "the old physical index is dropped after the swap"
+    es.indices.refresh(index=POSTS.alias)
+    assert es.count(index=POSTS.alias, query=seed_query)["count"] == seeded
+    stemmed = {"bool": {"filter": [seed_query], "must": [{"match": {"title": "posts"}}]}}  # titles say "seed post N"
+    assert es.count(index=POSTS.alias, query=stemmed)["count"] == seeded
+
+
+def test_an_index_on_its_definition_is_left_in_place(pipeline):
+    before = ensure_index(POSTS)
+    assert ensure_index(POSTS) == before == alias_target(POSTS)
