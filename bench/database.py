@@ -42,13 +42,19 @@ def reset_namespace() -> None:
     config = load_config()
     assert config.pg_db == namespace.ENV["PG_DB"] and config.es_index_prefix == namespace.ENV["ES_INDEX_PREFIX"], \
         "refusing to reset: the process is not in the bench namespace"
+    wipe_namespace(config)
+    _create_pg_stat_statements(config.pg_db)
+
+
+def wipe_namespace(config) -> None:
+    """Drops and re-creates the namespace's database, deletes its indexes, flushes its Redis
+    databases (the caller has checked the namespace is its own)."""
     conn = primary_connection("postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{config.pg_db}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{config.pg_db}" OWNER "{config.pg_user}"')
     conn.close()
-    _create_pg_stat_statements(config.pg_db)
     es = get_es_client()
     names = sorted(es.indices.get(index=f"{config.es_index_prefix}*", expand_wildcards="all").body)
     if names:

@@ -44,27 +44,12 @@ def running(component: str) -> bool:
 
 def reset_namespace(config) -> None:
     """Drop the namespace's database, indexes and Redis databases (never a protected one)."""
-    import psycopg2
-    import redis
-
-    from shared.es_client import get_es_client
+    from bench.database import wipe_namespace
 
     if config.pg_db in PROTECTED_DATABASES or not config.es_index_prefix:
         raise SystemExit(f"bench/relevance: refusing to reset {config.pg_db} / prefix '{config.es_index_prefix}'; "
                          "set a namespace of its own (see bench/relevance)")
-    conn = psycopg2.connect(host=config.pg_host, port=config.pg_port, user=config.pg_user, password=config.pg_password,
-                            dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{config.pg_db}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{config.pg_db}" OWNER "{config.pg_user}"')
-    conn.close()
-    es = get_es_client()
-    names = sorted(es.indices.get(index=f"{config.es_index_prefix}*", expand_wildcards="all").body)
-    if names:
-        es.indices.delete(index=",".join(names))
-    for db in (config.redis_db_broker, config.redis_db_cache):
-        redis.Redis.from_url(f"{config.redis_url.rstrip('/')}/{db}").flushdb()
+    wipe_namespace(config)
 
 
 def corpus_ids(org) -> dict[str, dict[str, int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -79,6 +80,11 @@ def es_source(index: str, doc_id: int) -> dict | None:
     """A document straight from Elasticsearch (to wait for the pipeline), or None."""
     response = get_es_client().options(ignore_status=404).get(index=ALL_INDEXES[index].alias, id=str(doc_id))
     return response.body.get("_source") if response.body.get("found") else None
+
+
+def unique_word() -> str:
+    """Letters only (no digit splits it) and unique: no other test's rows match it, even with typos."""
+    return "zq" + "".join("abcdefghijklmnop"[int(ch, 16)] for ch in uuid.uuid4().hex[:12])
 
 
 def refresh_indexes() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from read_indexer.projection.documents import project_and_index
 from search_api.query_builder import HIGHLIGHT_FRAGMENT_SIZE, HIGHLIGHT_FRAGMENTS
 from tests.helpers import make_tenant
-from tests.search_api.conftest import fresh_token, refresh_indexes
+from tests.search_api.conftest import fresh_token, refresh_indexes, unique_word
 from write_service.assessments.services import assessment_create
 from write_service.discussions.services import post_create
 
@@ -19,14 +18,10 @@ ASSESSMENTS, POSTS = "/search/v1/assessments", "/search/v1/posts"
 SCRIPT = "<script>alert('x')</script> & \"Graphs\""
 
 
-def _word() -> str:
-    return "zq" + "".join("abcdefghijklmnop"[int(c, 16)] for c in uuid.uuid4().hex[:12])
-
-
 @pytest.fixture(scope="module")
 def corpus(search):
     tenant = make_tenant(candidates=0)
-    tag = _word()
+    tag = unique_word()
     filler = " ".join(["nothing to see here"] * 40)
 
     def assessment(title, description):

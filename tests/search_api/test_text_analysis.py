@@ -4,7 +4,6 @@ AUTO:5,8, exact words ranked above stemmed ones, and a query built to be slow an
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,23 +12,18 @@ from read_indexer.projection.documents import project_and_index
 from search_api.filtering import MAX_Q_LENGTH
 from search_api.query_builder import MAX_FUZZY_WORDS
 from tests.helpers import make_tenant
-from tests.search_api.conftest import fresh_token, refresh_indexes
+from tests.search_api.conftest import fresh_token, refresh_indexes, unique_word
 from write_service.assessments.services import assessment_create
 from write_service.discussions.services import post_create
 
 ASSESSMENTS, POSTS = "/search/v1/assessments", "/search/v1/posts"
 
 
-def _word() -> str:
-    # Letters only (no digit splits it), unique: no other test's rows match it, even with typos.
-    return "zq" + "".join("abcdefghijklmnop"[int(c, 16)] for c in uuid.uuid4().hex[:12])
-
-
 @pytest.fixture(scope="module")
 def corpus(search):
     tenant = make_tenant(candidates=0)
-    tag = _word()
-    long_words = [_word() for _ in range(13)]  # a title of at most 200 characters
+    tag = unique_word()
+    long_words = [unique_word() for _ in range(13)]  # a title of at most 200 characters
 
     def assessment(title, description="plain"):
         return assessment_create(actor=tenant.staff, title=title, description=description, status="published",
@@ -112,7 +106,7 @@ def test_a_query_built_to_be_slow_answers_fast_and_right(search, corpus):
     assert _ids(search, corpus, q) == [corpus["ids"]["long"]]
     assert time.monotonic() - started < 2.0
     # As many distinct words as q can hold, none matching: an empty answer, as fast.
-    many = " ".join(_word()[:9] for _ in range(MAX_Q_LENGTH // 10))
+    many = " ".join(unique_word()[:9] for _ in range(MAX_Q_LENGTH // 10))
     started = time.monotonic()
     page = search.ok(ASSESSMENTS, corpus["token"], {"q": many, "highlight": "true", "page_size": "100"})
     assert page["results"] == [] and page["count"] == 0
