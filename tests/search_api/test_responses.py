@@ -16,7 +16,8 @@ PRIVATE = ("email", "password", "body", "cut_off", "session_auth_hash", "usernam
 
 def _paths(dataset) -> dict[str, str]:
     return {"assessments": "/search/v1/assessments", "attempts": "/search/v1/attempts", "posts": "/search/v1/posts",
-            "leaderboard": f"/search/v1/assessments/{dataset.leaderboards[0]}/leaderboard"}
+            "leaderboard": f"/search/v1/assessments/{dataset.leaderboards[0]}/leaderboard",
+            "comments": f"/search/v1/posts/{dataset.commented_post}/comments"}
 
 
 def test_rows_are_exactly_the_declared_fields(search, dataset):
