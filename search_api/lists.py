@@ -1,4 +1,4 @@
-"""The four lists of the read API, declared once each: the single source of truth for parsing,
+"""The five lists of the read API, declared once each: the single source of truth for parsing,
 validation, the Elasticsearch query (query_builder.py) and the OpenAPI document (openapi.py).
 
 Document fields are those of shared/indexes.py (filled by write_service/read_model/projections.py), except
@@ -14,7 +14,7 @@ from search_api.filtering import (
     EXACT, IN, RANGE, RELEVANCE, Boolean, Choice, DateTime, Facet, Filter, Integer, Keyword, ListSchema,
     Number, both_directions,
 )
-from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS
+from shared.indexes import ASSESSMENTS, ATTEMPTS, COMMENTS, POSTS
 
 ID = Integer(minimum=1)
 COUNT = Integer(minimum=0)
@@ -176,4 +176,22 @@ POST_LIST = ListSchema(
     visibility=visibility.posts,
 )
 
-ALL_LISTS = (ASSESSMENT_LIST, LEADERBOARD, ATTEMPT_LIST, POST_LIST)
+COMMENT_LIST = ListSchema(
+    name="comments",
+    summary="Comments of one post, oldest first: visible to members of the post's organisation while the post is.",
+    index=COMMENTS,
+    id_field="id",
+    filters=(
+        Filter("id", "id", ID, (EXACT, IN), "Comment id."),
+        Filter("author", "author.id", ID, (EXACT, IN), "Author (user) id."),
+        Filter("created_at", "created_at", DateTime(), RANGE, "Creation time."),
+    ),
+    orderings=(RELEVANCE, *both_directions("created_at", "created_at", "Creation time, oldest first")),
+    default_ordering="created_at",
+    search_fields=("body",),
+    highlight_fields=("body",),
+    row={"id": INT, "post": INT, "author": PERSON, "body": STR, "created_at": TIME},
+    visibility=visibility.comments,
+)
+
+ALL_LISTS = (ASSESSMENT_LIST, LEADERBOARD, ATTEMPT_LIST, POST_LIST, COMMENT_LIST)

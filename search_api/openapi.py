@@ -11,7 +11,7 @@ import functools
 from search_api.filtering import (
     DEFAULT_PAGE_SIZE, IN, MAX_IN_VALUES, MAX_ORDERING_KEYS, MAX_PAGE_SIZE, MAX_Q_LENGTH, Filter, ListSchema,
 )
-from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, LEADERBOARD, POST_LIST
+from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, COMMENT_LIST, LEADERBOARD, POST_LIST
 from search_api.pagination import MAX_CURSOR_LENGTH
 from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS
 from search_api.suggest import ASSESSMENT_TITLES, MAX_LIMIT, MIN_PREFIX_CHARACTERS, POST_TITLES, Suggestion
@@ -139,6 +139,7 @@ def _path_id(what: str) -> dict:
 
 
 _ASSESSMENT_ID = _path_id("Assessment")
+_POST_ID = _path_id("Post")
 
 
 def _detail_operation(schema: ListSchema, what: str, summary: str) -> dict:
@@ -218,5 +219,8 @@ def document() -> dict:
                 "(the candidate's own, or their organisation's for its staff).")},
             "/search/v1/posts": {"get": _operation(POST_LIST)},
             "/search/v1/posts/suggest": {"get": _suggest_operation(POST_TITLES)},
+            "/search/v1/posts/{id}/comments": {"get": _operation(
+                COMMENT_LIST, extra_params=(_POST_ID,),
+                not_found="No such post, deleted, or not of the caller's organisation.")},
         },
     }

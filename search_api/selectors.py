@@ -1,7 +1,7 @@
 """Runs one list request against Elasticsearch and shapes the page: the read use-case.
 
 One round trip for the page: a plain search, or, for a list nested under a parent (the
-leaderboard under its assessment), one msearch that also checks the parent is visible, so an
+leaderboard under its assessment, the comments under their post), one msearch that also checks the parent is visible, so an
 invisible or missing parent is a 404 instead of an empty list that would confirm it exists.
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
@@ -21,7 +21,7 @@ from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
 from shared.es_client import search_es_client
-from shared.indexes import ASSESSMENTS, ATTEMPTS, IndexDefinition
+from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,7 @@ class Scope:
     """A list nested under a parent row: its filters, and the parent that must be visible."""
 
     key: str  # part of the cursor fingerprint
-    assessment_id: int
+    parent_id: int
     filters: tuple[dict, ...]
     parent_index: IndexDefinition
     parent_query: dict
@@ -55,11 +55,23 @@ class Page:
 def leaderboard_scope(assessment_id: int, principal: Principal) -> Scope:
     return Scope(
         key=f"assessment={assessment_id}",
-        assessment_id=assessment_id,
+        parent_id=assessment_id,
         filters=({"term": {"assessment": assessment_id}},),
         parent_index=ASSESSMENTS,
         parent_query=exists_query(visibility=visibility.assessments(principal),
                                   filters=({"term": {"id": assessment_id}},)),
+    )
+
+
+def comments_scope(post_id: int, principal: Principal) -> Scope:
+    """A post's comments; a deleted post or one of another organisation is a 404, whatever the
+    comment documents say (a post's deletion rewrites none of them)."""
+    return Scope(
+        key=f"post={post_id}",
+        parent_id=post_id,
+        filters=({"term": {"post": post_id}},),
+        parent_index=POSTS,
+        parent_query=exists_query(visibility=visibility.posts(principal), filters=({"term": {"id": post_id}},)),
     )
 
 
@@ -146,7 +158,7 @@ class _DerivedMetrics:
         if not conditions and facet is None:
             return cls(None, {}, {})
         if scope is not None:
-            assessment_ids = [scope.assessment_id]
+            assessment_ids = [scope.parent_id]  # the leaderboard's assessment
         else:
             filters = base_filters(schema, query, visibility=visible)
             response = _search(ATTEMPTS, derived_metrics.scope_assessments_search({"bool": {"filter": filters}}))

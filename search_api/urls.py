@@ -18,6 +18,7 @@ urlpatterns = [
     path("search/v1/attempts/<id:attempt_id>", views.attempt_detail, name="attempt"),
     path("search/v1/posts", views.post_list, name="posts"),
     path("search/v1/posts/suggest", views.post_suggest, name="post_suggest"),
+    path("search/v1/posts/<id:post_id>/comments", views.post_comments, name="post_comments"),
     path("search/v1/schema", views.schema, name="schema"),
     path("search/health/live", health.live, name="health_live"),
     path("search/health/ready", health.ready, name="health_ready"),

@@ -104,6 +104,11 @@ def post_list(request, principal):
 
 
 @search_endpoint
+def post_comments(request, principal, post_id: int):
+    return _list_response(request, lists.COMMENT_LIST, principal, scope=selectors.comments_scope(post_id, principal))
+
+
+@search_endpoint
 def post_suggest(request, principal):
     return _suggest_response(request, suggest.POST_TITLES, principal)
 

@@ -2,7 +2,8 @@
 
 Rules (README.md, "Search API"): anyone authenticated sees published assessments and the
 leaderboards of published assessments; organisation staff see everything of their organisation;
-a candidate sees their own attempts; posts are visible to members of the post's organisation.
+a candidate sees their own attempts; posts are visible to members of the post's organisation, and
+so are their comments while the post is visible (selectors.comments_scope checks the post).
 Parameters can only narrow these sets, never widen them.
 """
 from __future__ import annotations
@@ -41,3 +42,9 @@ def posts(principal: Principal) -> dict:
     if principal.organisation_id is None:
         return MATCH_NONE
     return {"term": {"organisation": principal.organisation_id}}
+
+
+def comments(principal: Principal) -> dict:
+    # The post's rule on the comment's own copy of the post's organisation: a comment never shows
+    # outside it, even if the post check were bypassed.
+    return posts(principal)

@@ -5,7 +5,7 @@ Every index is reached through an alias (`<prefix><name>`); physical indexes are
 index as versioned tombstones (`deleted: true`), which every query filters out: a late, older
 update can then never resurrect a deleted document, however long after `index.gc_deletes`.
 
-Text (titles, descriptions, post titles and bodies) is analysed for English: the main field
+Text (titles, descriptions, post titles and bodies, comment bodies) is analysed for English: the main field
 stemmed (`graphs` and `graph` are one word), its `exact` subfield only lower-cased and
 accent-folded, so an exact word can be ranked above a stemmed one. Analysis settings cannot be
 added to an existing index: a definition whose `revision` (in the mapping's `_meta`) differs from
@@ -125,4 +125,15 @@ POSTS = IndexDefinition(
     analysis=TEXT_ANALYSIS,
 )
 
-ALL_INDEXES: dict[str, IndexDefinition] = {d.name: d for d in (ASSESSMENTS, ATTEMPTS, POSTS)}
+# Comments are unbounded per post, hence their own index rather than an array in the post's
+# document. `organisation` is the post's (a post never changes organisation); whether the post
+# itself is still visible is checked when read (search_api/selectors.py `comments_scope`).
+COMMENTS = IndexDefinition(
+    name="comments",
+    properties={
+        "id": LONG, "post": LONG, "organisation": LONG, "author": PERSON, "body": ENGLISH_TEXT, "created_at": DATE,
+    },
+    analysis=TEXT_ANALYSIS,
+)
+
+ALL_INDEXES: dict[str, IndexDefinition] = {d.name: d for d in (ASSESSMENTS, ATTEMPTS, POSTS, COMMENTS)}

@@ -8,6 +8,7 @@ from elasticsearch import BadRequestError
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, IndexDefinition
+from write_service.read_model.projections import PROJECTIONS
 
 log = structlog.get_logger(__name__)
 REBUILD_TARGETS_KEY = "search:rebuild_targets:{alias}"
@@ -36,13 +37,15 @@ def ensure_index(definition: IndexDefinition) -> str:
     max_result_window, a new field). A definition Elasticsearch cannot apply in place (another
     analyzer, a changed field type) gets a new physical index by the zero-downtime rebuild that
     `manage.py reindex` runs, so `bin/run` and the tests on an older machine need no manual step.
+    A new index over a table that already has rows (an index added by an upgrade) is loaded the
+    same way, behind the alias just created, writes landing meanwhile included.
     """
     current = alias_target(definition)
     if current is None:
         name = create_physical_index(definition)
         get_es_client().indices.update_aliases(actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}])
         log.info("index.created", alias=definition.alias, index=name)
-        return name
+        return _rebuild(definition) if _has_rows(definition) else name
     es = get_es_client()
     es.indices.put_settings(index=current, settings={"index": {"max_result_window": definition.max_result_window}})
     if _live_revision(current) == definition.revision:
@@ -53,6 +56,14 @@ def ensure_index(definition: IndexDefinition) -> str:
         return current
     except BadRequestError as exc:
         log.warning("index.definition_changed", alias=definition.alias, index=current, reason=str(exc)[:300])
+    return _rebuild(definition)
+
+
+def _has_rows(definition: IndexDefinition) -> bool:
+    return PROJECTIONS[definition.name].count_rows() > 0
+
+
+def _rebuild(definition: IndexDefinition) -> str:
     from read_indexer.lifecycle import rebuild  # it builds on this module
 
     report = rebuild.rebuild(definition.name, rebuild.RebuildOptions(),

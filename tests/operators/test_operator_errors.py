@@ -15,7 +15,7 @@ PG_DOWN = {"PG_PORT": "9", "PGBOUNCER_PORT": "9", "PG_REPLICA_PORT": "9"}
 
 CASES = {
     "unknown index (reindex)": (("reindex", "nosuch"), {},
-                                "Unknown index 'nosuch'; choose one of: assessments, attempts, posts, all."),
+                                "Unknown index 'nosuch'; choose one of: assessments, attempts, posts, comments, all."),
     "unknown index (verify)": (("verify", "nosuch", "--repair"), {}, "Unknown index 'nosuch'"),
     "elasticsearch down (reindex)": (("reindex", "posts"), ES_DOWN, "Elasticsearch is unreachable at http://127.0.0.1:9"),
     "elasticsearch down (verify)": (("verify", "all"), ES_DOWN, "Elasticsearch is unreachable"),

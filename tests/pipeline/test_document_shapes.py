@@ -11,7 +11,7 @@ from search_api.lists import ALL_LISTS
 from shared.indexes import ALL_INDEXES
 from tests.helpers import make_tenant
 from write_service.assessments.services import assessment_create, attempt_start, attempt_submit
-from write_service.discussions.services import post_create
+from write_service.discussions.services import comment_create, post_create
 from write_service.read_model.projections import PROJECTIONS
 
 # JSON values each mapping type accepts (PostgreSQL renders float8 as a JSON number, dates as ISO text).
@@ -53,7 +53,8 @@ def one_row_of_each_index():
     attempt_submit(actor=tenant.candidates[0], attempt_id=attempt.pk, score=Decimal(7))
     post = post_create(actor=tenant.staff, title="A post", body="with a body", tags=["graphs"],
                        assessment_id=assessment.pk)
-    return {"assessments": assessment.pk, "attempts": attempt.pk, "posts": post.pk}
+    comment = comment_create(actor=tenant.candidates[0], post_id=post.pk, body="a comment on graphs")
+    return {"assessments": assessment.pk, "attempts": attempt.pk, "posts": post.pk, "comments": comment.pk}
 
 
 def test_every_index_has_a_projection_and_every_list_an_index():

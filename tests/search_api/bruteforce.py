@@ -29,6 +29,7 @@ FILTERS: dict[str, dict[str, tuple[str, str]]] = {
         "comments_count": ("comments_count", "int"), "created_at": ("created_at", "time"),
         "last_activity_at": ("last_activity_at", "time"),
     },
+    "comments": {"id": ("id", "int"), "author": ("author.id", "int"), "created_at": ("created_at", "time")},
 }
 FILTERS["attempts"] = {
     **FILTERS["leaderboard"], "assessment": ("assessment", "int"), "status": ("status", "str"),
@@ -42,12 +43,14 @@ ORDERINGS: dict[str, dict[str, str]] = {
     "attempts": {"started_at": "started_at", "submitted_at": "submitted_at", "score": "score",
                  "time_taken": "time_taken_seconds"},
     "posts": {"created_at": "created_at", "comments_count": "comments_count", "last_activity_at": "last_activity_at"},
+    "comments": {"created_at": "created_at"},
 }
-DEFAULT_ORDERING = {"assessments": "-created_at", "leaderboard": "rank", "attempts": "-started_at", "posts": "-created_at"}
-ID_FIELD = {"assessments": "id", "leaderboard": "attempt_id", "attempts": "attempt_id", "posts": "id"}
-TEXT_FIELDS = {"assessments": ("title", "description"), "posts": ("title", "body")}
+DEFAULT_ORDERING = {"assessments": "-created_at", "leaderboard": "rank", "attempts": "-started_at", "posts": "-created_at",
+                    "comments": "created_at"}
+ID_FIELD = {"assessments": "id", "leaderboard": "attempt_id", "attempts": "attempt_id", "posts": "id", "comments": "id"}
+TEXT_FIELDS = {"assessments": ("title", "description"), "posts": ("title", "body"), "comments": ("body",)}
 FACETS = {"assessments": ("tags", "difficulty", "status", "organisation"), "leaderboard": ("qualified",),
-          "attempts": ("status", "qualified", "assessment"), "posts": ("tags", "assessment")}
+          "attempts": ("status", "qualified", "assessment"), "posts": ("tags", "assessment"), "comments": ()}
 
 
 def get(doc: dict, path: str):
@@ -105,6 +108,7 @@ def visible(list_name: str, doc: dict, viewer: dict) -> bool:
         return doc["status"] == "submitted" and (doc["assessment_status"] == "published" or own_org)
     if list_name == "attempts":
         return own_org or doc["candidate"]["id"] == viewer["user_id"]
+    # posts; comments (of one post, which the caller checks is visible)
     return doc["organisation"] == viewer["organisation_id"]
 
 

@@ -23,7 +23,7 @@ from tests.search_api.conftest import refresh_indexes
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.assessments.selectors import attempts_with_metrics
-from write_service.discussions.models import Post
+from write_service.discussions.models import Comment, Post
 
 SEED = int(os.environ.get("SEARCH_TEST_SEED") or random.randrange(2**32))
 WORDS = ["python", "graphs", "sql", "tree", "stream", "cache", "queue", "heap", "parser", "vector", "index", "shard"]
@@ -39,6 +39,7 @@ class Dataset:
     other: Tenant
     candidate: User  # a candidate of `tenant` with a token (tenant.candidate_tokens[0])
     leaderboards: list[int]  # assessment ids with attempts: [published, draft]
+    commented_post: int = 0  # a live post of `tenant` with comments (some deleted)
     docs: dict[str, list[dict]] = field(default_factory=dict)  # list name -> projected sources
 
     @property
@@ -108,6 +109,17 @@ def _posts(rng: random.Random, tenant: Tenant, authors: list[User], assessments:
     return rows
 
 
+def _comments(rng: random.Random, post: Post, authors: list[User], count: int, times: list[datetime]) -> list[Comment]:
+    rows = Comment.objects.bulk_create([
+        Comment(post=post, author=rng.choice(authors), body=_text(rng, 1, 12)) for _ in range(count)
+    ])
+    for row in rows:
+        row.created_at = rng.choice(times)
+        row.deleted_at = rng.choice(times) if rng.random() < 0.08 else None
+    Comment.objects.bulk_update(rows, ["created_at", "deleted_at"])
+    return rows
+
+
 def build_dataset(seed: int) -> Dataset:
     rng = random.Random(seed)
     tenant, other = make_tenant(candidates=1), make_tenant(candidates=0)
@@ -134,8 +146,13 @@ def build_dataset(seed: int) -> Dataset:
         *_posts(rng, other, [other.staff], foreign, 8, times),
     ]
 
-    ids = {"assessments": [a.pk for a in own + foreign], "attempts": [a.pk for a in attempts], "posts": [p.pk for p in posts]}
-    dataset = Dataset(seed=seed, tenant=tenant, other=other, candidate=candidate, leaderboards=[published.pk, draft.pk])
+    commented = next(p for p in posts if p.deleted_at is None)
+    comments = _comments(rng, commented, [tenant.staff, candidate, *bulk_candidates[:5]], 60, times)
+
+    ids = {"assessments": [a.pk for a in own + foreign], "attempts": [a.pk for a in attempts], "posts": [p.pk for p in posts],
+           "comments": [c.pk for c in comments]}
+    dataset = Dataset(seed=seed, tenant=tenant, other=other, candidate=candidate, leaderboards=[published.pk, draft.pk],
+                      commented_post=commented.pk)
     wait_for_idle_pipeline()
     for index_name, row_ids in ids.items():
         dataset.docs[index_name] = [doc.source for doc in PROJECTIONS[index_name].project(row_ids)]

@@ -39,6 +39,9 @@ class Case:
             self.assessment_id = dataset.leaderboards[0]
             self.path = f"/search/v1/assessments/{self.assessment_id}/leaderboard"
             self.docs = [d for d in self.docs if d.get("assessment") == self.assessment_id]
+        if list_name == "comments":
+            self.path = f"/search/v1/posts/{dataset.commented_post}/comments"
+            self.docs = [d for d in self.docs if d.get("post") == dataset.commented_post]
         if list_name == "assessments":
             # Published assessments of every organisation in the index are visible; stay in ours.
             self.scope = {"organisation__in": ",".join(map(str, dataset.organisations))}
@@ -156,8 +159,9 @@ def test_each_parameter_and_ordering_alone(search, dataset, list_name):
         else:
             value = _raw(pool[len(pool) // 2])
         case.check(search, {param: value, "page_size": "7"})
+    facets = {"facets": ",".join(case.schema.facets_by_name)} if case.schema.facets else {}
     for key in _orderings(case):
-        case.check(search, {"ordering": key, "page_size": "9", "facets": ",".join(case.schema.facets_by_name)})
+        case.check(search, {"ordering": key, "page_size": "9", **facets})
 
 
 @pytest.mark.parametrize("list_name", list(SCHEMAS))

@@ -17,13 +17,14 @@ import orjson
 from django.db import connections
 
 from shared.events import RowChange
-from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
+from shared.indexes import ASSESSMENTS, ATTEMPTS, COMMENTS, POSTS, IndexDefinition
 from write_service.accounts.models import User
 from write_service.assessments.models import Assessment, Attempt
-from write_service.discussions.models import Post
+from write_service.discussions.models import Comment, Post
 
 ASSESSMENT_TABLE, ATTEMPT_TABLE = Assessment._meta.db_table, Attempt._meta.db_table
 POST_TABLE, USER_TABLE = Post._meta.db_table, User._meta.db_table
+COMMENT_TABLE = Comment._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,24 @@ PROJECTIONS: dict[str, Projection] = {
             'deleted', false)""",
         tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
     ),
+    # The post lends only its organisation, which never changes, so its version is not summed: a
+    # post's counter updates would otherwise make every comment document look stale to verify.
+    # A deleted post hides its comments when read (the list checks the post), with no fan-out.
+    "comments": Projection(
+        COMMENTS, COMMENT_TABLE, "id",
+        sources=f"{COMMENT_TABLE} r JOIN {POST_TABLE} p ON p.id = r.post_id JOIN {USER_TABLE} u ON u.id = r.author_id",
+        version="r.version + u.version", deleted="r.deleted_at IS NOT NULL",
+        live=f"""jsonb_build_object(
+            'id', r.id, 'post', r.post_id, 'organisation', p.organisation_id,
+            'author', jsonb_build_object('id', r.author_id, 'display_name', {_DISPLAY_NAME}),
+            'body', r.body, 'created_at', r.created_at, 'deleted', false)""",
+        tombstone="jsonb_build_object('id', r.id, 'post', r.post_id, 'organisation', p.organisation_id, 'deleted', true)",
+    ),
 }
 
-# Tables whose rows are documents of their own; every other captured table reaches documents
-# through a fan-out (users) or through the counters batch's update of the counted row (comments).
+# Tables whose rows are documents of their own; every other captured table (users) reaches
+# documents through a fan-out. A comment is both a document and counted: the counters batch's
+# update of its post re-projects the post.
 INDEX_OF_TABLE = {projection.table: name for name, projection in PROJECTIONS.items()}
 
 
@@ -191,3 +206,5 @@ def documents_reached(change: RowChange, *, page_size: int) -> Iterator[tuple[st
             yield "attempts", ids
         for ids in child_pages(POST_TABLE, "author_id", change.id, page_size=page_size):
             yield "posts", ids
+        for ids in child_pages(COMMENT_TABLE, "author_id", change.id, page_size=page_size):
+            yield "comments", ids

@@ -18,7 +18,7 @@ class Command(OperatorCommand):
             "then swap its alias atomically.")
 
     def add_arguments(self, parser):
-        parser.add_argument("index", help="assessments, attempts, posts or all")
+        parser.add_argument("index", help="assessments, attempts, posts, comments or all")
         parser.add_argument("--batch-size", type=_positive, default=1000, help="rows per keyset page and bulk request")
         parser.add_argument("--workers", type=_positive, default=4, help="parallel bulk requests")
         parser.add_argument("--keep-old", action="store_true", help="keep the previous physical index")

@@ -13,7 +13,7 @@ class Command(OperatorCommand):
     help = "Compare every document of an index (or all) with PostgreSQL; print drift by kind; --repair heals it."
 
     def add_arguments(self, parser):
-        parser.add_argument("index", help="assessments, attempts, posts or all")
+        parser.add_argument("index", help="assessments, attempts, posts, comments or all")
         parser.add_argument("--repair", action="store_true", help="re-project exactly the drifted ids, delete orphans")
         parser.add_argument("--chunk-size", type=int, default=5000, help="rows / documents compared per round trip")
         parser.add_argument("--settle", type=float, default=2.0,

@@ -92,8 +92,8 @@ CAPTURED = {
     "assessments_assessment": ("{*}", "{}", "{organisation_id,deleted_at}", "uncounted", "indexed", ("INSERT", "UPDATE", "DELETE")),
     "assessments_attempt": ("{*}", "{assessment_id,status}", "{}", "counted", "indexed", ("INSERT", "UPDATE", "DELETE")),
     "discussions_post": ("{*}", "{}", "{}", "uncounted", "indexed", ("INSERT", "UPDATE", "DELETE")),
-    # No document of its own: a comment moves its post's counters, which the counters batch writes
-    # to the post row, whose own capture re-projects the post.
+    # A comment moves its post's counters, which the counters batch writes to the post row, whose
+    # own capture re-projects the post. (Indexed as a document of its own since 0003_index_comments.)
     "discussions_comment": ("{post_id,deleted_at}", "{post_id,deleted_at}", "{}", "counted", "unindexed", ("INSERT", "UPDATE", "DELETE")),
 }
 
