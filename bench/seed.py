@@ -379,6 +379,8 @@ def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
     jobs += [("assessments", ids[i:i + 500]) for i in range(0, len(ids), 500)]
     post_ids = list(range(1, info.counts["posts"] + 1))
     jobs += [("posts", post_ids[i:i + 2000]) for i in range(0, len(post_ids), 2000)]
+    comment_ids = list(range(1, info.counts["comments"] + 1))
+    jobs += [("comments", comment_ids[i:i + 5000]) for i in range(0, len(comment_ids), 5000)]
     started = time.monotonic()
     written: dict[str, int] = {}
     connections.close_all()
