@@ -267,6 +267,7 @@ def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
             "throughput_ratio": round(api["rps"] / raw["rps"], 3) if raw["rps"] else None,
             "added_p50_ms": round(api["p50_ms"] - raw["p50_ms"], 2),
             "added_p95_ms": round(api["p95_ms"] - raw["p95_ms"], 2),
+            **_through_nginx(s, raw, ctx.scale.read_connections, ctx),
         }
     # One client, no queueing: the API's own added latency per request.
     s = broad[-1]
@@ -274,10 +275,26 @@ def api_vs_raw_es(ctx: Context, scenarios: list[dict]) -> None:
                 [Request("GET", _path(s, "api"), _auth(s["token"]))], 1, ctx)
     raw1 = _raw_sequence(s["name"], built["requests"][s["name"]], 1, ctx, suffix=" (1 client)")
     figures["single_client"] = {"scenario": s["name"], "api": api1, "raw_es": raw1,
-                                "added_p50_ms": round(api1["p50_ms"] - raw1["p50_ms"], 2)}
+                                "added_p50_ms": round(api1["p50_ms"] - raw1["p50_ms"], 2),
+                                **_through_nginx(s, raw1, 1, ctx)}
     if built["query_body"].get(s["name"]):
         figures["es_profile"] = _es_profile(built["query_body"][s["name"]])
     ctx.figures["api_vs_raw_es"] = figures
+
+
+def _through_nginx(s: dict, raw: dict, connections_: int, ctx: Context) -> dict:
+    """The same API call through the bench's NGINX (what users hit), with NGINX's own CPU share."""
+    from bench.processes import NGINX_PORT
+
+    run = _run(f"NGINX -> search API {s['name']}" + (" (1 client)" if connections_ == 1 else ""),
+               NGINX_PORT, [Request("GET", _path(s, "api"), _auth(s["token"]))], connections_, ctx)
+    per_request = run["cpu"].get("cpu_ms_per_request", {})
+    return {"nginx": run, "nginx_throughput_ratio": round(run["rps"] / raw["rps"], 3) if raw["rps"] else None,
+            "nginx_added_p50_ms": round(run["p50_ms"] - raw["p50_ms"], 2),
+            "nginx_cpu_ms_per_request": per_request.get("nginx"),
+            # of the serving path's CPU per request (NGINX, the API, Elasticsearch, Redis)
+            "nginx_cpu_share": round(per_request.get("nginx", 0.0) / serving, 3) if (serving := sum(
+                per_request.get(k, 0.0) for k in ("nginx", "search", "elasticsearch", "redis"))) else None}
 
 
 def _es_profile(body: dict) -> dict:

@@ -7,8 +7,11 @@ API and its raw replay alternated in rounds so both sides see the same machine l
 
   # once: reset this namespace's database, indexes and Redis DBs, seed and project (small scale)
   STACK_NAMESPACE=hc PG_DB=assessments_hc ... python -m bench.hot_path seed
-  # the search API of this checkout (stack/apps.sh search), then rounds of API vs raw
-  STACK_NAMESPACE=hc PG_DB=assessments_hc ... python -m bench.hot_path measure --rounds 3
+  # the search API of this checkout (stack/apps.sh search, with SEARCH_RATE_LIMIT=1000000000 as
+  # bench/run sets it), then rounds of API vs raw; optionally NGINX (stack/nginx.sh, its CPU share
+  # counted from its pid file) and other API servers (--target LABEL=PORT:PGID, started by you in
+  # a session of their own) in the same rounds
+  STACK_NAMESPACE=hc PG_DB=assessments_hc ... python -m bench.hot_path measure --rounds 3 [--nginx-port P]
 
 Every selecting variable must be given (STACK_NAMESPACE, PG_DB, REDIS_DB_BROKER, REDIS_DB_CACHE,
 ES_INDEX_PREFIX, TEST_WRITE_PORT, TEST_SEARCH_PORT), and it refuses the bench namespace itself.
@@ -65,19 +68,35 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, profile_requests: int) -> dict:
+class _Processes:
+    """This namespace's apps.sh processes plus the process groups given on the command line (CPU accounting)."""
+
+    def __init__(self, extra_groups: dict[str, int]) -> None:
+        from bench.processes import ProcessSet
+
+        self._apps, self._extra = ProcessSet(), extra_groups
+
+    def groups(self) -> dict[str, int]:
+        return {**self._apps.groups(), **self._extra}
+
+
+def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, profile_requests: int,
+            extra_targets: dict[str, tuple[int, int]]) -> dict:
     from bench import comparisons
     from bench.loadgen import Request
-    from bench.processes import ProcessSet
     from bench.scales import SCALES
 
     info = pickle.loads(_seed_file().read_bytes())
     scale = dataclasses.replace(SCALES["small"], duration=duration, warmup=1, read_connections=clients)
-    ctx = comparisons.Context(scale=scale, info=info, procs=ProcessSet())
+    from bench.processes import nginx_pid
+
+    groups = {label: pgid for label, (_port, pgid) in extra_targets.items()} | ({"nginx": nginx_pid()} if nginx_port else {})
+    ctx = comparisons.Context(scale=scale, info=info, procs=_Processes(groups))
     broad = [s for s in comparisons.read_scenarios(ctx) if s["name"].endswith("_broad")]
     built = comparisons.capture_es_requests(broad, profile_requests)
     captured, api_profile = built["requests"], built.get("profile")
-    targets = {"api": namespace.SEARCH_PORT, **({"nginx": namespace.url(nginx_port)} if nginx_port else {})}
+    targets = {"api": namespace.SEARCH_PORT, **{label: port for label, (port, _pgid) in extra_targets.items()},
+               **({"nginx": namespace.url(nginx_port)} if nginx_port else {})}
     runs: dict = {s["name"]: {"rounds": []} for s in broad}
     for r in range(rounds):
         for s in broad:
@@ -89,6 +108,10 @@ def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, 
             one["raw"] = comparisons._raw_sequence(s["name"], captured[s["name"]], clients, ctx, suffix=f" r{r}")
             one["raw_1"] = comparisons._raw_sequence(s["name"], captured[s["name"]], 1, ctx, suffix=f" r{r} (1 client)")
             runs[s["name"]]["rounds"].append(one)
+    failed = [f"{name} r{r} {label}" for name, fig in runs.items() for r, one in enumerate(fig["rounds"])
+              for label, run in one.items() if sum(run.get("errors", {}).values())]
+    if failed:  # a 429 is answered in a fraction of a millisecond: such a run measures nothing
+        sys.exit(f"runs with errors (an API started without SEARCH_RATE_LIMIT=1000000000?): {', '.join(failed)}")
     summary = {}
     for name, fig in runs.items():
         rs = fig["rounds"]
@@ -127,6 +150,8 @@ def main() -> None:
     m.add_argument("--duration", type=float, default=5)
     m.add_argument("--clients", type=int, default=8)
     m.add_argument("--nginx-port", type=int, help="also through NGINX on this port (stack/nginx.sh, NGINX_PORT)")
+    m.add_argument("--target", action="append", default=[], metavar="LABEL=PORT:PGID",
+                   help="another search API server in the same rounds (its process group for CPU accounting)")
     m.add_argument("--profile-requests", type=int, default=200)
     m.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()
@@ -138,7 +163,12 @@ def main() -> None:
     if args.command == "seed":
         seed()
         return
-    out = measure(args.rounds, args.duration, args.clients, args.nginx_port, args.profile_requests)
+    extra = {}
+    for spec in args.target:
+        label, _, where = spec.partition("=")
+        port, _, pgid = where.partition(":")
+        extra[label] = (int(port), int(pgid))
+    out = measure(args.rounds, args.duration, args.clients, args.nginx_port, args.profile_requests, extra)
     print(json.dumps({"summary": out["summary"], "profile": out["api_profile"]}, indent=1))
     if args.output:
         with open(args.output, "w") as f:

@@ -1,9 +1,10 @@
-"""The benchmark's processes: the product's own (stack/apps.sh under the bench namespace) and the
-extra Gunicorn instances of the baselines, each with the product's gunicorn.conf.py and code.
+"""The benchmark's processes: the product's own (stack/apps.sh and stack/nginx.sh under the bench
+namespace) and the extra Gunicorn instances of the baselines, each with the product's
+gunicorn.conf.py and code.
 
 Every process started here is stopped by `ProcessSet.stop_all()` (main.py calls it in a finally):
-apps.sh components by `apps.sh stop`, extra instances by signalling their own process group
-(they are started in a new session), never by name.
+apps.sh components by `apps.sh stop`, NGINX by `nginx.sh stop`, extra instances by signalling
+their own process group (they are started in a new session), never by name.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import requests
 from bench import namespace
 
 APPS = ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener")
+NGINX_PORT = 8508  # the bench namespace's NGINX (stack/nginx.sh) in front of its write and search ports
 WORKERS = ("worker-indexing", "worker-fanout", "worker-counters", "beat", "listener")
 
 
@@ -53,6 +55,19 @@ def apps(action: str, *components: str) -> None:
                    cwd=namespace.ROOT, env={**os.environ, **namespace.ENV})
 
 
+def nginx(action: str) -> None:
+    subprocess.run([str(namespace.ROOT / "stack" / "nginx.sh"), action], check=True, cwd=namespace.ROOT,
+                   env={**os.environ, **namespace.ENV, "NGINX_PORT": str(NGINX_PORT)})
+
+
+def nginx_pid() -> int | None:
+    """NGINX's master: a session of its own (stack/nginx.sh), its workers in its process group."""
+    try:
+        return int((namespace.STACK_HOME / "nginx" / namespace.ENV["STACK_NAMESPACE"] / "nginx.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def app_pid(component: str) -> int | None:
     pid_file = namespace.RUN_DIR / f"{component}.pid"
     try:
@@ -70,6 +85,7 @@ class ProcessSet:
     def stop_leftovers(self) -> None:
         """Processes of an interrupted run: apps.sh's by its pid files, ours by the ones we wrote."""
         apps("stop", *APPS)
+        nginx("stop")
         for pid_file in namespace.RUN_DIR.glob("extra-*.pid"):
             try:
                 pid = int(pid_file.read_text().strip())
@@ -87,6 +103,7 @@ class ProcessSet:
         apps("restart", *APPS)
         self.apps_started = True
         apps("start", *APPS)
+        nginx("restart")  # what users hit: the api_vs_raw stage measures the API through it too
 
     def start_extra(self, instances=EXTRA_INSTANCES) -> None:
         namespace.LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -113,6 +130,8 @@ class ProcessSet:
             pid = app_pid(component)
             if pid:
                 found[component] = pid
+        if self.apps_started and (pid := nginx_pid()):
+            found["nginx"] = pid
         return found
 
     def pause_workers(self) -> None:
@@ -151,6 +170,7 @@ class ProcessSet:
                                          env={**os.environ, **namespace.ENV}) for c in APPS]
             for stopper in stoppers:
                 stopper.wait()
+            nginx("stop")
             self.apps_started = False
 
 

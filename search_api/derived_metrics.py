@@ -24,6 +24,7 @@ import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import accumulate
 
 from search_api.filtering import EXACT, Condition
 from search_api.query_builder import NOT_DELETED
@@ -240,9 +241,10 @@ def _split_at(field: str, bounds: list[float]) -> dict:
     return {"range": {"field": field, "ranges": ranges}}
 
 
-def _count_below(aggregation: dict, bounds: list[float], bound: float) -> int:
-    """Documents with a value < bound, from a _split_at aggregation over `bounds`."""
-    return sum(b["doc_count"] for b in aggregation["buckets"][: bounds.index(bound) + 1])
+def _counts_below(aggregation: dict, bounds: list[float]) -> dict[float, int]:
+    """Documents with a value < each bound, from a _split_at aggregation over `bounds` (one
+    running sum per aggregation, not one sum per row: this runs for every row of every page)."""
+    return dict(zip(bounds, accumulate(b["doc_count"] for b in aggregation["buckets"])))
 
 
 def _score_bounds(board_rows: list[dict]) -> list[float]:
@@ -278,14 +280,15 @@ def apply_page_metrics(rows: list[dict], response: dict | None, cuts: dict[int, 
         row["rank"] = row["percentile"] = row["qualified"] = None
     for assessment_id, board_rows in _by_board(rows).items():
         board = aggregations[str(assessment_id)]
-        score_bounds = _score_bounds(board_rows)
-        scores = sorted({r["score"] for r in board_rows})
+        below = _counts_below(board["score"], _score_bounds(board_rows))
+        faster = {}  # per distinct score: attempts with that score in less time than each page time
+        for i, score in enumerate(sorted({r["score"] for r in board_rows})):
+            times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
+            faster[score] = _counts_below(board[_tie_name(i)]["faster"], times)
         for row in board_rows:
             score = row["score"]
-            tie = board[_tie_name(scores.index(score))]
-            times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
-            higher = board["doc_count"] - _count_below(board["score"], score_bounds, math.nextafter(score, math.inf))
-            row["rank"] = 1 + higher + _count_below(tie["faster"], times, row["time_taken_seconds"])
-            row["percentile"] = percentile(_count_below(board["score"], score_bounds, score), board["doc_count"])
+            higher = board["doc_count"] - below[math.nextafter(score, math.inf)]
+            row["rank"] = 1 + higher + faster[score][row["time_taken_seconds"]]
+            row["percentile"] = percentile(below[score], board["doc_count"])
             cut_off = cuts.get(assessment_id)
             row["qualified"] = None if cut_off is None else score >= cut_off

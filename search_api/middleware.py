@@ -1,4 +1,5 @@
-"""The one middleware: request id, Server-Timing, metrics hook, and every error as JSON.
+"""The one middleware: request id, Server-Timing, metrics hook, the access log line, and every
+error as JSON.
 
 Errors raised by views (ApiError) become their contract response; an unreachable Redis or
 Elasticsearch becomes a 503 with Retry-After; anything unexpected is logged with its traceback
@@ -26,6 +27,7 @@ from search_api.errors import ApiError, BadRequest, SearchUnavailable
 from search_api.responses import error_response, json_response
 
 log = structlog.get_logger("search_api.request")
+access_log = structlog.get_logger("search_api.access")
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -44,10 +46,21 @@ class RequestContextMiddleware:
             total = time.perf_counter() - started
             response["Server-Timing"] = timing.server_timing_header(buckets, total)
             response["X-Request-ID"] = request_id
+            size = None if response.streaming else len(response.content)
+            if size is not None:
+                # A known length: the server writes the body without chunked framing (NGINX need
+                # not de-chunk it either).
+                response["Content-Length"] = str(size)
             metrics.observe_request(
                 route=route_of(request), method=request.method,
                 status=response.status_code, seconds=total, es_seconds=buckets.get("es", [0.0])[0],
             )
+            # The server (Granian, search_api/server.py) writes none: this is the access log.
+            meta = request.META
+            access_log.info("http.access", service=metrics.SERVICE, remote=meta.get("REMOTE_ADDR", ""),
+                            method=request.method, path=request.path, query=meta.get("QUERY_STRING", ""),
+                            status=response.status_code, bytes=size,
+                            duration_ms=round(total * 1000, 2), user_agent=meta.get("HTTP_USER_AGENT", ""))
             return response
         finally:
             structlog.contextvars.unbind_contextvars("request_id")

@@ -45,7 +45,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
 # SEARCH_RATE_WINDOW_SECONDS.
 SEARCH_RATE_LIMIT = CONFIG.search_rate_limit
 SEARCH_RATE_WINDOW_SECONDS = CONFIG.search_rate_window_seconds
-# Below Gunicorn's 30 s worker timeout, so a stuck search is a clean 503, never a killed worker.
+# A stuck search is a clean 503 after this long (the server, search_api/server.py, has no request timeout).
 SEARCH_ES_TIMEOUT_SECONDS = CONFIG.search_es_timeout_seconds
 SLOW_SEARCH_MS = CONFIG.slow_query_ms
 

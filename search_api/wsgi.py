@@ -1,4 +1,4 @@
-"""WSGI entry point of search_api (Gunicorn: search_api.wsgi:application)."""
+"""WSGI entry point of search_api (search_api/server.py serves it with Granian)."""
 import os
 import sys
 
@@ -11,6 +11,11 @@ from shared.config import ConfigError
 os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("SEARCH_SETTINGS_MODULE", "search_api.settings")
 try:
     application = get_wsgi_application()
+    # Every view imported before the first request (Django loads the URLconf lazily): a worker's
+    # first request is no slower than the rest and its memory is at its working size from boot.
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (the import is the point)
 except ConfigError as exc:
     # One sentence instead of a traceback per worker; exit code 4 is Gunicorn's "App failed to
     # load", which stops the arbiter instead of respawning workers that can never boot.

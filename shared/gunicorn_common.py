@@ -1,4 +1,5 @@
-"""Gunicorn settings shared by both services' gunicorn.conf.py (the same files run in compose/).
+"""Gunicorn settings of the write service's gunicorn.conf.py (the same file runs in compose/), and
+of the bench's extra Gunicorn instances. The search API runs under Granian (search_api/server.py).
 
 Workers: 2 x cores + 1 (Gunicorn's rule of thumb for I/O-bound apps). gthread workers: each
 request waits on PostgreSQL, Redis or Elasticsearch, and threads overlap those waits without

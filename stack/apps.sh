@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Our own processes: write_service and search_api under Gunicorn, Celery workers (one per queue
+# Our own processes: write_service under Gunicorn, search_api under Granian (search_api/server.py), Celery workers (one per queue
 # group), beat, and the change listener (LISTEN on the primary, read_indexer/capture/change_listener.py). APP_ENV selects the data (dev: the demo; test: the isolated test data) and the
 # default ports, so the test suite runs its own processes beside the demo without touching it.
 #
@@ -22,7 +22,7 @@ ALL_COMPONENTS=(write search worker-indexing worker-fanout worker-counters beat 
 command_for() {
   case "$1" in
     write) echo "$VENV/gunicorn -c $REPO_ROOT/write_service/gunicorn.conf.py write_service.wsgi:application" ;;
-    search) echo "$VENV/gunicorn -c $REPO_ROOT/search_api/gunicorn.conf.py search_api.wsgi:application" ;;
+    search) echo "$VENV/python -m search_api.server" ;;
     # One pool per queue group: a deletion fan-out (seconds for a 100k-attempt assessment) never
     # holds up new documents on indexing, and neither delays counter flushes or the relays.
     worker-indexing) echo "$VENV/celery -A read_indexer.celery_app worker -Q indexing -c ${INDEXING_CONCURRENCY:-2} -n indexing-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;

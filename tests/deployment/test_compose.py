@@ -168,11 +168,12 @@ def _health_url_port(svc: dict) -> int:
     return int(re.search(r"http://127\.0\.0\.1:(\d+)/", test).group(1))
 
 
-def test_gunicorn_ports_agree_with_nginx_health_checks_and_expose(services):
+def test_app_server_ports_agree_with_nginx_health_checks_and_expose(services):
     nginx_env = environment(services["nginx"])
-    for name, upstream in (("write", "NGINX_WRITE_UPSTREAM"), ("search", "NGINX_SEARCH_UPSTREAM")):
+    for name, upstream, bind in (("write", "NGINX_WRITE_UPSTREAM", "GUNICORN_BIND"),
+                                 ("search", "NGINX_SEARCH_UPSTREAM", "SEARCH_BIND")):  # search_api/server.py
         svc = services[name]
-        bind_port = port_of(environment(svc)["GUNICORN_BIND"])
+        bind_port = port_of(environment(svc)[bind])
         host, _, port = nginx_env[upstream].rpartition(":")
         assert host == name, f"NGINX must address the {name} service by name, not {host}"
         assert int(port) == bind_port == _health_url_port(svc), name
@@ -307,14 +308,17 @@ def test_redis_and_postgres_use_the_native_stacks_files(services):
     assert '"$STACK_ROOT/conf/postgresql.conf"' in (ROOT / "stack" / "postgres.sh").read_text()
 
 
-def test_gunicorn_runs_the_same_conf_files_as_the_native_stack(services):
+def test_app_servers_run_the_same_conf_files_as_the_native_stack(services):
     apps_sh = (ROOT / "stack" / "apps.sh").read_text()
-    for name, conf, app in (("write", "write_service/gunicorn.conf.py", "write_service.wsgi:application"),
-                            ("search", "search_api/gunicorn.conf.py", "search_api.wsgi:application")):
-        command = services[name]["command"]
-        assert command[:3] == ["gunicorn", "-c", conf] and command[-1] == app, name
-        assert (ROOT / conf).exists(), conf
-        assert f"$REPO_ROOT/{conf} {app}" in apps_sh, f"stack/apps.sh no longer runs {conf}"
+    conf, app = "write_service/gunicorn.conf.py", "write_service.wsgi:application"
+    command = services["write"]["command"]
+    assert command[:3] == ["gunicorn", "-c", conf] and command[-1] == app
+    assert (ROOT / conf).exists(), conf
+    assert f"$REPO_ROOT/{conf} {app}" in apps_sh, f"stack/apps.sh no longer runs {conf}"
+    # The search API's server (Granian) is configured by search_api/server.py, natively and in compose.
+    assert services["search"]["command"] == ["python", "-m", "search_api.server"]
+    assert (ROOT / "search_api" / "server.py").exists()
+    assert "$VENV/python -m search_api.server" in apps_sh, "stack/apps.sh no longer runs search_api/server.py"
 
 
 def test_worker_queue_groups_match_the_native_stack_and_cover_every_queue(services):

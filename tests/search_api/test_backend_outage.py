@@ -26,9 +26,8 @@ def _free_port() -> int:
 def search_server_with(**env):
     port = _free_port()
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", str(ROOT / "search_api" / "gunicorn.conf.py"),
-         "search_api.wsgi:application"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_PORT": str(port), "GUNICORN_WORKERS": "1", **env},
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "search_api.server"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_PORT": str(port), "SEARCH_WORKERS": "1", **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
