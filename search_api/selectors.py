@@ -130,7 +130,7 @@ def suggestions(spec: suggest.Suggestion, query: suggest.SuggestQuery, principal
     """Up to query.limit rows (id and title) of spec's list that the caller may see, best match first."""
     body = suggest.build_search(spec, query, visibility=spec.schema.visibility(principal))
     with timing.timed("es"):
-        response = _client().search(index=_alias(spec.schema.index), body=body, filter_path=SUGGEST_FILTER_PATH).body
+        response = _client().search(index=spec.schema.index.alias, body=body, filter_path=SUGGEST_FILTER_PATH).body
     hits = response.get("hits", {}).get("hits", [])
     log.info("search.suggest", list=spec.schema.name, took_ms=response.get("took"), returned=len(hits))
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
@@ -216,26 +216,14 @@ def _client():
     return search_es_client(settings.SEARCH_ES_TIMEOUT_SECONDS)
 
 
-_ALIASES: dict[str, str] = {}
-
-
-def _alias(index: IndexDefinition) -> str:
-    # IndexDefinition.alias reads the whole configuration from the environment on every call
-    # (~0.1 ms each, three per list request); the prefix is fixed for the life of the process.
-    alias = _ALIASES.get(index.name)
-    if alias is None:
-        alias = _ALIASES[index.name] = index.alias
-    return alias
-
-
 def _search(index: IndexDefinition, body: dict) -> dict:
     with timing.timed("es"):
-        return _client().search(index=_alias(index), body=body).body
+        return _client().search(index=index.alias, body=body).body
 
 
 def _msearch(searches: list[tuple[IndexDefinition, dict]]) -> list[dict]:
     """One round trip for several searches; any failed item fails the request."""
-    lines = [line for index, body in searches for line in ({"index": _alias(index)}, body)]
+    lines = [line for index, body in searches for line in ({"index": index.alias}, body)]
     with timing.timed("es"):
         responses = _client().msearch(searches=lines).body["responses"]
     for item in responses:
@@ -247,8 +235,8 @@ def _msearch(searches: list[tuple[IndexDefinition, dict]]) -> list[dict]:
 def _execute(index: IndexDefinition, body: dict, scope: Scope | None) -> dict:
     with timing.timed("es"):
         if scope is None:
-            return _client().search(index=_alias(index), body=body, filter_path=SEARCH_FILTER_PATH).body
-        searches = [{"index": _alias(scope.parent_index)}, scope.parent_query, {"index": _alias(index)}, body]
+            return _client().search(index=index.alias, body=body, filter_path=SEARCH_FILTER_PATH).body
+        searches = [{"index": scope.parent_index.alias}, scope.parent_query, {"index": index.alias}, body]
         parent, result = _client().msearch(searches=searches, filter_path=MSEARCH_FILTER_PATH).body["responses"]
     for item in (parent, result):
         if "error" in item:
