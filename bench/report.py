@@ -53,6 +53,12 @@ def headline(figures: dict) -> dict:
         "api_vs_raw_es_throughput_ratio": min((v["throughput_ratio"] for v in raw.values()), default=None),
         "api_added_p50_ms": max((v["added_p50_ms"] for v in raw.values()), default=None),
         "api_added_p50_ms_one_client": _get(figures, "api_vs_raw_es", "single_client", "added_p50_ms"),
+        # The same through NGINX (what users hit), and NGINX's own share of the serving CPU.
+        "nginx_vs_raw_es_throughput_ratio": min((v["nginx_throughput_ratio"] for v in raw.values()
+                                                 if v.get("nginx_throughput_ratio") is not None), default=None),
+        "nginx_added_p50_ms_one_client": _get(figures, "api_vs_raw_es", "single_client", "nginx_added_p50_ms"),
+        "nginx_cpu_share": max((v["nginx_cpu_share"] for v in raw.values() if v.get("nginx_cpu_share") is not None),
+                               default=None),
         "write_with_capture_throughput_ratio": _get(figures, "writes", "capture", "throughput_ratio"),
         "write_with_capture_throughput_ratio_workers_paused": _get(figures, "writes", "capture", "throughput_ratio_workers_paused"),
         "write_capture_cpu_ms_per_write": _get(figures, "writes", "capture", "cpu_ms_per_write", "workers_running_until_drained",
@@ -165,6 +171,10 @@ def table(results: dict) -> str:
     row("api_vs_raw_es_throughput_ratio (worst)", _fmt(h["api_vs_raw_es_throughput_ratio"], 3), ">= 0.7", t["api_vs_raw_es_throughput_ratio"])
     row("api_added_p50_ms (worst, 8 clients)", _fmt(h["api_added_p50_ms"]), "<= 3", t["api_added_p50_ms"])
     row("api_added_p50_ms_one_client", _fmt(h["api_added_p50_ms_one_client"]), "<= 1", t["api_added_p50_ms_one_client"])
+    row("through NGINX: throughput vs raw ES (worst)", _fmt(h["nginx_vs_raw_es_throughput_ratio"], 3), "", None,
+        "the same calls through the bench's NGINX, 8 clients")
+    row("through NGINX: added p50, 1 client", _fmt(h["nginx_added_p50_ms_one_client"]), "", None,
+        f"NGINX's share of the serving CPU (NGINX, API, ES, Redis): {_fmt(h['nginx_cpu_share'], 3)}")
     w = f.get("writes")
     if w and w.get("capture"):
         cap = w["capture"]

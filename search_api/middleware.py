@@ -29,6 +29,9 @@ from search_api.responses import error_response, json_response
 log = structlog.get_logger("search_api.request")
 access_log = structlog.get_logger("search_api.access")
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# The documented 414 (OpenAPI): request lines over this many bytes are refused before any parsing,
+# authentication or rate limit (Gunicorn's limit_request_line, which Granian does not enforce).
+MAX_REQUEST_LINE = 4094
 
 
 class RequestContextMiddleware:
@@ -42,7 +45,11 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = self.get_response(request)
+            if len(request.method) + len(request.get_full_path()) + len(" ?  HTTP/1.1") > MAX_REQUEST_LINE:
+                response = json_response({"errors": {"detail": [f"Request line longer than {MAX_REQUEST_LINE} bytes."]}},
+                                         status=414)
+            else:
+                response = self.get_response(request)
             total = time.perf_counter() - started
             response["Server-Timing"] = timing.server_timing_header(buckets, total)
             response["X-Request-ID"] = request_id

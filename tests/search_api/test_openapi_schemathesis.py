@@ -23,7 +23,7 @@ def token(dataset):
 
 # Built in-process at collection time (schemathesis' lazy fixture loader does not support this
 # pytest); test_served_document_is_the_tested_one proves the server serves exactly this document.
-# Gunicorn refuses request lines over 4094 bytes with 414 before the app sees them: a rejection too.
+# Request lines over 4094 bytes get 414 before any parsing (search_api/middleware.py): a rejection too.
 CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 414]}}})
 schema = schemathesis.openapi.from_dict(openapi.document(), config=CONFIG)
 

@@ -139,9 +139,11 @@ def test_bad_input_is_a_400_naming_the_parameter(search, world, path, query, par
 
 @pytest.mark.parametrize("path", [ASSESSMENTS, POSTS])
 def test_ten_kilobytes_never_reach_the_app(search, world, path):
-    """Gunicorn refuses request lines over 4094 bytes (the documented 414) before any parsing."""
+    """Request lines over 4094 bytes get the documented 414 before any parsing or rate limit."""
     response = search.get(path, world["tokens"]["staff_a"], {"prefix": "graph " * 1700})
     assert response.status_code == 414
+    assert response.json() == {"errors": {"detail": ["Request line longer than 4094 bytes."]}}
+    assert "RateLimit-Remaining" not in response.headers
 
 
 @pytest.mark.parametrize("path", [ASSESSMENTS, POSTS])
