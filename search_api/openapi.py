@@ -38,8 +38,8 @@ def _error_responses(errors: dict[str, str]) -> dict:
             for status, description in sorted(errors.items())}
 
 
-# From Gunicorn (or NGINX) before the app sees the request, hence not JSON.
-_URI_TOO_LONG = {"414": {"description": "Request line longer than 4094 bytes."}}
+# From the middleware, before any parsing or rate limit (search_api/middleware.py).
+_URI_TOO_LONG = _error_responses({"414": "Request line longer than 4094 bytes."})
 
 
 def _query_param(name: str, schema: dict, description: str, *, explode: bool = True) -> dict:

@@ -1,4 +1,4 @@
-"""Fixtures for search_api: a real Gunicorn process (stack/apps.sh, this namespace's ports) and an
+"""Fixtures for search_api: a real server process (Granian, stack/apps.sh, this namespace's ports) and an
 HTTP client for it. The search API is only ever tested over HTTP: it is a separate service with
 its own settings (no database), which the test process (write_service settings) cannot host.
 """

@@ -1,5 +1,5 @@
 """Elasticsearch or Redis unreachable: a JSON 503 with Retry-After and an unready health check,
-never a 500 or a traceback. Each case runs its own short-lived Gunicorn pointed at a dead port
+never a 500 or a traceback. Each case runs its own short-lived search server pointed at a dead port
 (the shared servers stay untouched)."""
 from __future__ import annotations
 
