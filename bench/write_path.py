@@ -32,25 +32,46 @@ def namespace_groups() -> dict[str, int]:
     return groups
 
 
+def posts_index_stats() -> dict:
+    """The namespace's posts index's own counters (not the shared node's): bulk, refresh, flush, merge."""
+    from shared.es_client import get_es_client
+
+    alias = f"{os.environ.get('ES_INDEX_PREFIX', '')}posts"
+    total = get_es_client().indices.stats(index=alias, metric="indexing,refresh,flush,merge,translog")["_all"]["primaries"]
+    return {"docs_indexed": total["indexing"]["index_total"], "index_ms": total["indexing"]["index_time_in_millis"],
+            "refreshes": total["refresh"]["total"], "flushes": total["flush"]["total"], "merges": total["merges"]["total"]}
+
+
 def measure(tokens: list[str], *, port: int, seconds: float, connections: int, label: str) -> dict:
     from bench import cpu
     from bench.comparisons import _max_id, _post_requests, _since, wait_pipeline_idle
     from bench.loadgen import run_wrk
 
+    from bench import namespace, worker_log
+
+    namespace.LOG_DIR = namespace.STACK_LOGS / os.environ["STACK_NAMESPACE"]  # worker_log reads this namespace's logs
     idle_wait = wait_pipeline_idle()
     groups = namespace_groups()
     posts0 = _max_id("discussions_post")
-    before = cpu.snapshot(groups)
-    started = time.monotonic()
+    before, es_before = cpu.snapshot(groups), posts_index_stats()
+    started, started_at = time.monotonic(), time.time()
     load = run_wrk(label, f"http://127.0.0.1:{port}", _post_requests(tokens), connections=connections, duration=seconds)
     time.sleep(0.3)  # requests wrk abandoned in flight commit too
     drain = wait_pipeline_idle()
     writes = _since("discussions_post", posts0)
     figures = cpu.delta(before, cpu.snapshot(groups), writes)
+    es_after = posts_index_stats()
+    es = {k: es_after[k] - es_before[k] for k in es_after}
+    tasks = worker_log.task_stats(started_at, time.time(), logs=("worker-indexing",)).get("project_events_task", {})
+    indexing_cpu = figures["cpu_seconds"].get("worker-indexing", 0.0)
     return {"label": label, "writes": writes, "rps": round(load.rps, 1), "p50_ms": load.p50_ms,
             "errors": sum(load.errors.values()), "idle_wait_s": idle_wait, "drain_s": drain,
             "elapsed_s": round(time.monotonic() - started, 1), "cpu_ms_per_write": figures.get("cpu_ms_per_request", {}),
-            "machine_busy_share": figures["machine_busy_share"]}
+            "machine_busy_share": figures["machine_busy_share"],
+            "indexing_tasks": tasks.get("tasks", 0),
+            "indexing_worker_cpu_ms_per_task": round(indexing_cpu * 1000 / max(1, tasks.get("tasks", 0)), 2),
+            # Elasticsearch's engine time per document of this index alone (the node is shared).
+            "posts_index": {**es, "index_ms_per_doc": round(es["index_ms"] / max(1, es["docs_indexed"]), 3)}}
 
 
 def main() -> None:
