@@ -9,7 +9,7 @@ import os
 
 import django
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "write_service.settings.base")
 django.setup()
@@ -40,3 +40,13 @@ def _fresh_connections_after_fork(**_kwargs):
     for connection in connections.all():
         connection.close_if_unusable_or_obsolete()
         connection.close()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_connections(**_kwargs):
+    # What Django does around each request: drop a connection past CONN_MAX_AGE or one that
+    # failed, and health-check the next use (shared.celery_config keeps the fixup from closing all).
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -14,7 +14,7 @@ the whole run and marks it indexed in the same transaction, after the last docum
   outbox relay sends it again (dead-lettering it past its relays), like any other change.
 Documents are versioned like every other write (external_gte), so a re-run is harmless.
 May touch: the outbox rows of the given changes (lock, indexed_at), the rows read by projections,
-the assessments, attempts and posts indexes (versioned writes).
+the assessments, attempts, posts and comments indexes (versioned writes).
 """
 from __future__ import annotations
 

@@ -18,6 +18,11 @@ from shared.es_client import get_es_client
 log = structlog.get_logger(__name__)
 
 
+# Per item only what is read below (the helper pairs items with actions, so every item stays): not
+# each item's _shards, _seq_no, _primary_term, result and _version to encode, send and parse.
+BULK_RESPONSE_FIELDS = "items.*.status,items.*.error,items.*._id"
+
+
 class BulkIndexError(RuntimeError):
     pass
 
@@ -41,6 +46,7 @@ def index_documents(index: str, documents: list[ProjectedDocument], *, refresh: 
     for ok, item in helpers.streaming_bulk(
         get_es_client(), bulk_lines(index, documents), chunk_size=chunk_size, expand_action_callback=_as_is,
         raise_on_error=False, raise_on_exception=True, refresh=refresh, max_retries=3, initial_backoff=0.5,
+        filter_path=BULK_RESPONSE_FIELDS,
     ):
         result = item.get("index", {})
         if ok:

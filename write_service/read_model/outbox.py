@@ -32,19 +32,31 @@ _unindexed = OutboxEvent.objects.using("default").filter(indexed_at__isnull=True
 
 # --- the indexing path -------------------------------------------------------------------------
 
+# Raw SQL on the indexing path: building and compiling these querysets cost more of a task's
+# CPU than PostgreSQL spent running them (py-spy, bench/README.md "Write path profile").
+_PENDING_COLUMNS = "id, event_type, payload, occurred_at, relay_attempts"  # what projection and dead_letter read
+_UNINDEXED = "indexed_at IS NULL AND dead_at IS NULL"  # the partial index outbox_unindexed's predicate
+_PENDING_OWN = f"SELECT {_PENDING_COLUMNS} FROM {OUTBOX} WHERE id = ANY(%s) AND {_UNINDEXED}"
+_PENDING_WITH_OTHERS = (
+    f"({_PENDING_OWN}) UNION ALL (SELECT {_PENDING_COLUMNS} FROM {OUTBOX} WHERE {_UNINDEXED}"
+    " AND NOT (id = ANY(%s)) AND event_type <> %s ORDER BY occurred_at LIMIT %s)")
+
+
 def pending(event_ids: list[int], *, also_pending: int = 0) -> list[OutboxEvent]:
     """The given changes still unindexed, plus up to `also_pending` other ones, oldest first
-    (not fan-outs: one stays pending while it runs, and every task would take it along)."""
-    rows = list(_unindexed.filter(id__in=event_ids))
+    (not fan-outs: one stays pending while it runs, and every task would take it along), in one
+    statement: one round trip through pgBouncer."""
+    ids = list(event_ids)
     if also_pending:
-        own = [r.id for r in rows] or list(event_ids)
-        others = _unindexed.exclude(id__in=own).exclude(event_type=RowChange.ROW_FANOUT)
-        rows += list(others.order_by("occurred_at")[:also_pending])
-    return rows
+        rows = OutboxEvent.objects.using("default").raw(_PENDING_WITH_OTHERS, [ids, ids, RowChange.ROW_FANOUT, also_pending])
+    else:
+        rows = OutboxEvent.objects.using("default").raw(_PENDING_OWN, [ids])
+    return list(rows)
 
 
 def mark_indexed(event_ids: list[int]) -> None:
-    OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True).update(indexed_at=timezone.now())
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"UPDATE {OUTBOX} SET indexed_at = now() WHERE id = ANY(%s) AND indexed_at IS NULL", [list(event_ids)])
 
 
 def record_failure(event_ids: list[int], error: str) -> None:
