@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+from django.db import connections
+
 from tests.conftest import CELERY_WORKERS, ROOT, apps
 
 
@@ -43,6 +45,9 @@ def restart_primary() -> None:
     stack("postgres.sh", "stop-primary")
     time.sleep(2)
     stack("postgres.sh", "start")
+    # This test process's own connections died with the server: Django reconnects only from a
+    # closed connection, and every later test would otherwise meet "connection already closed".
+    connections.close_all()
 
 
 def kill_a_gunicorn_worker() -> None:

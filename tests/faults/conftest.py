@@ -51,7 +51,8 @@ def start_load(servers: dict, token: str, seconds: float, tmp_path: Path, write_
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def spawn(role, base, rate, out):
-        return subprocess.Popen([sys.executable, "-m", "tests.faults.load_processes", role, "--base", base, "--token", token,
+        return subprocess.Popen([sys.executable, "-m", "tests.faults.load_processes", role, "--base", base,
+                                 f"--token={token}",  # one =, since a token may start with "-"
                                  "--seconds", str(seconds), "--rate", str(rate), "--out", str(out)], cwd=ROOT, env=env)
 
     writer_out, reader_out = tmp_path / "writer.json", tmp_path / "reader.json"
