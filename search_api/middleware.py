@@ -1,6 +1,10 @@
 """The one middleware: request id, Server-Timing, metrics hook, the access log line, and every
 error as JSON.
 
+One log line per request (`http.access`): what the view binds to the request's structlog context
+(the list, Elasticsearch's took, the count) is written on it, not on a line of its own (each line
+costs ~0.1 ms of the hot path's CPU).
+
 Errors raised by views (ApiError) become their contract response; an unreachable Redis or
 Elasticsearch becomes a 503 with Retry-After; anything unexpected is logged with its traceback
 and answered with a generic JSON 500: the client never sees a traceback.
@@ -43,6 +47,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             if len(request.method) + len(request.get_full_path()) + len(" ?  HTTP/1.1") > MAX_REQUEST_LINE:
@@ -70,7 +75,7 @@ class RequestContextMiddleware:
                             duration_ms=round(total * 1000, 2), user_agent=meta.get("HTTP_USER_AGENT", ""))
             return response
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.clear_contextvars()
 
     def process_exception(self, request, exception):
         return response_for_exception(exception)

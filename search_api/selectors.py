@@ -28,7 +28,11 @@ log = structlog.get_logger(__name__)
 _HIT_PATHS = ("took", "hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight",
               "aggregations.*.buckets.key", "aggregations.*.buckets.key_as_string", "aggregations.*.buckets.doc_count")
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
-MSEARCH_FILTER_PATH = ",".join(f"responses.{p}" for p in (*_HIT_PATHS, "status", "error.type", "error.reason"))
+_ITEM_STATUS_PATHS = ("status", "error.type", "error.reason")
+MSEARCH_FILTER_PATH = ",".join(f"responses.{p}" for p in (*_HIT_PATHS, *_ITEM_STATUS_PATHS))
+# The page's metrics: every count of its aggregations (bucket order kept) and the cut-offs' sources.
+PAGE_METRICS_FILTER_PATH = ",".join(f"responses.{p}" for p in ("aggregations.**.doc_count", "hits.hits._source",
+                                                                 *_ITEM_STATUS_PATHS))
 SUGGEST_FILTER_PATH = "took,hits.hits._source"
 
 
@@ -106,7 +110,8 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
     total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
     page_hits = hits[: query.page_size]
     next_cursor = pagination.encode_cursor(fingerprint, page_hits[-1]["sort"]) if len(hits) > query.page_size else None
-    log.info("search.list", list=schema.name, took_ms=response.get("took"), count=total["value"], returned=len(page_hits))
+    structlog.contextvars.bind_contextvars(list=schema.name, took_ms=response.get("took"), count=total["value"],
+                                           returned=len(page_hits))  # on the request's http.access line
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
         log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=body["query"])
     sources = [hit.get("_source", {}) for hit in page_hits]
@@ -132,7 +137,7 @@ def suggestions(spec: suggest.Suggestion, query: suggest.SuggestQuery, principal
     with timing.timed("es"):
         response = _client().search(index=spec.schema.index.alias, body=body, filter_path=SUGGEST_FILTER_PATH).body
     hits = response.get("hits", {}).get("hits", [])
-    log.info("search.suggest", list=spec.schema.name, took_ms=response.get("took"), returned=len(hits))
+    structlog.contextvars.bind_contextvars(list=spec.schema.name, took_ms=response.get("took"), returned=len(hits))
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
         log.warning("search.slow", list=spec.schema.name, took_ms=response.get("took"), query=body["query"])
     return [{name: hit.get("_source", {}).get(name) for name in spec.row} for hit in hits]
@@ -194,7 +199,7 @@ class _DerivedMetrics:
             return
         missing = sorted({r["assessment"] for r in rows} - self.cut_offs.keys())
         searches = [(ATTEMPTS, body), *([(ASSESSMENTS, derived_metrics.cut_offs_search(missing))] if missing else [])]
-        responses = _msearch(searches)
+        responses = _msearch(searches, filter_path=PAGE_METRICS_FILTER_PATH)
         cuts = {**self.cut_offs, **(derived_metrics.cut_offs(responses[1]) if missing else {})}
         derived_metrics.apply_page_metrics(rows, responses[0], cuts)
 
@@ -221,11 +226,11 @@ def _search(index: IndexDefinition, body: dict) -> dict:
         return _client().search(index=index.alias, body=body).body
 
 
-def _msearch(searches: list[tuple[IndexDefinition, dict]]) -> list[dict]:
+def _msearch(searches: list[tuple[IndexDefinition, dict]], filter_path: str | None = None) -> list[dict]:
     """One round trip for several searches; any failed item fails the request."""
     lines = [line for index, body in searches for line in ({"index": index.alias}, body)]
     with timing.timed("es"):
-        responses = _client().msearch(searches=lines).body["responses"]
+        responses = _client().msearch(searches=lines, filter_path=filter_path).body["responses"]
     for item in responses:
         if "error" in item:
             _raise_for_item(item)

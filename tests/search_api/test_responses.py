@@ -2,12 +2,16 @@
 (Server-Timing, request id, rate limit), health endpoints, and the count bound."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import uuid
+from pathlib import Path
 
 from read_indexer.projection.documents import project_and_index
 from search_api.lists import ALL_LISTS
 from search_api.query_builder import COUNT_BOUND
-from tests.helpers import make_tenant
+from tests.helpers import make_tenant, wait_until
 from tests.search_api.conftest import fresh_token, refresh_indexes
 from write_service.discussions.models import Post
 
@@ -42,6 +46,30 @@ def test_headers_carry_timing_request_id_and_budget(search, dataset):
     assert re.search(r'(^|, )es;dur=\d+\.\d;desc="1 calls"', timing), timing
     assert re.search(r"redis;dur=\d+\.\d", timing) and re.search(r"total;dur=\d+\.\d$", timing), timing
     assert int(response.headers["RateLimit-Remaining"]) == int(response.headers["RateLimit-Limit"]) - 1
+
+
+def _search_log_lines(request_id: str) -> list[dict]:
+    logs = Path(os.environ.get("STACK_LOGS", f"{os.environ.get('STACK_HOME', '/var/lib/cqrs-stack')}/logs"))
+    path = logs / os.environ.get("STACK_NAMESPACE", "test") / "search.log"
+    return [line for line in map(json.loads, (raw for raw in path.read_text(errors="replace").splitlines()
+                                              if raw.startswith("{") and request_id in raw))
+            if line.get("request_id") == request_id]
+
+
+def test_one_access_line_per_request_with_the_lists_figures(search, dataset):
+    token = fresh_token(dataset.tenant.staff)
+    request_id = f"log-{uuid.uuid4().hex}"
+    response = search.get("/search/v1/posts", token, {"page_size": "2"}, headers={"X-Request-ID": request_id})
+    assert response.status_code == 200, response.text
+    page = response.json()
+    (line,) = wait_until(lambda: _search_log_lines(request_id), timeout=10)
+    assert line["event"] == "http.access" and line["status"] == 200 and line["path"] == "/search/v1/posts"
+    assert (line["list"], line["count"], line["returned"]) == ("posts", page["count"], len(page["results"]))
+    assert isinstance(line["took_ms"], int) and line["duration_ms"] > 0
+    other = f"log-{uuid.uuid4().hex}"  # a request that searches nothing carries none of it
+    assert search.get("/search/health/live", headers={"X-Request-ID": other}).status_code == 200
+    (health,) = wait_until(lambda: _search_log_lines(other), timeout=10)
+    assert "list" not in health and "took_ms" not in health
 
 
 def test_facets_count_the_filtered_rows(search, dataset):
