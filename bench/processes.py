@@ -8,6 +8,7 @@ their own process group (they are started in a new session), never by name.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -122,6 +123,18 @@ class ProcessSet:
         for instance in instances:
             wait_healthy(namespace.url(instance.port) + instance.health_path, instance.name,
                          process=self.extra[instance.name])
+
+    def start_floor(self, captured: dict) -> None:
+        """bench/proxy_floor on FLOOR_PORT, answering the captured Elasticsearch requests per API path."""
+        requests_file = namespace.RUN_DIR / "floor_requests.json"
+        requests_file.write_text(json.dumps(captured))
+        env = {**os.environ, **namespace.ENV, "FLOOR_REQUESTS": str(requests_file)}
+        log = open(namespace.LOG_DIR / "floor.log", "ab")
+        self.extra["floor"] = subprocess.Popen(
+            [str(namespace.VENV_BIN / "python"), "-m", "bench.proxy_floor", str(namespace.FLOOR_PORT)], cwd=namespace.ROOT,
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        (namespace.RUN_DIR / "extra-floor.pid").write_text(str(self.extra["floor"].pid))
+        wait_healthy(namespace.url(namespace.FLOOR_PORT) + "/health", "floor", process=self.extra["floor"])
 
     def groups(self) -> dict[str, int]:
         """Process group ids of everything we run, by name (for CPU accounting)."""

@@ -14,6 +14,8 @@ TARGETS = {
     "api_added_p50_ms": ("<=", 3.0),
     # Issue 16: the API's added p50 at one client (no queueing), raw = its own ES requests replayed.
     "api_added_p50_ms_one_client": ("<=", 1.0),
+    # Issue 16: CPU per request of the search processes over Elasticsearch's, in the API's run.
+    "search_vs_es_cpu_per_request": ("<=", 1.0),
     # Issue 13: the same write instance with the capture triggers on vs off, workers running.
     "write_with_capture_throughput_ratio": (">=", 0.90),
     # Issue 12 (was 2 s / 5 s in issue 8): 100 writes/s, a third of them submissions, most on the
@@ -41,6 +43,12 @@ def _get(d: dict | None, *path):
     return d
 
 
+def _search_over_es_cpu(run: dict) -> float | None:
+    per_request = (run.get("cpu") or {}).get("cpu_ms_per_request", {})
+    search, es = per_request.get("search"), per_request.get("elasticsearch")
+    return round(search / es, 3) if search is not None and es else None
+
+
 def headline(figures: dict) -> dict:
     reads = _get(figures, "reads", "scenarios") or {}
     broad = [v for k, v in reads.items() if k.endswith("_broad")]
@@ -53,10 +61,16 @@ def headline(figures: dict) -> dict:
         "api_vs_raw_es_throughput_ratio": min((v["throughput_ratio"] for v in raw.values()), default=None),
         "api_added_p50_ms": max((v["added_p50_ms"] for v in raw.values()), default=None),
         "api_added_p50_ms_one_client": _get(figures, "api_vs_raw_es", "single_client", "added_p50_ms"),
+        "search_vs_es_cpu_per_request": max((r for v in raw.values() if (r := _search_over_es_cpu(v["api"])) is not None),
+                                            default=None),
         # The same through NGINX (what users hit), and NGINX's own share of the serving CPU.
         "nginx_vs_raw_es_throughput_ratio": min((v["nginx_throughput_ratio"] for v in raw.values()
                                                  if v.get("nginx_throughput_ratio") is not None), default=None),
         "nginx_added_p50_ms_one_client": _get(figures, "api_vs_raw_es", "single_client", "nginx_added_p50_ms"),
+        # bench/proxy_floor: the floor under any Python search API here (no target: the yardstick).
+        "floor_vs_raw_es_throughput_ratio": min((v["floor_throughput_ratio"] for v in raw.values()
+                                                 if v.get("floor_throughput_ratio") is not None), default=None),
+        "floor_added_p50_ms_one_client": _get(figures, "api_vs_raw_es", "single_client", "floor_added_p50_ms"),
         "nginx_cpu_share": max((v["nginx_cpu_share"] for v in raw.values() if v.get("nginx_cpu_share") is not None),
                                default=None),
         "write_with_capture_throughput_ratio": _get(figures, "writes", "capture", "throughput_ratio"),
@@ -171,10 +185,16 @@ def table(results: dict) -> str:
     row("api_vs_raw_es_throughput_ratio (worst)", _fmt(h["api_vs_raw_es_throughput_ratio"], 3), ">= 0.7", t["api_vs_raw_es_throughput_ratio"])
     row("api_added_p50_ms (worst, 8 clients)", _fmt(h["api_added_p50_ms"]), "<= 3", t["api_added_p50_ms"])
     row("api_added_p50_ms_one_client", _fmt(h["api_added_p50_ms_one_client"]), "<= 1", t["api_added_p50_ms_one_client"])
+    row("search_vs_es_cpu_per_request (worst)", _fmt(h["search_vs_es_cpu_per_request"], 3), "<= 1",
+        t["search_vs_es_cpu_per_request"], "CPU ms per request of the search processes / of Elasticsearch, API run at 8 clients")
     row("through NGINX: throughput vs raw ES (worst)", _fmt(h["nginx_vs_raw_es_throughput_ratio"], 3), "", None,
         "the same calls through the bench's NGINX, 8 clients")
     row("through NGINX: added p50, 1 client", _fmt(h["nginx_added_p50_ms_one_client"]), "", None,
         f"NGINX's share of the serving CPU (NGINX, API, ES, Redis): {_fmt(h['nginx_cpu_share'], 3)}")
+    row("floor: throughput vs raw ES (worst)", _fmt(h["floor_vs_raw_es_throughput_ratio"], 3), "", None,
+        "bench/proxy_floor: a Python app doing only the token's Redis trip and the same ES requests, 8 clients")
+    row("floor: added p50, 1 client", _fmt(h["floor_added_p50_ms_one_client"]), "", None,
+        "the same floor at one client")
     w = f.get("writes")
     if w and w.get("capture"):
         cap = w["capture"]

@@ -16,14 +16,6 @@ try:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 (the import is the point)
-    # No database here (settings.DATABASES is empty): django.db's per-request hooks would only
-    # walk an empty connection list, twice per request.
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections, reset_queries
-
-    request_started.disconnect(reset_queries)
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
 except ConfigError as exc:
     # One sentence instead of a traceback per worker; exit code 4 is Gunicorn's "App failed to
     # load", which stops the arbiter instead of respawning workers that can never boot.

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow]
 
 REQUIRED_KEYS = (
     "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "api_added_p50_ms_one_client",
+    "search_vs_es_cpu_per_request", "floor_vs_raw_es_throughput_ratio", "floor_added_p50_ms_one_client",
     "nginx_vs_raw_es_throughput_ratio", "nginx_added_p50_ms_one_client", "write_with_capture_throughput_ratio",
     "write_with_capture_throughput_ratio_workers_paused", "lag_p99_seconds_steady", "lag_p99_seconds_burst",
     "raw_sql_lag_p99_seconds", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup", "hot_counter_exact",
