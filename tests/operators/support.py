@@ -51,13 +51,26 @@ def manage_async(*args: str, **env: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def logged_at(stderr: str, event: str, **fields) -> float:
-    """When a command logged `event` with these fields (its structured logs are JSON lines on stderr)."""
+def log_entries(stderr: str, event: str, **fields) -> list[dict]:
+    """A command's structured log lines (JSON lines on stderr) for `event` with these fields; a line
+    still being written (the command runs on) is not one yet."""
+    entries = []
     for line in stderr.splitlines():
-        if line.startswith("{") and f'"event": "{event}"' in line:
+        if not line.startswith("{"):
+            continue
+        try:
             entry = orjson.loads(line)
-            if all(entry.get(key) == value for key, value in fields.items()):
-                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+        except orjson.JSONDecodeError:
+            continue
+        if entry.get("event") == event and all(entry.get(key) == value for key, value in fields.items()):
+            entries.append(entry)
+    return entries
+
+
+def logged_at(stderr: str, event: str, **fields) -> float:
+    """When a command logged `event` with these fields."""
+    for entry in log_entries(stderr, event, **fields):
+        return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
     raise AssertionError(f"no {event} {fields or ''} in the command's log")
 
 

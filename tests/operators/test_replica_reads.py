@@ -39,7 +39,7 @@ from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until
 from tests.operators.support import (
-    ROOT, Writer, beat_stopped, indexed_seed_posts, json_output, logged_at, manage, manage_async,
+    ROOT, Writer, beat_stopped, indexed_seed_posts, json_output, log_entries, logged_at, manage, manage_async,
     wait_for_idle_pipeline,
 )
 from write_service.discussions.services import post_create, post_update
@@ -188,7 +188,7 @@ def _rows_percent(stderr: str, alias: str) -> int:
 
 
 def _logged(stderr: str, event: str) -> bool:
-    return f'"event": "{event}"' in stderr
+    return bool(log_entries(stderr, event))
 
 
 def _assert_one_sentence_failure(result: subprocess.CompletedProcess, expected: str) -> str:
