@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from urllib.parse import urlsplit
 
 import redis
 from elastic_transport import HttpHeaders, NodeConfig
@@ -29,8 +30,8 @@ from shared.config import load_config
 from shared.es_client import PlainHttpNode
 
 _config = load_config()
-_node = PlainHttpNode(NodeConfig("http", "127.0.0.1", int(_config.es_url.rsplit(":", 1)[1].rstrip("/")),
-                                 request_timeout=10))
+_es = urlsplit(_config.es_url)
+_node = PlainHttpNode(NodeConfig(_es.scheme, _es.hostname, _es.port or 9200, request_timeout=10))
 _admit = redis.Redis.from_url(_config.cache_url).register_script(_ADMIT_LUA)
 _calls = {path: [(r["method"], r["path"], r["body"].encode() if r["body"] else None,
                   HttpHeaders({"content-type": r["content_type"], "accept": r["accept"]})) for r in requests]
