@@ -20,7 +20,15 @@ from shared.config import load_config  # noqa: E402
 from read_indexer.operations import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
 
 app = Celery("read_indexer")
-app.conf.update(celery_conf(load_config()))
+config = load_config()
+app.conf.update(celery_conf(config))
+# One schedule whatever runs beat, on however many hosts: celery-redbeat keeps the schedule and
+# each entry's last run in Redis, and only the beat holding its lock sends. A standby beat takes
+# the lock once it expires (its holder died), and goes on from the last run recorded.
+app.conf.beat_scheduler = "redbeat.RedBeatScheduler"
+app.conf.redbeat_redis_url = config.broker_url
+app.conf.redbeat_lock_timeout = 10
+app.conf.beat_max_loop_interval = 1
 # Periodic entries expire, so a backlog never piles up duplicates of the same sweep.
 app.conf.beat_schedule = {
     "outbox-relay": {"task": task_names.OUTBOX_RELAY, "schedule": 2.0, "options": {"expires": 10}},

@@ -64,7 +64,12 @@ class Config:
     redis_url: str
     redis_db_broker: int
     redis_db_cache: int
+    # One node's URL or several, comma-separated: the client spreads requests over them and a
+    # request that fails on one node is retried on another.
     es_url: str
+    es_username: str
+    es_password: str
+    es_ca_certs: str  # a CA bundle to verify https nodes with (compose's secured cluster)
     es_index_prefix: str
     es_number_of_replicas: int
     es_refresh_interval: str
@@ -79,6 +84,10 @@ class Config:
     search_es_timeout_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
+
+    @property
+    def es_nodes(self) -> list[str]:
+        return [url.strip() for url in self.es_url.split(",") if url.strip()]
 
     @property
     def broker_url(self) -> str:
@@ -121,6 +130,9 @@ def load_config() -> Config:
             redis_db_broker=int(env("REDIS_DB_BROKER")),
             redis_db_cache=int(env("REDIS_DB_CACHE")),
             es_url=env("ES_URL", "http://127.0.0.1:9200"),
+            es_username=env("ES_USERNAME", ""),
+            es_password=env("ES_PASSWORD", ""),
+            es_ca_certs=env("ES_CA_CERTS", ""),
             es_index_prefix=env("ES_INDEX_PREFIX"),
             es_number_of_replicas=int(env("ES_NUMBER_OF_REPLICAS", "0")),
             es_refresh_interval=env("ES_REFRESH_INTERVAL", "1s"),

@@ -17,7 +17,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from shared.config import load_config
+from shared.config import Config, load_config
 
 
 class OrjsonNdjsonSerializer(NdjsonSerializer):
@@ -34,11 +34,24 @@ class OrjsonNdjsonSerializer(NdjsonSerializer):
         return orjson.loads(data)
 
 
+def node_options(config: Config) -> dict[str, Any]:
+    """Every node of ES_URL, and the credentials of a secured cluster. No sniffing: the nodes are
+    the configured list (all master-eligible data nodes), and a sniffed publish address is not
+    always one this host can reach (a container's, say); a node that fails is marked dead and
+    the request retried on another."""
+    options: dict[str, Any] = {"hosts": config.es_nodes}
+    if config.es_username:
+        options["basic_auth"] = (config.es_username, config.es_password)
+    if config.es_ca_certs:
+        options["ca_certs"] = config.es_ca_certs
+    return options
+
+
 @functools.cache
 def get_es_client() -> Elasticsearch:
     config = load_config()
     return Elasticsearch(
-        config.es_url,
+        **node_options(config),
         request_timeout=30,
         max_retries=2,
         retry_on_timeout=True,
@@ -97,7 +110,8 @@ class PlainHttpNode(BaseNode):
         reused = sock is not None
         if sock is None:
             self._drop()
-            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+            # A node that is down or cut off is given up on quickly, and the request retried on another.
+            sock = socket.create_connection((self.host, self.port), timeout=min(timeout, CONNECT_TIMEOUT_SECONDS))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.sock = sock
         else:
@@ -134,6 +148,7 @@ class PlainHttpNode(BaseNode):
 
 
 _READ_SIZE = 256 * 1024
+CONNECT_TIMEOUT_SECONDS = 1.0  # a private network: a live node accepts within milliseconds
 
 
 class _Stale(Exception):
@@ -181,9 +196,11 @@ def _request_bytes(method: str, target: str, host: str, headers: HttpHeaders, bo
 def search_es_client(request_timeout: float) -> Elasticsearch:
     """The search API's client: as get_es_client(), on PlainHttpNode (a socket per thread)."""
     config = load_config()
+    options = node_options(config)
+    if all(url.startswith("http://") for url in config.es_nodes):
+        options["node_class"] = PlainHttpNode  # https (a secured cluster) keeps the client's own node
     return Elasticsearch(
-        config.es_url,
-        node_class=PlainHttpNode,
+        **options,
         request_timeout=request_timeout,
         max_retries=2,
         retry_on_timeout=True,

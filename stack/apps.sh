@@ -28,7 +28,7 @@ command_for() {
     worker-indexing) echo "$VENV/celery -A read_indexer.celery_app worker -Q indexing -c ${INDEXING_CONCURRENCY:-2} -n indexing-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     worker-fanout) echo "$VENV/celery -A read_indexer.celery_app worker -Q fanout -c ${FANOUT_CONCURRENCY:-1} -n fanout-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
     worker-counters) echo "$VENV/celery -A read_indexer.celery_app worker -Q counters,maintenance -c ${COUNTERS_CONCURRENCY:-1} -n counters-$STACK_NAMESPACE@%h --without-mingle --without-gossip --loglevel INFO" ;;
-    beat) echo "$VENV/celery -A read_indexer.celery_app beat --schedule $RUN_DIR/celerybeat-schedule --loglevel INFO" ;;
+    beat) echo "$VENV/celery -A read_indexer.celery_app beat --loglevel INFO" ;;
     listener) echo "$VENV/python $REPO_ROOT/manage.py listen_changes" ;;
     *) die "unknown component $1" ;;
   esac

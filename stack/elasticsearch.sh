@@ -15,6 +15,8 @@
 #   STACK_HOME (/var/lib/cqrs-stack)     -> config/data/logs in $STACK_HOME/elasticsearch/
 #   STACK_CACHE (/var/cache/cqrs-stack)  -> jars/assembly in $STACK_CACHE/elasticsearch/
 #   ES_START_TIMEOUT (120 seconds)
+#   A cluster member (stack/cluster.sh): ES_HOST (bind address), ES_STATE_DIR, ES_CONFIG_FILE
+#   (elasticsearch-cluster.yml), ES_NODE_NAME, ES_SEED_HOSTS, ES_INITIAL_MASTERS, ES_WAIT=none
 #
 # How it works
 # ------------
@@ -72,10 +74,14 @@ DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/elasticsearch"
 CACHE_DIR="$STACK_CACHE/elasticsearch"
 ES_DIST="$CACHE_DIR/$ES_VERSION"          # assembled "distribution": lib/ modules/ launcher/
-STATE_DIR="$STACK_HOME/elasticsearch"     # config/ data/ logs/ tmp/ es.pid
+STATE_DIR="${ES_STATE_DIR:-$STACK_HOME/elasticsearch}"  # config/ data/ logs/ tmp/ es.pid
+ES_HOST="${ES_HOST:-127.0.0.1}"           # the cluster topology binds each node to its host's address
+ES_CONFIG_FILE="${ES_CONFIG_FILE:-elasticsearch.yml}"  # elasticsearch-cluster.yml for a cluster member
+ES_WAIT="${ES_WAIT:-health}"              # none: return once started (a cluster member cannot be
+                                          # healthy before a quorum of its peers has started)
 PID_FILE="$STATE_DIR/es.pid"
 STARTED_WITH="$STATE_DIR/es.started-with" # fingerprints of what the running node loaded
-URL="http://127.0.0.1:$ES_PORT"
+URL="http://$ES_HOST:$ES_PORT"
 ASSEMBLY_REV=1                            # bump when the assembly layout below changes
 
 log() { echo "[elasticsearch] $*" >&2; }
@@ -318,7 +324,8 @@ do_start() {
     mkdir -p "$STATE_DIR/config" "$STATE_DIR/data" "$STATE_DIR/logs" "$STATE_DIR/tmp"
     if [[ -z "${pid:-}" ]]; then
         rm -f "$PID_FILE"
-        cp "$SRC_DIR/elasticsearch.yml" "$SRC_DIR/log4j2.properties" "$STATE_DIR/config/"
+        cp "$SRC_DIR/$ES_CONFIG_FILE" "$STATE_DIR/config/elasticsearch.yml"
+        cp "$SRC_DIR/log4j2.properties" "$STATE_DIR/config/"
         ulimit -n 65535 2>/dev/null || true
         local -a jvm=(
             "-Xms$ES_HEAP" "-Xmx$ES_HEAP" -XX:+UseG1GC
@@ -337,7 +344,7 @@ do_start() {
         local -a extra=(${ES_JAVA_OPTS:-})
         log "starting Elasticsearch $ES_VERSION on $URL (heap $ES_HEAP, JDK $JAVA_HOME_ES)"
         ES_DATA_DIR="$STATE_DIR/data" ES_LOGS_DIR="$STATE_DIR/logs" ES_PORT="$ES_PORT" \
-        ES_TRANSPORT_PORT="$ES_TRANSPORT_PORT" \
+        ES_TRANSPORT_PORT="$ES_TRANSPORT_PORT" ES_HOST="$ES_HOST" \
             setsid nohup "$JAVA_HOME_ES/bin/java" "${jvm[@]}" "${extra[@]}" \
                 -cp "$ES_DIST/launcher/es-node-launcher.jar" cqrs.es.EsNodeLauncher \
                 "--pidfile=$PID_FILE" \
@@ -345,6 +352,7 @@ do_start() {
         pid=$!
         echo "$pid" > "$PID_FILE"
         assembly_id > "$STARTED_WITH"
+        [[ $ES_WAIT == none ]] && return 0
     else
         log "node process $pid exists but is not healthy yet; waiting"
     fi

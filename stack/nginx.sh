@@ -17,13 +17,15 @@ else
   write_port="${WRITE_PORT:-8000}" search_port="${SEARCH_PORT:-8001}"
 fi
 STACK_NAMESPACE="${STACK_NAMESPACE:-$APP_ENV}"
-PREFIX="$STACK_HOME/nginx/$STACK_NAMESPACE"
+PREFIX="${NGINX_PREFIX:-$STACK_HOME/nginx/$STACK_NAMESPACE}"
 LOG_DIR="$STACK_LOGS/$STACK_NAMESPACE"
 CONF="$PREFIX/nginx.conf"
 PID_FILE="$PREFIX/nginx.pid"
 # The placeholders of conf/nginx.conf (see its header); loopback only, like every native service.
-export NGINX_LISTEN="127.0.0.1:$NGINX_PORT"
-export NGINX_WRITE_UPSTREAM="127.0.0.1:$write_port" NGINX_SEARCH_UPSTREAM="127.0.0.1:$search_port"
+# The cluster topology (stack/cluster.sh) sets the bind address and lists both app hosts.
+export NGINX_LISTEN="${NGINX_BIND:-127.0.0.1}:$NGINX_PORT"
+export NGINX_WRITE_UPSTREAM="${NGINX_WRITE_UPSTREAM:-127.0.0.1:$write_port}"
+export NGINX_SEARCH_UPSTREAM="${NGINX_SEARCH_UPSTREAM:-127.0.0.1:$search_port}"
 export NGINX_STATIC_ROOT="$REPO_ROOT/var/static"
 NGINX_DOCS_ROOT="$("$STACK_ROOT/docs_ui.sh" path)"; export NGINX_DOCS_ROOT
 export NGINX_ACCESS_LOG="$LOG_DIR/nginx-access.log"
@@ -43,7 +45,7 @@ render() {
 }
 
 pid() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null && cat "$PID_FILE"; }
-healthy() { pid >/dev/null && curl -fsS -m 2 "http://127.0.0.1:$NGINX_PORT/nginx/health" >/dev/null; }
+healthy() { pid >/dev/null && curl -fsS -m 2 "http://${NGINX_BIND:-127.0.0.1}:$NGINX_PORT/nginx/health" >/dev/null; }
 
 start() {
   if healthy; then return 0; fi

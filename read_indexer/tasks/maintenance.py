@@ -1,5 +1,11 @@
-"""Queue `maintenance`: beat's periodic passes (relay, reconcile, cleanup, drift sweep) and the ping."""
+"""Queue `maintenance`: beat's periodic passes (relay, reconcile, cleanup, drift sweep) and the ping.
+
+One beat schedules them (celery-redbeat's lock, read_indexer/celery_app.py), but workers on
+several hosts take them: a pass that may not overlap itself says so below.
+"""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import structlog
 from celery import shared_task
@@ -12,6 +18,21 @@ from shared import task_names
 from write_service.read_model import counters
 
 log = structlog.get_logger(__name__)
+# Longer than any drift sweep takes (bounded by drift_sweep.LIMIT); if its worker dies mid-pass,
+# the next pass runs once this has passed.
+DRIFT_SWEEP_LOCK_SECONDS = 120
+
+
+@contextmanager
+def exclusive(name: str, timeout: float):
+    """Runs the body only if no other process holds `name` (a Redis lock); yields whether it runs."""
+    lock = get_redis_connection("default").lock(f"lock:{name}", timeout=timeout, blocking=False)
+    acquired = lock.acquire()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
 
 
 @shared_task(name=task_names.OUTBOX_RELAY)
@@ -45,4 +66,9 @@ def ping_task(value: str) -> None:
 
 @shared_task(name=task_names.DRIFT_SWEEP)
 def drift_sweep_task() -> dict:
-    return drift_sweep.sweep()
+    # Two passes at once would re-check and repair the same rows twice.
+    with exclusive("drift_sweep", DRIFT_SWEEP_LOCK_SECONDS) as runs:
+        if not runs:
+            log.info("drift_sweep.skipped", reason="another pass is running")
+            return {"skipped": True}
+        return drift_sweep.sweep()

@@ -4,6 +4,9 @@
 # names are substituted, so NGINX's own $variables stay as they are. POSIX sh and envsubst only:
 # the same script runs natively (stack/nginx.sh) and inside the official nginx image (compose/).
 #
+# An *_UPSTREAM value may list several addresses separated by spaces (the cluster topology's app
+# hosts): the template line that holds it is repeated once per address, options and all.
+#
 # usage: nginx-render.sh TEMPLATE OUTPUT
 set -eu
 template="$1" output="$2"
@@ -15,5 +18,15 @@ for name in $names; do
     exit 1
   fi
 done
+expanded=$(mktemp)
+trap 'rm -f "$expanded"' EXIT
+awk -v write="$NGINX_WRITE_UPSTREAM" -v search="$NGINX_SEARCH_UPSTREAM" '
+  function repeat(line, name, list,   n, parts, i, copy) {
+    n = split(list, parts, " ")
+    for (i = 1; i <= n; i++) { copy = line; sub("\\$\\{" name "\\}", parts[i], copy); print copy }
+  }
+  index($0, "${NGINX_WRITE_UPSTREAM}") { repeat($0, "NGINX_WRITE_UPSTREAM", write); next }
+  index($0, "${NGINX_SEARCH_UPSTREAM}") { repeat($0, "NGINX_SEARCH_UPSTREAM", search); next }
+  { print }' "$template" > "$expanded"
 # envsubst takes the list of names to replace, as "${A} ${B}".
-envsubst "$(for name in $names; do printf '${%s} ' "$name"; done)" < "$template" > "$output"
+envsubst "$(for name in $names; do printf '${%s} ' "$name"; done)" < "$expanded" > "$output"
