@@ -13,6 +13,7 @@
 # usage: stack/cluster.sh up|down|status|reset
 #        stack/cluster.sh start HOST [component...]   (re)start a host's processes
 #        stack/cluster.sh kill HOST [component...]    kill -9 a host's processes (all by default)
+#        stack/cluster.sh stop-es HOST                stop an Elasticsearch node gracefully
 #        stack/cluster.sh link HOST up|down           partition a host (its link down) or heal it
 #        stack/cluster.sh exec HOST command...        run a command on a host (an operator shell)
 #        stack/cluster.sh env HOST                    the app settings of an app host (KEY=VALUE)
@@ -29,7 +30,7 @@ APP_HOSTS=(app1 app2)
 ALL_HOSTS=("${ES_HOSTS[@]}" "${PG_HOSTS[@]}" "${APP_HOSTS[@]}" edge)
 PG_SUPERUSER_PASSWORD="${PG_SUPERUSER_PASSWORD:-postgres}"
 WRITE_PORT=8000 SEARCH_PORT=8001 NGINX_PORT=8080 PATRONI_PORT=8008
-HAPROXY_PRIMARY_PORT=5000 HAPROXY_REPLICA_PORT=5001
+HAPROXY_PRIMARY_PORT=5000 HAPROXY_REPLICA_PORT=5001 HAPROXY_STATS_PORT=7000
 
 address() {
   case "$1" in
@@ -125,6 +126,9 @@ es_start() {
     ES_INITIAL_MASTERS="$(joined "${ES_HOSTS[@]}")" ES_WAIT=none ES_HEAP="${ES_HEAP:-512m}" \
     "$STACK_ROOT/elasticsearch.sh" start
 }
+es_stop() { # graceful: SIGTERM, as a rolling restart stops a node
+  on "$1" env ES_HOST="$(address "$1")" ES_STATE_DIR="$CLUSTER_HOME/$1/elasticsearch" "$STACK_ROOT/elasticsearch.sh" stop
+}
 es_kill() {
   local pid; pid="$(cat "$CLUSTER_HOME/$1/elasticsearch/es.pid" 2>/dev/null)" || return 0
   kill -KILL "$pid" 2>/dev/null || true
@@ -196,7 +200,10 @@ patroni_start() {
 
 # kill -9 of Patroni leaves its PostgreSQL running (an orphan, as on a real host when the agent
 # dies): killing a pg host kills the postmaster too.
-postgres_kill() {
+postgres_stop() { # graceful: SIGTERM, as a rolling restart stops a node
+  on "$1" env ES_HOST="$(address "$1")" ES_STATE_DIR="$CLUSTER_HOME/$1/elasticsearch" "$STACK_ROOT/elasticsearch.sh" stop
+}
+es_kill() {
   local pidfile="$CLUSTER_HOME/$1/postgres/postmaster.pid"
   [[ -f $pidfile ]] && kill -KILL "$(head -1 "$pidfile")" 2>/dev/null || true
 }
@@ -217,15 +224,26 @@ haproxy_start() {
   local host="$1" dir="$CLUSTER_HOME/$1"
   mkdir -p "$dir/run"
   sed -e "s|@PRIMARY_PORT@|$HAPROXY_PRIMARY_PORT|g" -e "s|@REPLICA_PORT@|$HAPROXY_REPLICA_PORT|g" \
-      -e "s|@PATRONI_PORT@|$PATRONI_PORT|g" -e "s|@PID@|$dir/run/haproxy.pid|g" \
+      -e "s|@PATRONI_PORT@|$PATRONI_PORT|g" -e "s|@PID@|$dir/run/haproxy.pid|g" -e "s|@STATS_PORT@|$HAPROXY_STATS_PORT|g" \
       "$STACK_ROOT/conf/haproxy.cfg" >"$dir/haproxy.cfg"
   local pg
   for pg in "${PG_HOSTS[@]}"; do
-    sed -i -e "/^# @SERVERS_PRIMARY@/a\\    server $pg $(address "$pg"):5432" \
-           -e "/^# @SERVERS_REPLICA@/a\\    server $pg $(address "$pg"):5432" "$dir/haproxy.cfg"
+    sed -i -e "/^# @SERVERS_PRIMARY@/a\\    server $pg $(address "$pg"):5432 check" \
+           -e "/^# @SERVERS_REPLICA@/a\\    server $pg $(address "$pg"):5432 check" "$dir/haproxy.cfg"
   done
   haproxy -c -q -f "$dir/haproxy.cfg" || die "$dir/haproxy.cfg is invalid"
   spawn "$host" haproxy haproxy -W -db -f "$dir/haproxy.cfg"
+  # HAProxy counts a checked server as up until its checks fail: nothing may connect through it
+  # before the checks have sorted the primary from the standbys.
+  WAIT_SECONDS=30 wait_for "$host's HAProxy to find exactly one primary" haproxy_primary_known "$host"
+}
+haproxy_primary_known() {
+  local csv; csv="$(on "$1" curl -fsS -m 2 "http://127.0.0.1:$HAPROXY_STATS_PORT/;csv")" || return 1
+  # Every primary-pool server checked at least once (check_status no longer INI) and one UP.
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+           $1 == "postgres_primary" && $2 ~ /^pg/ { n++; if ($col["status"] == "UP") up++;
+                                                    if ($col["check_status"] ~ /INI/) init++ }
+           END { exit !(n > 0 && up == 1 && init == 0) }' <<<"$csv"
 }
 
 pgbouncer_start() {
@@ -276,6 +294,7 @@ TEST_SEARCH_PORT=$SEARCH_PORT
 GUNICORN_BIND=0.0.0.0:$WRITE_PORT
 SEARCH_BIND=0.0.0.0:$SEARCH_PORT
 FORWARDED_ALLOW_IPS=$(address edge)
+SEARCH_ES_TIMEOUT_SECONDS=4
 ENV
 }
 
@@ -403,6 +422,7 @@ case "${1:-}" in
   start) start_host "$2" "${@:3}" ;;
   kill) kill_host "$2" "${@:3}" ;;
   link) link "$2" "$3" ;;
+  stop-es) es_stop "$2" ;;
   exec) host="$2"; shift 2; if [[ $host == app* ]]; then on_app "$host" "$@"; else on "$host" "$@"; fi ;;
   env) app_env "$2" ;;
   es-health) es_health "${2:-}" ;;
