@@ -715,7 +715,7 @@ def lag(ctx: Context) -> None:
     from django_redis import get_redis_connection
 
     from bench import cpu, worker_log
-    from read_indexer.operations import lag as pipeline_lag
+    from read_indexer.observability import lag as pipeline_lag
     from shared.indexes import ATTEMPTS, POSTS
 
     s = ctx.scale
@@ -740,7 +740,7 @@ def lag(ctx: Context) -> None:
     if completed.returncode != 0:
         raise RuntimeError(f"bench.lag_probe failed: {completed.stderr[-2000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    # The pipeline's own view (read_indexer.operations.lag): transaction start -> bulk indexed (before refresh).
+    # The pipeline's own view (read_indexer.observability.lag): transaction start -> bulk indexed (before refresh).
     raw = get_redis_connection("default").lrange(pipeline_lag.LAG_SAMPLES_KEY, 0, pipeline_lag.MAX_SAMPLES - 1)
     samples = [tuple(map(float, item.decode().split(":"))) for item in raw]
 

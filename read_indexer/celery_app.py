@@ -17,7 +17,7 @@ django.setup()
 from shared import task_names  # noqa: E402
 from shared.celery_config import celery_conf  # noqa: E402
 from shared.config import load_config  # noqa: E402
-from read_indexer.operations import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
+from read_indexer.observability import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
 
 app = Celery("read_indexer")
 app.conf.update(celery_conf(load_config()))

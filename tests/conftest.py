@@ -68,7 +68,7 @@ def django_db_setup(django_db_blocker):
     with django_db_blocker.unblock():
         _ensure_database()
         call_command("migrate", interactive=False, verbosity=0)
-        from read_indexer.lifecycle.index_lifecycle import ensure_all_indexes
+        from read_indexer.lifecycle.ensure import ensure_all_indexes
 
         ensure_all_indexes()
 

@@ -13,7 +13,7 @@ from django.db import OperationalError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer.operations import lag
+from read_indexer.observability import lag
 from read_indexer.projection.documents import project_and_index
 from shared import events
 from write_service.read_model import outbox

@@ -10,7 +10,8 @@ from decimal import Decimal
 import psycopg2
 from django.conf import settings
 
-from read_indexer.operations import broker_queues, pipeline_status
+from read_indexer.observability import broker_queues
+from read_indexer.operations import pipeline_status
 
 from read_indexer.projection import fanout
 from write_service.read_model.projections import PROJECTIONS
