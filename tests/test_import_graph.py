@@ -111,7 +111,7 @@ def test_no_import_cycle_in_the_services():
 
 # read_indexer's parts by height: what the pipeline needs to run sits below what drives it, and the
 # operator commands and screens sit on top, so the pipeline never depends on an operator screen.
-READ_INDEXER_LOWER = ("errors", "observability", "projection", "lifecycle")
+READ_INDEXER_LOWER = ("task_names", "celery_config", "errors", "observability", "projection", "lifecycle")
 READ_INDEXER_DRIVERS = ("capture", "tasks", "celery_app")
 READ_INDEXER_TOP = ("operations", "management", "apps")
 
@@ -130,6 +130,32 @@ def test_read_indexer_imports_point_down():
     assert upward == [], "imports from a lower part of read_indexer into a higher one:\n" + "\n".join(upward)
     parts = {_part(module) for module in import_graph() if _part(module)}
     assert parts <= {*READ_INDEXER_LOWER, *READ_INDEXER_DRIVERS, *READ_INDEXER_TOP}, "place a new part in a layer"
+
+
+SERVICES = ("write_service", "read_indexer", "search_api")
+
+
+def test_shared_holds_only_what_two_services_use():
+    """A module of shared/ that one service alone uses (directly or through another module of
+    shared/) belongs in that service."""
+    graph = import_graph()
+    users: dict[str, set[str]] = {module: set() for module in graph if module.startswith("shared.")}
+    for module, targets in graph.items():
+        service = module.split(".")[0]
+        if service in SERVICES:
+            for target in targets & users.keys():
+                users[target].add(service)
+    changed = True
+    while changed:  # what a shared module imports is used by that module's users too
+        changed = False
+        for module in users:
+            for target in graph[module] & users.keys():
+                if not users[module] <= users[target]:
+                    users[target] |= users[module]
+                    changed = True
+    lonely = sorted(f"{module}: {sorted(services) or 'no service'}" for module, services in users.items()
+                    if len(services) < 2)
+    assert lonely == [], "modules of shared/ used by fewer than two services:\n" + "\n".join(lonely)
 
 
 def test_the_graph_sees_imports_inside_functions():

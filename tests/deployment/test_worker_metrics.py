@@ -13,7 +13,7 @@ import uuid
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import task_names
+from read_indexer import task_names
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 from read_indexer.celery_app import app as celery_app

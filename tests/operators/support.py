@@ -22,7 +22,7 @@ from django.db import connections
 
 from read_indexer.operations import pipeline_status
 from read_indexer.projection.documents import project_and_index
-from shared.task_names import QUEUE_MAINTENANCE
+from read_indexer.task_names import QUEUE_MAINTENANCE
 from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create
 from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit

@@ -15,7 +15,7 @@ from read_indexer.operations import pipeline_status
 
 from read_indexer.projection import fanout
 from write_service.read_model.projections import PROJECTIONS
-from shared import task_names
+from read_indexer import task_names
 from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
 from write_service.outbox.models import OutboxEvent
 from tests.conftest import apps

@@ -99,7 +99,7 @@ def test_commit_to_indexed_lag_is_recorded():
 def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
     from read_indexer.observability import broker_queues
     from read_indexer.tasks.maintenance import outbox_relay_task
-    from shared import task_names
+    from read_indexer import task_names
     from read_indexer.celery_app import app as celery_app
 
     queue = f"relay-test-{uuid.uuid4().hex[:8]}"  # consumed by no worker
