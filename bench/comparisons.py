@@ -1054,7 +1054,7 @@ def profile_write_path(ctx: Context, requests_per_mode: int = 100) -> dict:
             connections.close_all()
         assert response.status_code == 201, response.content[:300]
         stats = pstats.Stats(profiler).stats
-        interesting = ("record_event", "_create", "execute", "_execute", "commit", "post_create", "authenticate", "save")
+        interesting = ("_create", "execute", "_execute", "commit", "post_create", "authenticate", "save")
         rows = []
         for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.items():
             if name in interesting and ("site-packages" not in filename or name in ("execute", "commit")):

@@ -50,9 +50,7 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     targets = Targets()
     for row in rows:
         try:
-            change = events.parse_event(row.event_type, row.payload)
-            if isinstance(change, events.RowChange):  # a domain event has no document to write
-                route(row.event_type, change, targets, row.id)
+            route(row.event_type, events.parse_event(row.event_type, row.payload), targets, row.id)
         except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
             outbox.dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():
