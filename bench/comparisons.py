@@ -715,7 +715,7 @@ def lag(ctx: Context) -> None:
     from django_redis import get_redis_connection
 
     from bench import cpu, worker_log
-    from read_indexer.operations import lag as pipeline_lag
+    from read_indexer.observability import lag as pipeline_lag
     from shared.indexes import ATTEMPTS, POSTS
 
     s = ctx.scale
@@ -740,7 +740,7 @@ def lag(ctx: Context) -> None:
     if completed.returncode != 0:
         raise RuntimeError(f"bench.lag_probe failed: {completed.stderr[-2000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    # The pipeline's own view (read_indexer.operations.lag): transaction start -> bulk indexed (before refresh).
+    # The pipeline's own view (read_indexer.observability.lag): transaction start -> bulk indexed (before refresh).
     raw = get_redis_connection("default").lrange(pipeline_lag.LAG_SAMPLES_KEY, 0, pipeline_lag.MAX_SAMPLES - 1)
     samples = [tuple(map(float, item.decode().split(":"))) for item in raw]
 
@@ -1054,7 +1054,7 @@ def profile_write_path(ctx: Context, requests_per_mode: int = 100) -> dict:
             connections.close_all()
         assert response.status_code == 201, response.content[:300]
         stats = pstats.Stats(profiler).stats
-        interesting = ("record_event", "_create", "execute", "_execute", "commit", "post_create", "authenticate", "save")
+        interesting = ("_create", "execute", "_execute", "commit", "post_create", "authenticate", "save")
         rows = []
         for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.items():
             if name in interesting and ("site-packages" not in filename or name in ("execute", "commit")):

@@ -77,7 +77,7 @@ def _create_pg_stat_statements(dbname: str) -> None:
 def migrate_and_create_indexes() -> None:
     from django.core.management import call_command
 
-    from read_indexer.lifecycle.index_lifecycle import ensure_all_indexes
+    from read_indexer.lifecycle.ensure import ensure_all_indexes
 
     call_command("migrate", interactive=False, verbosity=0)
     ensure_all_indexes()

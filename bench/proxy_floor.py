@@ -25,9 +25,9 @@ import redis
 from elastic_transport import HttpHeaders, NodeConfig
 
 from search_api.admission import _ADMIT_LUA, _USER_KEY_PREFIX
+from search_api.es_node import PlainHttpNode
 from shared.auth_cache import token_hash, token_key
 from shared.config import load_config
-from shared.es_client import PlainHttpNode
 
 _config = load_config()
 _es = urlsplit(_config.es_url)

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.db import connections
 
-    from read_indexer.lifecycle.index_lifecycle import ensure_all_indexes
+    from read_indexer.lifecycle.ensure import ensure_all_indexes
     from shared.config import load_config
     from write_service.accounts.models import Organisation, User
     from write_service.accounts.services import token_issue

@@ -9,7 +9,7 @@ class ReadIndexerConfig(AppConfig):
     label = "read_indexer"
 
     def ready(self):
-        from read_indexer.operations.metrics import PipelineCollector
+        from read_indexer.operations.pipeline_gauges import PipelineCollector
         from shared.request_metrics import add_scrape_time_collector
 
         add_scrape_time_collector(PipelineCollector())

@@ -1,4 +1,4 @@
-"""The Celery app of read_indexer: queues, reliability settings (shared.celery_config), beat schedule.
+"""The Celery app of read_indexer: queues, reliability settings (read_indexer.celery_config), beat schedule.
 
 Run: celery -A read_indexer.celery_app worker -Q indexing,counters,fanout,maintenance
      celery -A read_indexer.celery_app beat
@@ -14,10 +14,10 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "write_service.settings.base")
 django.setup()
 
-from shared import task_names  # noqa: E402
-from shared.celery_config import celery_conf  # noqa: E402
+from read_indexer import task_names  # noqa: E402
+from read_indexer.celery_config import celery_conf  # noqa: E402
 from shared.config import load_config  # noqa: E402
-from read_indexer.operations import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
+from read_indexer.observability import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
 
 app = Celery("read_indexer")
 config = load_config()
@@ -54,7 +54,7 @@ def _fresh_connections_after_fork(**_kwargs):
 @task_postrun.connect
 def _recycle_connections(**_kwargs):
     # What Django does around each request: drop a connection past CONN_MAX_AGE or one that
-    # failed, and health-check the next use (shared.celery_config keeps the fixup from closing all).
+    # failed, and health-check the next use (read_indexer.celery_config keeps the fixup from closing all).
     from django.db import close_old_connections
 
     close_old_connections()

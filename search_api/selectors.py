@@ -18,9 +18,9 @@ from search_api import derived_metrics, pagination, suggest, visibility
 from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
+from search_api.es_node import search_es_client
 from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
-from shared.es_client import search_es_client
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
 log = structlog.get_logger(__name__)

@@ -1,19 +1,14 @@
-"""The outbox's contracts: captured row changes and typed domain events, undeclared fields rejected.
+"""The outbox's contract: the captured row changes, undeclared fields rejected.
 
-Row changes are written by PostgreSQL triggers, domain events by the write side's service
-functions (write_service.outbox.recorder); read_indexer parses both back with `parse_event`.
-Adding a field is a contract change made here (and, for row changes, in the trigger migration).
+Row changes are written by PostgreSQL triggers (write_service/outbox/migrations/
+0002_capture_triggers.py); read_indexer parses them back with `parse_event`.
+Adding a field is a contract change made here and in the trigger migration.
 """
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
-
-
-class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    event_type: ClassVar[str]
 
 
 class RowChange(BaseModel):
@@ -32,29 +27,6 @@ class RowChange(BaseModel):
     new: dict | None
 
 
-# Domain events: recorded by service functions beside the row change, for what a row change does
-# not say. Nothing in the pipeline consumes them (the captured row changes drive projection and
-# counters); they are the platform's event log for integrations, kept for the outbox retention.
-class AssessmentCutOffChanged(Event):
-    """Every qualified verdict on the assessment's leaderboard was re-decided."""
-
-    event_type: ClassVar[str] = "assessment.cut_off_changed"
-    assessment_id: int
-    organisation_id: int
-    old_cut_off: str
-    new_cut_off: str
-
-
-class AttemptSubmitted(Event):
-    """A candidate finished an attempt: their result exists."""
-
-    event_type: ClassVar[str] = "attempt.submitted"
-    attempt_id: int
-    assessment_id: int
-    candidate_id: int
-
-
-DOMAIN_EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in (AssessmentCutOffChanged, AttemptSubmitted)}
 ROW_CHANGE_TYPES = (RowChange.ROW_CHANGED, RowChange.ROW_FANOUT)
 
 
@@ -62,12 +34,8 @@ class UnknownEventType(ValueError):
     pass
 
 
-def parse_event(event_type: str, payload: dict) -> Event | RowChange:
+def parse_event(event_type: str, payload: dict) -> RowChange:
     """Validates a stored payload against its contract; raises on unknown types or fields."""
-    if event_type in ROW_CHANGE_TYPES:
-        return RowChange.model_validate(payload)
-    try:
-        cls = DOMAIN_EVENT_TYPES[event_type]
-    except KeyError:
-        raise UnknownEventType(f"unknown event type {event_type!r}") from None
-    return cls.model_validate(payload)
+    if event_type not in ROW_CHANGE_TYPES:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    return RowChange.model_validate(payload)

@@ -3,7 +3,7 @@
 Same names and labels in write_service and search_api (`service` tells them apart), so one
 dashboard shows both. Multiprocess mode under Gunicorn: each worker writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR and `process_samples()` sums them; gunicorn's child_exit
-(shared/gunicorn_common.py) retires dead workers. Without the variable (runserver, in-process
+(write_service/gunicorn.conf.py) retires dead workers. Without the variable (runserver, in-process
 tests), the process's own default registry is served.
 """
 from __future__ import annotations

@@ -68,7 +68,7 @@ def django_db_setup(django_db_blocker):
     with django_db_blocker.unblock():
         _ensure_database()
         call_command("migrate", interactive=False, verbosity=0)
-        from read_indexer.lifecycle.index_lifecycle import ensure_all_indexes
+        from read_indexer.lifecycle.ensure import ensure_all_indexes
 
         ensure_all_indexes()
 
@@ -101,7 +101,7 @@ def wait_for_workers(timeout: float = 60) -> None:
     """A worker process is not a consuming worker yet: ping every queue and wait for the pongs."""
     import redis as redis_lib
 
-    from shared import task_names
+    from read_indexer import task_names
     from shared.config import load_config
     from tests.helpers import wait_until
     from read_indexer.celery_app import app as celery_app

@@ -24,7 +24,7 @@ import structlog
 
 from read_indexer.capture import counters_flag
 from read_indexer.celery_app import app
-from shared import task_names
+from read_indexer import task_names
 from shared.config import load_config
 from write_service.read_model import outbox
 

@@ -5,7 +5,7 @@ claims changes), so a change committed after the claim schedules the next flush.
 elsewhere (beat, the relay, a full batch) leave it alone: if any task could clear it, each would
 start one more self-renewing chain, and the flush rate would grow all day. A flag whose task was
 lost expires, and beat flushes regularly too.
-May touch: one Redis key (shared.task_names.COUNTERS_SCHEDULED_KEY).
+May touch: one Redis key (read_indexer.task_names.COUNTERS_SCHEDULED_KEY).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import uuid
 
 from django_redis import get_redis_connection
 
-from shared import task_names
+from read_indexer import task_names
 
 _DELETE_IF_OURS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

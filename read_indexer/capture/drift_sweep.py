@@ -6,7 +6,7 @@ One pass:
      newest first, at most `limit` (a range scan of the index on indexed_at), reduced to distinct
      (table, id) of the tables with an index of their own (PROJECTIONS; rows other documents only
      show, a user's name, are left to the fan-out and `verify`);
-  2. per index, verification.compare_ids: the database's projection against a realtime mget;
+  2. per index, projection.drift.compare_ids: the database's projection against a realtime mget;
   3. drift is not yet drift while the row has a pending change of its own (its re-projection is on
      its way), nor in attempts and posts while a fan-out is pending (it is rewriting them); the rest is re-checked once after `settle` seconds, like `verify` does;
   4. what is still missing or stale is re-projected (documents.project_and_index: versioned, every
@@ -15,7 +15,7 @@ One pass:
      (`verify`, `reindex`) and never touched.
 The window spans several beat periods, so a pass skipped under a backlog (its message expires)
 leaves no change unchecked while the window holds fewer than `limit` changes. Every repair and every unrepaired document is logged and counted
-(read_indexer.operations.metrics: pipeline_drift_repaired_total, pipeline_drift_unrepaired_total); the last
+(read_indexer.observability.metrics: pipeline_drift_repaired_total, pipeline_drift_unrepaired_total); the last
 pass's summary is kept in Redis for pipeline_status.
 May touch: PostgreSQL (read), the indexes (read; versioned writes of drifted documents), one Redis key.
 """
@@ -29,8 +29,8 @@ import structlog
 from django_redis import get_redis_connection
 
 from read_indexer.projection import documents
-from read_indexer.operations.metrics import DRIFT_REPAIRED, DRIFT_UNREPAIRED
-from read_indexer.operations.verification import Drift, compare_ids
+from read_indexer.observability.metrics import DRIFT_REPAIRED, DRIFT_UNREPAIRED
+from read_indexer.projection.drift import Drift, compare_ids
 from write_service.read_model import outbox
 from write_service.read_model.projections import PROJECTIONS
 

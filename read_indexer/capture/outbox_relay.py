@@ -11,8 +11,8 @@ from datetime import timedelta
 import structlog
 from django.utils import timezone
 
-from read_indexer.operations import broker_queues
-from shared import task_names
+from read_indexer.observability import broker_queues
+from read_indexer import task_names
 from write_service.read_model import outbox
 
 log = structlog.get_logger(__name__)

@@ -30,9 +30,9 @@ import structlog
 from django.db import DatabaseError
 from tqdm import tqdm
 
+from read_indexer.errors import OperatorError, describe_failure
 from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint, replica_reads
 from read_indexer.lifecycle.bulk_load import bulk_load, count_rows
-from read_indexer.operations.operator_cli import OperatorError, describe_failure
 from write_service.read_model.projections import PROJECTIONS
 from read_indexer.lifecycle.rebuild_checkpoint import LOADED, LOADING, SWAPPED, Checkpoint
 from read_indexer.lifecycle.rebuild_lock import ReindexLock, reindex_lock, reindex_running

@@ -16,7 +16,7 @@ import psycopg2
 import structlog
 from django.db import connections
 
-from read_indexer.operations.operator_cli import OperatorError
+from read_indexer.errors import OperatorError
 from shared.config import load_config
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import structlog
 
-from read_indexer.operations.operator_cli import OperatorError
+from read_indexer.errors import OperatorError
 from write_service.read_model import outbox
 
 log = structlog.get_logger(__name__)

@@ -16,17 +16,17 @@ from collections.abc import Callable
 import orjson
 from django.db import connections
 
-from read_indexer.operations import broker_queues, lag
+from read_indexer.observability import broker_queues, lag
 
 from read_indexer.capture import drift_sweep
 
 from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
-from read_indexer.operations.operator_cli import describe_failure
+from read_indexer.errors import describe_failure
 from read_indexer.lifecycle.rebuild_lock import reindex_running
-from shared.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
+from read_indexer.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
-from shared.task_names import ALL_QUEUES
+from read_indexer.task_names import ALL_QUEUES
 from write_service.read_model import outbox as change_log
 
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck

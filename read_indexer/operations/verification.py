@@ -11,68 +11,34 @@ it, and only a reindex can fix it); a document without a row = orphan, unless it
 (a row deleted for good). A lower version with equal content is not drift: an attempt's version
 includes its assessment's, which moves without re-projecting it.
 Writes still in flight look like drift for a moment, so drifted ids are re-checked once after
-`settle` seconds with a full comparison of their sources (compare_ids), and only what is still
+`settle` seconds with a full comparison of their sources (projection/drift.py), and only what is still
 wrong is reported.
 May touch: PostgreSQL (read), the index behind one alias (read; repair: versioned writes through
 documents.project_and_index, and deletes of orphans guarded by their seq_no).
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from queue import Full, Queue
 from threading import Event, Thread
 
-import orjson
 import structlog
 from django.db import DatabaseError, connections
 from elasticsearch import helpers
 from tqdm import tqdm
 
-from read_indexer.projection import documents
-
+from read_indexer.errors import OperatorError
 from read_indexer.lifecycle import replica_reads
 from read_indexer.lifecycle.bulk_load import count_rows
-from read_indexer.operations.operator_cli import OperatorError
-from write_service.read_model.projections import HARD_DELETED_VERSION, PROJECTIONS
+from read_indexer.projection import documents
+from read_indexer.projection.drift import Drift, compare_ids
 from shared.es_client import get_es_client
+from write_service.read_model.projections import PROJECTIONS
 
 log = structlog.get_logger(__name__)
 PIT_KEEP_ALIVE = "2m"
-
-
-def document_hash(source: dict) -> str:
-    """Content hash of a document, independent of key order (both sides are plain JSON values)."""
-    return hashlib.blake2b(orjson.dumps(source, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
-
-
-@dataclass
-class Drift:
-    missing: list[int] = field(default_factory=list)
-    stale: list[int] = field(default_factory=list)
-    ahead: list[int] = field(default_factory=list)  # stale, with a newer version than the database's
-    orphan: list[str] = field(default_factory=list)  # document ids (a non-numeric id is an orphan too)
-
-    def add(self, other: Drift) -> None:
-        self.missing += other.missing
-        self.stale += other.stale
-        self.ahead += other.ahead
-        self.orphan += other.orphan
-
-    @property
-    def total(self) -> int:
-        return len(self.missing) + len(self.stale) + len(self.ahead) + len(self.orphan)
-
-    def row_ids(self) -> list[int]:
-        return sorted({*self.missing, *self.stale, *self.ahead, *(int(i) for i in self.orphan if i.isdigit())})
-
-    def counts(self) -> dict[str, int]:
-        return {kind: len(ids) for kind, ids in self.as_dict().items()}
-
-    def as_dict(self) -> dict:
-        return {"missing": self.missing, "stale": self.stale, "ahead": self.ahead, "orphan": self.orphan}
 
 
 @dataclass
@@ -105,34 +71,6 @@ class IndexVerification:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def compare_ids(index_name: str, alias: str, ids: list[int]) -> Drift:
-    """Drift among these ids, comparing the database's projection with the documents (realtime mget)."""
-    drift = Drift()
-    if not ids:
-        return drift
-    projected = {doc.id: doc for doc in PROJECTIONS[index_name].project(ids)}
-    response = get_es_client().mget(index=alias, ids=[str(i) for i in ids], realtime=True)
-    for item in response["docs"]:
-        if "error" in item:
-            raise OperatorError(f"Elasticsearch could not read document {item['_id']} of {alias}: {item['error']}.")
-        doc_id, found = int(item["_id"]), item.get("found", False)
-        row = projected[doc_id]
-        if row.version == HARD_DELETED_VERSION:  # no row: only a tombstone may stand for it
-            if found and not item["_source"].get("deleted"):
-                drift.orphan.append(str(doc_id))
-        elif not found:
-            drift.missing.append(doc_id)
-        elif item["_version"] > row.version:
-            drift.ahead.append(doc_id)
-        elif document_hash(item["_source"]) != document_hash(row.source):
-            # Content only: a version sums rows the document shows only in part (an attempt's sum
-            # includes its assessment's version, which every counter batch and cut-off change moves
-            # without re-projecting the attempt), so a lower version with equal content is current,
-            # and the next write of that row still wins.
-            drift.stale.append(doc_id)
-    return drift
 
 
 @dataclass(frozen=True)

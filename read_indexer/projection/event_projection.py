@@ -13,7 +13,7 @@ from django.db import OperationalError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from read_indexer.operations import lag
+from read_indexer.observability import lag
 from read_indexer.projection.documents import project_and_index
 from shared import events
 from write_service.read_model import outbox
@@ -50,9 +50,7 @@ def project_events(event_ids: list[int], *, also_pending: int = 0) -> Targets:
     targets = Targets()
     for row in rows:
         try:
-            change = events.parse_event(row.event_type, row.payload)
-            if isinstance(change, events.RowChange):  # a domain event has no document to write
-                route(row.event_type, change, targets, row.id)
+            route(row.event_type, events.parse_event(row.event_type, row.payload), targets, row.id)
         except (ValueError, events.UnknownEventType) as exc:  # a contract bug: retrying cannot help
             outbox.dead_letter(row, "indexing", f"invalid event: {exc}")
     for index_name, ids in targets.ids.items():

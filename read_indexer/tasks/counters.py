@@ -5,7 +5,7 @@ from celery import shared_task
 
 from read_indexer.capture import counters_flag
 from read_indexer.tasks.retry_policy import RETRYING
-from shared import task_names
+from read_indexer import task_names
 from write_service.read_model import counters
 
 

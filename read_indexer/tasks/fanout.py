@@ -5,7 +5,7 @@ from celery import shared_task
 
 from read_indexer.projection import event_projection, fanout
 from read_indexer.tasks.retry_policy import RETRYING
-from shared import task_names
+from read_indexer import task_names
 
 
 @shared_task(name=task_names.FAN_OUT, bind=True, **RETRYING)

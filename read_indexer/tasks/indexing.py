@@ -6,7 +6,7 @@ from celery import shared_task
 from read_indexer.projection import event_projection
 from read_indexer.tasks.fanout import fan_out_task
 from read_indexer.tasks.retry_policy import RETRYING
-from shared import task_names
+from read_indexer import task_names
 
 
 @shared_task(name=task_names.PROJECT_EVENTS, bind=True, **RETRYING)

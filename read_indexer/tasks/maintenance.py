@@ -14,7 +14,7 @@ from django_redis import get_redis_connection
 from read_indexer.capture import drift_sweep, outbox_relay
 from read_indexer.tasks.counters import apply_counters_task
 from read_indexer.tasks.indexing import project_events_task
-from shared import task_names
+from read_indexer import task_names
 from write_service.read_model import counters
 
 log = structlog.get_logger(__name__)

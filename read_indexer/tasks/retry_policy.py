@@ -1,5 +1,5 @@
 """The retry policy of the tasks that write documents or counters."""
-from shared.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
+from read_indexer.celery_config import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 RETRYING = {
     "autoretry_for": (Exception,), "max_retries": MAX_RETRIES, "retry_backoff": 1,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared import config as shared_config
-from shared.task_names import ALL_QUEUES
+from read_indexer.task_names import ALL_QUEUES
 from tests.deployment.compose_file import (
     COMPOSE_DIR,
     COMPOSE_FILE,

@@ -1,5 +1,5 @@
 """A Celery worker serves its pool processes' task metrics on CELERY_METRICS_BIND, as each worker
-container of compose/ does (read_indexer/operations/metrics.py): a real worker, its own multiprocess
+container of compose/ does (read_indexer/observability/metrics.py): a real worker, its own multiprocess
 directory, a private queue (so no other worker of this namespace takes the probe tasks).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import task_names
+from read_indexer import task_names
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 from read_indexer.celery_app import app as celery_app

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from read_indexer.operations import lag
+from read_indexer.observability import lag
 from tests.conftest import PIPELINE_PROCESSES, ROOT
 from tests.faults.conftest import SOAK, start_load
 from tests.helpers import make_tenant

@@ -22,7 +22,7 @@ from django.db import connections
 
 from read_indexer.operations import pipeline_status
 from read_indexer.projection.documents import project_and_index
-from shared.task_names import QUEUE_MAINTENANCE
+from read_indexer.task_names import QUEUE_MAINTENANCE
 from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create
 from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
@@ -200,7 +200,7 @@ def held_by_live_workers() -> dict[str, int]:
     them: a message of a killed worker (the fault tests SIGKILL workers) is in no live worker's
     lists, so it does not keep the pipeline "busy" for three minutes after the kill.
     """
-    from read_indexer.operations.broker_queues import broker
+    from read_indexer.observability.broker_queues import broker
     from read_indexer.celery_app import app as celery_app
 
     live: set[str] = set()
@@ -245,7 +245,7 @@ def wait_for_idle_pipeline(timeout: float = 90) -> None:
 def beat_stopped() -> Iterator[None]:
     """No periodic sweep while it lasts: the drift sweep (every 30 s) would heal injected drift
     before the command under test looks at it."""
-    from read_indexer.operations.broker_queues import depth
+    from read_indexer.observability.broker_queues import depth
     from tests.conftest import apps
     from tests.helpers import wait_until
 

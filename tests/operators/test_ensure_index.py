@@ -7,7 +7,8 @@ import dataclasses
 
 from elasticsearch import helpers
 
-from read_indexer.lifecycle.index_lifecycle import alias_target, create_physical_index, ensure_index
+from read_indexer.lifecycle.ensure import ensure_index
+from read_indexer.lifecycle.index_lifecycle import alias_target, create_physical_index
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from read_indexer.lifecycle.index_lifecycle import alias_target
 from shared.indexes import ALL_INDEXES
-from shared.task_names import ALL_QUEUES
+from read_indexer.task_names import ALL_QUEUES
 from tests.operators.support import json_output, manage, wait_for_idle_pipeline
 
 

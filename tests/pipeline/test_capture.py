@@ -74,7 +74,7 @@ def _document_current(index: str, projected: ProjectedDocument) -> bool:
 
     A live attempt document's version may be lower with the same content: it sums the versions of
     the attempt, its candidate and its assessment, and a counters batch moves the assessment's
-    without re-projecting its attempts (read_indexer/operations/verification.py: such a document is current).
+    without re-projecting its attempts (read_indexer/projection/drift.py: such a document is current).
     """
     found = _es_document(index, projected.id)
     if found is None or found[0] != projected.source:

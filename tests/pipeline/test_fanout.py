@@ -10,11 +10,12 @@ from decimal import Decimal
 import psycopg2
 from django.conf import settings
 
-from read_indexer.operations import broker_queues, pipeline_status
+from read_indexer.observability import broker_queues
+from read_indexer.operations import pipeline_status
 
 from read_indexer.projection import fanout
 from write_service.read_model.projections import PROJECTIONS
-from shared import task_names
+from read_indexer import task_names
 from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
 from write_service.outbox.models import OutboxEvent
 from tests.conftest import apps

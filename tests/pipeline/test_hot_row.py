@@ -17,7 +17,7 @@ from django.db import connections
 from django_redis import get_redis_connection
 
 from read_indexer.tasks.counters import apply_counters_task
-from shared import task_names
+from read_indexer import task_names
 
 from write_service.discussions.models import Comment, Post
 from write_service.discussions.services import comment_create, post_create

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from write_service.read_model import counters
 
-from read_indexer.operations import lag
+from read_indexer.observability import lag
 
 from read_indexer.capture import outbox_relay
 from read_indexer.projection.event_projection import project_events
@@ -97,9 +97,9 @@ def test_commit_to_indexed_lag_is_recorded():
 
 
 def test_the_relay_defers_while_the_indexing_queue_is_backed_up(monkeypatch):
-    from read_indexer.operations import broker_queues
+    from read_indexer.observability import broker_queues
     from read_indexer.tasks.maintenance import outbox_relay_task
-    from shared import task_names
+    from read_indexer import task_names
     from read_indexer.celery_app import app as celery_app
 
     queue = f"relay-test-{uuid.uuid4().hex[:8]}"  # consumed by no worker

@@ -1,4 +1,4 @@
-"""The search API's Elasticsearch node (shared.es_client.PlainHttpNode) against the real node:
+"""The search API's Elasticsearch node (search_api/es_node.py: PlainHttpNode) against the real node:
 keep-alive reuse, chunked and HEAD responses, a connection closed under it, an unreachable node."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from elastic_transport import ConnectionError as EsConnectionError
 from elasticsearch import Elasticsearch
 
+from search_api.es_node import PlainHttpNode, search_es_client
 from shared.config import load_config
-from shared.es_client import PlainHttpNode, search_es_client
 from shared.indexes import ATTEMPTS
 
 

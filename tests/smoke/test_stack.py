@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.utils import InternalError, ProgrammingError
 
-from shared import task_names
+from read_indexer import task_names
 from shared.config import load_config
 from shared.es_client import get_es_client
 from tests.helpers import wait_until

@@ -1,8 +1,7 @@
 """Exact SQL per write endpoint: a change in any count is a visible, reviewed change.
 
 Warm caches (token and user in Redis) mean authentication itself adds no query. Row changes cost
-no statement of their own: the capture triggers write the outbox row inside the row's statement;
-only the two domain events (cut-off changed, attempt submitted) are an INSERT of the service.
+no statement of their own: the capture triggers write the outbox row inside the row's statement.
 """
 from __future__ import annotations
 
@@ -31,8 +30,8 @@ def test_assessment_create_with_idempotency_key_queries(api, tenant):
 
 
 def test_assessment_update_queries(api, tenant, published):
-    # BEGIN, SELECT ... FOR UPDATE, UPDATE, INSERT of the cut-off-changed domain event, COMMIT.
-    with assert_num_queries(5):
+    # BEGIN, SELECT ... FOR UPDATE, UPDATE (its trigger records the change), COMMIT.
+    with assert_num_queries(4):
         assert api.patch(f"/api/v1/assessments/{published}", {"cut_off": "55"}, token=tenant.staff_token).status_code == 200
 
 
@@ -45,7 +44,7 @@ def test_attempt_start_and_submit_queries(api, tenant, published):
     with assert_num_queries(4):  # BEGIN, SELECT assessment, INSERT attempt, COMMIT
         response = api.post(f"/api/v1/assessments/{published}/attempts", {}, token=tenant.candidate_tokens[0])
     assert response.status_code == 201
-    with assert_num_queries(5):  # BEGIN, SELECT FOR UPDATE (joined assessment), UPDATE, domain event, COMMIT
+    with assert_num_queries(4):  # BEGIN, SELECT FOR UPDATE (joined assessment), UPDATE, COMMIT
         assert api.post(f"/api/v1/attempts/{response.json()['id']}/submit", {"score": "5"}, token=tenant.candidate_tokens[0]).status_code == 200
 
 

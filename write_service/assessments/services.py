@@ -1,4 +1,5 @@
-"""Write use-cases of assessments and attempts. Each records its event in the same transaction."""
+"""Write use-cases of assessments and attempts. Each row they change is captured into the outbox in
+the same transaction by its table's triggers (write_service/outbox/migrations/0002_capture_triggers.py)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,10 +7,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shared import events
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, AssessmentStatus, Attempt, AttemptStatus
-from write_service.outbox.recorder import record_event
 from write_service.platform.errors import Conflict, Forbidden, NotFound, ServiceValidationError
 
 EDITABLE_FIELDS = ("title", "description", "tags", "difficulty", "status", "cut_off", "max_score", "duration_minutes")
@@ -66,16 +65,10 @@ def assessment_update(*, actor: User, assessment_id: int, changes: dict) -> Asse
     changed = sorted(field for field, value in changes.items() if getattr(assessment, field) != value)
     if not changed:
         return assessment
-    old_cut_off = assessment.cut_off
     for field in changed:
         setattr(assessment, field, changes[field])
     _check_scores(assessment.cut_off, assessment.max_score)
     assessment.save(update_fields=[*changed, "updated_at"])
-    if "cut_off" in changed:
-        record_event(events.AssessmentCutOffChanged(
-            assessment_id=assessment.pk, organisation_id=assessment.organisation_id,
-            old_cut_off=str(old_cut_off), new_cut_off=str(assessment.cut_off),
-        ))
     return assessment
 
 
@@ -120,7 +113,4 @@ def attempt_submit(*, actor: User, attempt_id: int, score: Decimal) -> Attempt:
     attempt.submitted_at = timezone.now()
     attempt.status = AttemptStatus.SUBMITTED
     attempt.save(update_fields=["score", "submitted_at", "status"])
-    record_event(events.AttemptSubmitted(
-        attempt_id=attempt.pk, assessment_id=attempt.assessment_id, candidate_id=actor.pk,
-    ))
     return attempt

@@ -3,7 +3,7 @@
 Multiprocess mode under Gunicorn: every worker process writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR (stack/apps.sh sets it per namespace, compose/ mounts a tmpfs), the
 `/metrics` view sums them (MultiProcessCollector), and Gunicorn's child_exit hook
-(shared/gunicorn_common.py) retires dead workers. Without the variable (runserver, in-process
+(write_service/gunicorn.conf.py) retires dead workers. Without the variable (runserver, in-process
 tests) the process's own default registry is served.
 
 Natively every process of a namespace (both Gunicorns, the Celery workers) shares one directory,

@@ -5,7 +5,8 @@ Thin: read_indexer.operations.dead_letters does the work. Ids are outbox event i
 import orjson
 
 from read_indexer.operations import dead_letters
-from read_indexer.operations.operator_cli import OperatorCommand, OperatorError
+from read_indexer.errors import OperatorError
+from read_indexer.operations.operator_cli import OperatorCommand
 
 
 class Command(OperatorCommand):

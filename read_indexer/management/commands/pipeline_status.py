@@ -6,7 +6,8 @@ Thin: read_indexer.operations.pipeline_status collects and renders. Exit 0 = hea
 import orjson
 
 from read_indexer.operations import pipeline_status
-from read_indexer.operations.operator_cli import OperatorError, OperatorCommand, ProblemFound
+from read_indexer.errors import OperatorError
+from read_indexer.operations.operator_cli import OperatorCommand, ProblemFound
 
 
 class Command(OperatorCommand):

@@ -3,7 +3,8 @@
 Thin: options in, read_indexer.lifecycle.rebuild out. See the README, "Operations".
 """
 from read_indexer.lifecycle import rebuild
-from read_indexer.operations.operator_cli import OperatorCommand, OperatorError, index_names
+from read_indexer.errors import OperatorError
+from read_indexer.operations.operator_cli import OperatorCommand, index_names
 
 
 def _positive(value: str) -> int:

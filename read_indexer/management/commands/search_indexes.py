@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from elasticsearch import ConnectionError as ESConnectionError
 
-from read_indexer.lifecycle import index_lifecycle
+from read_indexer.lifecycle import ensure, index_lifecycle
 from shared.indexes import ALL_INDEXES
 
 
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         try:
             if action == "ensure":
-                for name, physical in index_lifecycle.ensure_all_indexes().items():
+                for name, physical in ensure.ensure_all_indexes().items():
                     self.stdout.write(f"{ALL_INDEXES[name].alias} -> {physical}")
             else:
                 for definition in ALL_INDEXES.values():

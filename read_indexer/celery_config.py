@@ -10,7 +10,7 @@ from __future__ import annotations
 from kombu import Queue
 
 from shared.config import Config
-from shared.task_names import ALL_QUEUES, TASK_QUEUES
+from read_indexer.task_names import ALL_QUEUES, TASK_QUEUES
 
 TASK_SOFT_TIME_LIMIT = 100
 TASK_TIME_LIMIT = 120

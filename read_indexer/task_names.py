@@ -1,4 +1,5 @@
-"""Celery task names and queues: the contract between whoever sends a task and read_indexer workers."""
+"""Celery task names and queues of read_indexer: the contract between its senders (the change
+listener, the relays, beat) and its workers."""
 
 PROJECT_EVENTS = "read_indexer.project_events_task"
 APPLY_COUNTERS = "read_indexer.apply_counters_task"
