@@ -7,6 +7,7 @@ The writer keeps a ledger of every acknowledged write (posts, and comments per p
 records every response with its time, so errors can be split into inside / outside a fault window.
 Both write their JSON file on exit (SIGTERM included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,12 @@ def writer(base: str, token: str, seconds: float, rate: float, out: str) -> None
             started = time.time()
             try:
                 if step % 4 == 1 or not ledger["posts"]:
-                    r = session.post(f"{base}/api/v1/posts", json={"title": f"fault load {step}", "body": "ledger"},
-                                     headers={"Idempotency-Key": f"w-{started}-{step}"}, timeout=10)
+                    r = session.post(
+                        f"{base}/api/v1/posts",
+                        json={"title": f"fault load {step}", "body": "ledger"},
+                        headers={"Idempotency-Key": f"w-{started}-{step}"},
+                        timeout=10,
+                    )
                     if r.status_code == 201:
                         ledger["posts"].append(r.json()["id"])
                         ledger["comments"][str(r.json()["id"])] = 0
@@ -66,8 +71,11 @@ def reader(base: str, token: str, seconds: float, rate: float, out: str) -> None
     session.headers.update({"Authorization": f"Token {token}"})
     record = {"responses": []}
     deadline = time.time() + seconds
-    paths = ["/search/v1/posts?page_size=10", "/search/v1/assessments?page_size=10&ordering=-created_at",
-             "/search/v1/posts?q=load&page_size=5"]
+    paths = [
+        "/search/v1/posts?page_size=10",
+        "/search/v1/assessments?page_size=10&ordering=-created_at",
+        "/search/v1/posts?q=load&page_size=5",
+    ]
     i = 0
     try:
         while time.time() < deadline:
