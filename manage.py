@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line entry point for write_service (run from the repository root)."""
+
 import os
 import sys
 

@@ -5,6 +5,7 @@ DB_VIA_PGBOUNCER: 0 through pgBouncer, 60 direct): direct connections opened per
 (DB_VIA_PGBOUNCER=false, BENCH_CONN_MAX_AGE=0: what pgBouncer saves us), and persistent client
 connections to pgBouncer (DB_VIA_PGBOUNCER=true, BENCH_CONN_MAX_AGE=60).
 """
+
 import os
 
 from write_service.settings.base import *  # noqa: F401,F403

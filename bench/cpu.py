@@ -5,12 +5,18 @@ Our processes are counted by process group (each is started in its own session);
 servers by command name, so their figures include other engineers' work on the same machine
 (machine_busy is the whole machine, for scale).
 """
+
 from __future__ import annotations
 
 import os
 
-SERVERS = {"postgres": "postgresql", "java": "elasticsearch", "redis-server": "redis", "pgbouncer": "pgbouncer",
-           "wrk": "load generator (wrk)"}
+SERVERS = {
+    "postgres": "postgresql",
+    "java": "elasticsearch",
+    "redis-server": "redis",
+    "pgbouncer": "pgbouncer",
+    "wrk": "load generator (wrk)",
+}
 TICKS = os.sysconf("SC_CLK_TCK")
 STACK_HOME = os.environ.get("STACK_HOME", "/var/lib/cqrs-stack")
 
@@ -48,13 +54,16 @@ def snapshot(groups: dict[str, int]) -> dict[str, float]:
                 raw = f.read()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1:raw.rindex(")")]
-        rest = raw[raw.rindex(")") + 2:].split()
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
         ppid, pgrp, utime, stime = int(rest[1]), int(rest[2]), int(rest[11]), int(rest[12])
         # Children that exited are folded into their parent's cutime/cstime: count those too.
         cutime, cstime = int(rest[13]), int(rest[14])
-        name = by_group.get(pgrp) or (postmasters.get(int(entry)) or postmasters.get(ppid) if comm == "postgres" else None) \
+        name = (
+            by_group.get(pgrp)
+            or (postmasters.get(int(entry)) or postmasters.get(ppid) if comm == "postgres" else None)
             or SERVERS.get(comm)
+        )
         if name:
             totals[name] = totals.get(name, 0.0) + (utime + stime + cutime + cstime) / TICKS
     busy, total = _machine_busy()
@@ -67,11 +76,14 @@ def delta(before: dict[str, float], after: dict[str, float], requests: int | Non
     """CPU seconds per component between two snapshots (and ms per request when given)."""
     seconds = {k: round(after[k] - before.get(k, 0.0), 3) for k in after if k not in ("machine_total",)}
     wall_cpu = after["machine_total"] - before["machine_total"]
-    out = {"cpu_seconds": {k: v for k, v in sorted(seconds.items(), key=lambda kv: -kv[1]) if v > 0.005},
-           "machine_busy_share": round(seconds["machine_busy"] / wall_cpu, 3) if wall_cpu else None}
+    out = {
+        "cpu_seconds": {k: v for k, v in sorted(seconds.items(), key=lambda kv: -kv[1]) if v > 0.005},
+        "machine_busy_share": round(seconds["machine_busy"] / wall_cpu, 3) if wall_cpu else None,
+    }
     if requests:
-        out["cpu_ms_per_request"] = {k: round(v * 1000 / requests, 2) for k, v in out["cpu_seconds"].items()
-                                     if k != "machine_busy"}
+        out["cpu_ms_per_request"] = {
+            k: round(v * 1000 / requests, 2) for k, v in out["cpu_seconds"].items() if k != "machine_busy"
+        }
     return out
 
 
@@ -95,7 +107,7 @@ class Sampler:
             self.samples.append((time.time(), snapshot(self.groups)))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 

@@ -6,6 +6,7 @@ named bench_*, and Redis databases 12 and 13 (flushed).
 pg_stat_statements is read, never reset (its counters are cluster-wide and other engineers' runs
 use them): figures are differences between two snapshots, filtered to our database.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,10 +29,14 @@ from shared.es_client import get_es_client
 def primary_connection(dbname: str | None = None, *, replica: bool = False):
     """A direct psycopg2 connection to the primary (not pgBouncer: COPY and DDL), or the replica."""
     config = load_config()
-    conn = psycopg2.connect(host=config.pg_replica_host if replica else config.pg_host,
-                            port=config.pg_replica_port if replica else config.pg_port, user=config.pg_user,
-                            password=config.pg_password, dbname=dbname or config.pg_db,
-                            application_name="bench")
+    conn = psycopg2.connect(
+        host=config.pg_replica_host if replica else config.pg_host,
+        port=config.pg_replica_port if replica else config.pg_port,
+        user=config.pg_user,
+        password=config.pg_password,
+        dbname=dbname or config.pg_db,
+        application_name="bench",
+    )
     return conn
 
 
@@ -40,8 +45,9 @@ def reset_namespace() -> None:
 
     connections.close_all()
     config = load_config()
-    assert config.pg_db == namespace.ENV["PG_DB"] and config.es_index_prefix == namespace.ENV["ES_INDEX_PREFIX"], \
+    assert config.pg_db == namespace.ENV["PG_DB"] and config.es_index_prefix == namespace.ENV["ES_INDEX_PREFIX"], (
         "refusing to reset: the process is not in the bench namespace"
+    )
     wipe_namespace(config)
     _create_pg_stat_statements(config.pg_db)
 
@@ -68,9 +74,25 @@ def _create_pg_stat_statements(dbname: str) -> None:
     if os.geteuid() != 0 or not namespace.PG_SOCKET_DIR.exists():
         return
     subprocess.run(
-        ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-h", str(namespace.PG_SOCKET_DIR),
-         "-p", str(load_config().pg_port), "-d", dbname, "-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"],
-        check=False, capture_output=True,
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            str(namespace.PG_SOCKET_DIR),
+            "-p",
+            str(load_config().pg_port),
+            "-d",
+            dbname,
+            "-c",
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+        ],
+        check=False,
+        capture_output=True,
     )
 
 
@@ -100,8 +122,11 @@ def capture_state() -> dict[str, dict[str, str]]:
     conn = primary_connection()
     try:
         with conn.cursor() as cursor:
-            cursor.execute("""SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-                              WHERE NOT t.tgisinternal AND c.relname = ANY(%s) ORDER BY 1, 2""", [list(captured_tables())])
+            cursor.execute(
+                """SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                              WHERE NOT t.tgisinternal AND c.relname = ANY(%s) ORDER BY 1, 2""",
+                [list(captured_tables())],
+            )
             state: dict[str, dict[str, str]] = {}
             for table, trigger, enabled in cursor.fetchall():
                 state.setdefault(table, {})[trigger] = enabled if isinstance(enabled, str) else enabled.decode()
@@ -138,7 +163,7 @@ def set_capture(enabled: bool, *, attempts: int = 12) -> dict:
             break
         except psycopg2.errors.LockNotAvailable as exc:
             conn.rollback()
-            last_error = exc
+            last_error = f"attempt {attempt}: {exc}"
         finally:
             conn.close()
     else:
@@ -149,8 +174,13 @@ def set_capture(enabled: bool, *, attempts: int = 12) -> dict:
     missing = [t for t in tables if not state.get(t)]
     if wrong or missing:
         raise RuntimeError(f"capture triggers not {action}D: wrong {wrong}, tables without triggers {missing}")
-    return {"enabled": enabled, "tables": list(tables), "triggers": sum(len(v) for v in state.values()),
-            "attempts": attempt, "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "enabled": enabled,
+        "tables": list(tables),
+        "triggers": sum(len(v) for v in state.values()),
+        "attempts": attempt,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 @contextmanager
@@ -212,8 +242,7 @@ def statements_snapshot(*, replica: bool = False) -> dict[int, StatementStats]:
         conn.close()
 
 
-def statements_delta(before: dict[int, StatementStats], after: dict[int, StatementStats],
-                     top: int = 8) -> list[dict]:
+def statements_delta(before: dict[int, StatementStats], after: dict[int, StatementStats], top: int = 8) -> list[dict]:
     """What ran between two snapshots, most total time first (query text shortened)."""
     rows = []
     for queryid, stats in after.items():
@@ -222,10 +251,15 @@ def statements_delta(before: dict[int, StatementStats], after: dict[int, Stateme
         if calls <= 0:
             continue
         total = stats.total_ms - (previous.total_ms if previous else 0.0)
-        rows.append({
-            "query": " ".join(stats.query.split())[:300], "calls": calls, "total_ms": round(total, 1),
-            "mean_ms": round(total / calls, 3), "rows": stats.rows - (previous.rows if previous else 0),
-        })
+        rows.append(
+            {
+                "query": " ".join(stats.query.split())[:300],
+                "calls": calls,
+                "total_ms": round(total, 1),
+                "mean_ms": round(total / calls, 3),
+                "rows": stats.rows - (previous.rows if previous else 0),
+            }
+        )
     rows.sort(key=lambda r: r["total_ms"], reverse=True)
     return rows[:top]
 

@@ -14,6 +14,7 @@ Input (stdin, JSON): {"scenarios": [{"name", "path", "token"}], "profile": {"pat
 Output (stdout, last line, JSON): {"requests": {name: [{"method", "path", "content_type", "accept", "body"}, ...]},
 "query_body": {name: the page search's query body}, "profile": {...}}
 """
+
 from __future__ import annotations
 
 import cProfile
@@ -49,8 +50,15 @@ def capture(path: str, token: str) -> tuple[list[dict], dict | None]:
         hdrs = {k.lower(): v for k, v in headers.items()} if isinstance(headers, Mapping) else {}
         content_type = hdrs.get("content-type", "application/json")
         raw = self.serializers.dumps(body, mimetype=content_type).decode() if body is not None else None
-        recorded.append({"method": method, "path": target, "content_type": content_type,
-                         "accept": hdrs.get("accept", "application/json"), "body": raw})
+        recorded.append(
+            {
+                "method": method,
+                "path": target,
+                "content_type": content_type,
+                "accept": hdrs.get("accept", "application/json"),
+                "body": raw,
+            }
+        )
         bodies.append(body)
         return original(self, method, target, body=body, headers=headers, **kwargs)
 
@@ -63,7 +71,7 @@ def capture(path: str, token: str) -> tuple[list[dict], dict | None]:
     # The page search is the one request sent with a filter_path (selectors._execute); in an
     # msearch (header/body lines) its body is the last line.
     query_body = None
-    for request, body in zip(recorded, bodies):
+    for request, body in zip(recorded, bodies, strict=True):
         if "filter_path=" in request["path"]:
             query_body = body[-1] if isinstance(body, list) else body
             break
@@ -90,13 +98,19 @@ def profile(path: str, token: str, requests: int) -> dict:
     stats.sort_stats("cumulative")
     rows = []
     for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in sorted(
-            stats.stats.items(), key=lambda item: item[1][3], reverse=True):
+        stats.stats.items(), key=lambda item: item[1][3], reverse=True
+    ):
         short = f"{os.path.relpath(filename) if filename.startswith('/') else filename}:{line}({name})"
         if any(skip in short for skip in ("<frozen", "{built-in method builtins.exec}")):
             continue
-        rows.append({"function": short[-110:], "calls_per_request": round(calls / requests, 2),
-                     "cum_ms_per_request": round(cumtime * 1000 / requests, 3),
-                     "self_ms_per_request": round(tottime * 1000 / requests, 3)})
+        rows.append(
+            {
+                "function": short[-110:],
+                "calls_per_request": round(calls / requests, 2),
+                "cum_ms_per_request": round(cumtime * 1000 / requests, 3),
+                "self_ms_per_request": round(tottime * 1000 / requests, 3),
+            }
+        )
         if len(rows) >= 25:
             break
     # The request's parts, by function (cumulative ms per request; nested parts overlap).
@@ -118,17 +132,26 @@ def profile(path: str, token: str, requests: int) -> dict:
     }
     breakdown = {}
     for label, (file_part, func) in parts.items():
-        total = sum(v[3] for (filename, _line, name), v in stats.stats.items() if name == func and file_part in filename)
+        total = sum(
+            v[3] for (filename, _line, name), v in stats.stats.items() if name == func and file_part in filename
+        )
         breakdown[label] = round(total * 1000 / requests, 3)
-    return {"path": path, "requests": requests, "ms_per_request_in_process": round(elapsed * 1000 / requests, 3),
-            "breakdown_ms_per_request": breakdown, "top_cumulative": rows[:12]}
+    return {
+        "path": path,
+        "requests": requests,
+        "ms_per_request_in_process": round(elapsed * 1000 / requests, 3),
+        "breakdown_ms_per_request": breakdown,
+        "top_cumulative": rows[:12],
+    }
 
 
 def main() -> None:
     spec = json.load(sys.stdin)
     out: dict = {"requests": {}, "query_body": {}}
     for scenario in spec["scenarios"]:
-        out["requests"][scenario["name"]], out["query_body"][scenario["name"]] = capture(scenario["path"], scenario["token"])
+        out["requests"][scenario["name"]], out["query_body"][scenario["name"]] = capture(
+            scenario["path"], scenario["token"]
+        )
     if spec.get("profile"):
         p = spec["profile"]
         out["profile"] = profile(p["path"], p["token"], p["requests"])

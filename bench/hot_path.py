@@ -16,6 +16,7 @@ API and its raw replay alternated in rounds so both sides see the same machine l
 Every selecting variable must be given (STACK_NAMESPACE, PG_DB, REDIS_DB_BROKER, REDIS_DB_CACHE,
 ES_INDEX_PREFIX, TEST_WRITE_PORT, TEST_SEARCH_PORT), and it refuses the bench namespace itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ import sys
 
 from bench import namespace
 
-SELECTING = ("STACK_NAMESPACE", "PG_DB", "REDIS_DB_BROKER", "REDIS_DB_CACHE", "ES_INDEX_PREFIX", "TEST_WRITE_PORT",
-             "TEST_SEARCH_PORT")
+SELECTING = (
+    "STACK_NAMESPACE",
+    "PG_DB",
+    "REDIS_DB_BROKER",
+    "REDIS_DB_CACHE",
+    "ES_INDEX_PREFIX",
+    "TEST_WRITE_PORT",
+    "TEST_SEARCH_PORT",
+)
 
 
 def _use_callers_namespace() -> None:
@@ -50,7 +58,8 @@ def _seed_file():
 
 
 def seed() -> None:
-    from bench import database, seed as seeding
+    from bench import database
+    from bench import seed as seeding
     from bench.scales import SCALES
 
     database.reset_namespace()
@@ -80,8 +89,14 @@ class _Processes:
         return {**self._apps.groups(), **self._extra}
 
 
-def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, profile_requests: int,
-            extra_targets: dict[str, tuple[int, int]]) -> dict:
+def measure(
+    rounds: int,
+    duration: float,
+    clients: int,
+    nginx_port: int | None,
+    profile_requests: int,
+    extra_targets: dict[str, tuple[int, int]],
+) -> dict:
     from bench import comparisons
     from bench.loadgen import Request
     from bench.scales import SCALES
@@ -90,13 +105,18 @@ def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, 
     scale = dataclasses.replace(SCALES["small"], duration=duration, warmup=1, read_connections=clients)
     from bench.processes import nginx_pid
 
-    groups = {label: pgid for label, (_port, pgid) in extra_targets.items()} | ({"nginx": nginx_pid()} if nginx_port else {})
+    groups = {label: pgid for label, (_port, pgid) in extra_targets.items()} | (
+        {"nginx": nginx_pid()} if nginx_port else {}
+    )
     ctx = comparisons.Context(scale=scale, info=info, procs=_Processes(groups))
     broad = [s for s in comparisons.read_scenarios(ctx) if s["name"].endswith("_broad")]
     built = comparisons.capture_es_requests(broad, profile_requests)
     captured, api_profile = built["requests"], built.get("profile")
-    targets = {"api": namespace.SEARCH_PORT, **{label: port for label, (port, _pgid) in extra_targets.items()},
-               **({"nginx": namespace.url(nginx_port)} if nginx_port else {})}
+    targets = {
+        "api": namespace.SEARCH_PORT,
+        **{label: port for label, (port, _pgid) in extra_targets.items()},
+        **({"nginx": namespace.url(nginx_port)} if nginx_port else {}),
+    }
     runs: dict = {s["name"]: {"rounds": []} for s in broad}
     for r in range(rounds):
         for s in broad:
@@ -108,24 +128,40 @@ def measure(rounds: int, duration: float, clients: int, nginx_port: int | None, 
             one["raw"] = comparisons._raw_sequence(s["name"], captured[s["name"]], clients, ctx, suffix=f" r{r}")
             one["raw_1"] = comparisons._raw_sequence(s["name"], captured[s["name"]], 1, ctx, suffix=f" r{r} (1 client)")
             runs[s["name"]]["rounds"].append(one)
-    failed = [f"{name} r{r} {label}" for name, fig in runs.items() for r, one in enumerate(fig["rounds"])
-              for label, run in one.items() if sum(run.get("errors", {}).values())]
+    failed = [
+        f"{name} r{r} {label}"
+        for name, fig in runs.items()
+        for r, one in enumerate(fig["rounds"])
+        for label, run in one.items()
+        if sum(run.get("errors", {}).values())
+    ]
     if failed:  # a 429 is answered in a fraction of a millisecond: such a run measures nothing
         sys.exit(f"runs with errors (an API started without SEARCH_RATE_LIMIT=1000000000?): {', '.join(failed)}")
     summary = {}
     for name, fig in runs.items():
         rs = fig["rounds"]
-        summary[name] = {
-            f"{label}_vs_raw_throughput_ratio": _median([x[label]["rps"] / x["raw"]["rps"] for x in rs])
-            for label in targets
-        } | {
-            f"{label}_added_p50_ms_one_client": _median([x[f"{label}_1"]["p50_ms"] - x["raw_1"]["p50_ms"] for x in rs])
-            for label in targets
-        } | {
-            f"{label}_cpu_ms_per_request": _median_cpu([x[label]["cpu"] for x in rs]) for label in targets
-        } | {"raw_cpu_ms_per_call": _median_cpu([_raw_cpu_per_call(x["raw"]) for x in rs])}
-    return {"clients": clients, "duration_s": duration, "rounds": rounds, "summary": summary,
-            "api_profile": api_profile, "runs": runs}
+        summary[name] = (
+            {
+                f"{label}_vs_raw_throughput_ratio": _median([x[label]["rps"] / x["raw"]["rps"] for x in rs])
+                for label in targets
+            }
+            | {
+                f"{label}_added_p50_ms_one_client": _median(
+                    [x[f"{label}_1"]["p50_ms"] - x["raw_1"]["p50_ms"] for x in rs]
+                )
+                for label in targets
+            }
+            | {f"{label}_cpu_ms_per_request": _median_cpu([x[label]["cpu"] for x in rs]) for label in targets}
+            | {"raw_cpu_ms_per_call": _median_cpu([_raw_cpu_per_call(x["raw"]) for x in rs])}
+        )
+    return {
+        "clients": clients,
+        "duration_s": duration,
+        "rounds": rounds,
+        "summary": summary,
+        "api_profile": api_profile,
+        "runs": runs,
+    }
 
 
 def _raw_cpu_per_call(raw: dict) -> dict:
@@ -141,8 +177,9 @@ def _median_cpu(cpus: list[dict]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.hot_path", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.hot_path", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("seed")
     m = sub.add_parser("measure")
@@ -150,8 +187,13 @@ def main() -> None:
     m.add_argument("--duration", type=float, default=5)
     m.add_argument("--clients", type=int, default=8)
     m.add_argument("--nginx-port", type=int, help="also through NGINX on this port (stack/nginx.sh, NGINX_PORT)")
-    m.add_argument("--target", action="append", default=[], metavar="LABEL=PORT:PGID",
-                   help="another search API server in the same rounds (its process group for CPU accounting)")
+    m.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="LABEL=PORT:PGID",
+        help="another search API server in the same rounds (its process group for CPU accounting)",
+    )
     m.add_argument("--profile-requests", type=int, default=200)
     m.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()

@@ -19,6 +19,7 @@ the service takes them. Each phase settles (every write seen) before the next st
 
 Input: JSON on stdin; output: JSON on the last line of stdout.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,13 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50": _pct(values, 0.5), "p95": _pct(values, 0.95), "p99": _pct(values, 0.99),
-            "max": round(max(values), 3) if values else None}
+    return {
+        "n": len(values),
+        "p50": _pct(values, 0.5),
+        "p95": _pct(values, 0.95),
+        "p99": _pct(values, 0.99),
+        "max": round(max(values), 3) if values else None,
+    }
 
 
 class Tracker:
@@ -73,8 +79,9 @@ class Tracker:
         if kind == "attempts":
             filters.append({"term": {"status": "submitted"}})
         body = {"size": len(ids), "_source": False, "query": {"bool": {"filter": filters}}}
-        response = _session().post(f"{self.es_url}/{self.aliases[kind]}/_search?filter_path=hits.hits._id",
-                                   json=body, timeout=10)
+        response = _session().post(
+            f"{self.es_url}/{self.aliases[kind]}/_search?filter_path=hits.hits._id", json=body, timeout=10
+        )
         response.raise_for_status()
         return {int(hit["_id"]) for hit in response.json().get("hits", {}).get("hits", [])}
 
@@ -139,15 +146,21 @@ class Writer:
         try:
             if job is not None:
                 attempt_id, token, assessment_id = job
-                response = session.post(f"{self.base}/api/v1/attempts/{attempt_id}/submit",
-                                        json={"score": f"{50 + (i % 50)}.5"},
-                                        headers={"Authorization": f"Token {token}"}, timeout=30)
+                response = session.post(
+                    f"{self.base}/api/v1/attempts/{attempt_id}/submit",
+                    json={"score": f"{50 + (i % 50)}.5"},
+                    headers={"Authorization": f"Token {token}"},
+                    timeout=30,
+                )
                 kind, doc_id = "attempts", attempt_id
             else:
                 token = self.post_tokens[i % len(self.post_tokens)]
-                response = session.post(f"{self.base}/api/v1/posts", json={"title": f"lag probe {phase} {i}",
-                                        "body": "Is this searchable yet?", "tags": ["bench"]},
-                                        headers={"Authorization": f"Token {token}"}, timeout=30)
+                response = session.post(
+                    f"{self.base}/api/v1/posts",
+                    json={"title": f"lag probe {phase} {i}", "body": "Is this searchable yet?", "tags": ["bench"]},
+                    headers={"Authorization": f"Token {token}"},
+                    timeout=30,
+                )
                 kind, doc_id = "posts", None
             acked = time.time()
             if response.status_code >= 300:
@@ -196,8 +209,13 @@ def steady(writer: Writer, rate: float, seconds: float, phase: str, threads: int
     for t in pool:
         t.join()
     elapsed = time.time() - start
-    return {"planned_writes": total, "seconds": round(elapsed, 2), "achieved_rate": round(total / elapsed, 1),
-            "late_sends": len(lateness), "max_lateness_s": round(max(lateness), 3) if lateness else 0.0}
+    return {
+        "planned_writes": total,
+        "seconds": round(elapsed, 2),
+        "achieved_rate": round(total / elapsed, 1),
+        "late_sends": len(lateness),
+        "max_lateness_s": round(max(lateness), 3) if lateness else 0.0,
+    }
 
 
 def burst(writer: Writer, writes: int, connections: int, phase: str) -> dict:
@@ -243,17 +261,25 @@ def main() -> None:
         lags = [lag for p, _k, lag in tracker.lags if p == phase]
         result["phases"].append(phase)
         result[phase] = {
-            **phase_spec, **load,
+            **phase_spec,
+            **load,
             "acknowledged": {k: writer.counts[k] - before_counts[k] for k in ("posts", "attempts")},
-            "submissions_on_top_assessment": writer.counts["attempts_on_top_assessment"] - before_counts["attempts_on_top_assessment"],
+            "submissions_on_top_assessment": writer.counts["attempts_on_top_assessment"]
+            - before_counts["attempts_on_top_assessment"],
             "jobs_left": len(writer.submit_jobs),
-            "errors": len(writer.errors) - before_errors, "error_samples": writer.errors[before_errors:][:3],
+            "errors": len(writer.errors) - before_errors,
+            "error_samples": writer.errors[before_errors:][:3],
             "write_latency_ms": summary(writer.latencies[before_lat:]),
             "lag_seconds": summary(lags),
-            "lag_seconds_by_kind": {kind: summary([lag for p, k, lag in tracker.lags if p == phase and k == kind])
-                                    for kind in ("posts", "attempts")},
-            "unseen_after_settle": unseen, "settle_seconds": round(time.time() - drained_at, 2),
-            "started_at": phase_started, "writes_ended_at": drained_at, "ended_at": time.time(),
+            "lag_seconds_by_kind": {
+                kind: summary([lag for p, k, lag in tracker.lags if p == phase and k == kind])
+                for kind in ("posts", "attempts")
+            },
+            "unseen_after_settle": unseen,
+            "settle_seconds": round(time.time() - drained_at, 2),
+            "started_at": phase_started,
+            "writes_ended_at": drained_at,
+            "ended_at": time.time(),
         }
     tracker.stop.set()
     poller.join(timeout=5)

@@ -9,6 +9,7 @@ A run either lasts `duration` seconds, or (quota) stops once `quota` requests ar
 wrk thread its share); a few more may have been sent and processed: callers that need exact
 numbers count what the server committed.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,18 +38,18 @@ class LoadResult:
     target: str
     connections: int
     threads: int
-    duration_s: float          # measured wall time of the run
+    duration_s: float  # measured wall time of the run
     warmup_s: float
     requests: int
     rps: float
-    answered: int | None       # quota runs: answers received
+    answered: int | None  # quota runs: answers received
     p50_ms: float
     p90_ms: float
     p95_ms: float
     p99_ms: float
     max_ms: float
     errors: dict
-    loadavg_before: float      # 1-minute load average of the machine when the run started
+    loadavg_before: float  # 1-minute load average of the machine when the run started
     cpu: dict = field(default_factory=dict)  # bench.cpu.delta over the measured run
     note: str = ""
     mean_ms: float | None = None  # wrk's mean latency (closed loop: about connections / rps)
@@ -123,9 +124,11 @@ def _script(requests: list[Request], out_path: str, quota: int | None) -> str:
         "  local e = summary.errors",
         "  local answered_total = 0",
         "  for _, t in ipairs(threads) do answered_total = answered_total + (t:get('answered') or 0) end",
-        "  f:write(string.format('{\"answered\": %d, \"requests\": %d, \"duration_us\": %d, \"errors\": {\"connect\": %d, \"read\": %d, "
-        "\"write\": %d, \"status\": %d, \"timeout\": %d}, \"latency_us\": {\"p50\": %d, \"p90\": %d, \"p95\": %d, "
-        "\"p99\": %d, \"max\": %d, \"mean\": %.1f}}', answered_total, summary.requests, summary.duration, e.connect, e.read, e.write, e.status, "
+        '  f:write(string.format(\'{"answered": %d, "requests": %d, "duration_us": %d, "errors": {"connect": %d, '
+        '"read": %d, '
+        '"write": %d, "status": %d, "timeout": %d}, "latency_us": {"p50": %d, "p90": %d, "p95": %d, '
+        '"p99": %d, "max": %d, "mean": %.1f}}\', answered_total, summary.requests, summary.duration, e.connect, '
+        "e.read, e.write, e.status, "
         "e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), "
         "latency.max, latency.mean))",
         "  f:close()",
@@ -134,8 +137,19 @@ def _script(requests: list[Request], out_path: str, quota: int | None) -> str:
     return "\n".join(lua)
 
 
-def run_wrk(label: str, base_url: str, requests: list[Request], *, connections: int, duration: float,
-            warmup: float = 0, quota: int | None = None, timeout_s: int = 10, note: str = "", cpu_groups: dict[str, int] | None = None) -> LoadResult:
+def run_wrk(
+    label: str,
+    base_url: str,
+    requests: list[Request],
+    *,
+    connections: int,
+    duration: float,
+    warmup: float = 0,
+    quota: int | None = None,
+    timeout_s: int = 10,
+    note: str = "",
+    cpu_groups: dict[str, int] | None = None,
+) -> LoadResult:
     wrk = ensure_wrk()
     threads = max(1, min(2, connections))
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
@@ -148,8 +162,20 @@ def run_wrk(label: str, base_url: str, requests: list[Request], *, connections: 
                 f.write(f"thread_count = {threads}\n" + _script(requests, out, run_quota))
             if os.path.exists(out):
                 os.remove(out)
-            cmd = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(round(seconds)))}s",
-                   "--timeout", f"{timeout_s}s", "-s", script, base_url]
+            cmd = [
+                wrk,
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{max(1, int(round(seconds)))}s",
+                "--timeout",
+                f"{timeout_s}s",
+                "-s",
+                script,
+                base_url,
+            ]
             process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if run_quota:
                 markers = [f"{out}.quota{k}" for k in range(1, threads + 1)]
@@ -174,10 +200,23 @@ def run_wrk(label: str, base_url: str, requests: list[Request], *, connections: 
     seconds = raw["duration_us"] / 1e6
     lat = {k: v / 1000 for k, v in raw["latency_us"].items()}
     return LoadResult(
-        label=label, target=base_url, connections=connections, threads=threads, duration_s=round(seconds, 2),
-        warmup_s=warmup, requests=raw["requests"], answered=raw["answered"] if quota else None, rps=round(raw["requests"] / seconds, 1) if seconds else 0.0,
-        p50_ms=round(lat["p50"], 2), p90_ms=round(lat["p90"], 2), p95_ms=round(lat["p95"], 2),
-        p99_ms=round(lat["p99"], 2), max_ms=round(lat["max"], 2), errors=raw["errors"],
-        loadavg_before=round(load_before, 2), cpu=cpu_used, note=note,
+        label=label,
+        target=base_url,
+        connections=connections,
+        threads=threads,
+        duration_s=round(seconds, 2),
+        warmup_s=warmup,
+        requests=raw["requests"],
+        answered=raw["answered"] if quota else None,
+        rps=round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        p50_ms=round(lat["p50"], 2),
+        p90_ms=round(lat["p90"], 2),
+        p95_ms=round(lat["p95"], 2),
+        p99_ms=round(lat["p99"], 2),
+        max_ms=round(lat["max"], 2),
+        errors=raw["errors"],
+        loadavg_before=round(load_before, 2),
+        cpu=cpu_used,
+        note=note,
         mean_ms=round(lat["mean"], 2) if "mean" in lat else None,
     )

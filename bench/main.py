@@ -1,6 +1,7 @@
 """`bench/run --scale small|full`: seed, start the namespace's processes, run every comparison side
 by side, print the table, write bench/results/latest.json (or --output). See bench/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import namespace
@@ -28,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--scale", choices=("small", "full"), required=True)
     parser.add_argument("--output", type=Path, default=namespace.ROOT / "bench" / "results" / "latest.json")
-    parser.add_argument("--only", default="", help="comma-separated subset: reads,raw_es,suggest,writes,pgbouncer,hot_counter,doc_writes,lag,raw_sql_lag,reindex")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=(
+            "comma-separated subset: "
+            "reads,raw_es,suggest,writes,pgbouncer,hot_counter,doc_writes,lag,raw_sql_lag,reindex"
+        ),
+    )
     args = parser.parse_args(argv)
 
     namespace.apply()
@@ -41,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.scales import SCALES
 
     scale = SCALES[args.scale]
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     run_started = time.monotonic()
     procs = ProcessSet()
     seconds: dict[str, float] = {}
@@ -54,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     database_ready = False
     capture_at_end: dict = {"enabled": None, "reenabled": False}
     try:
-        t = _stage(f"reset the bench namespace (database {namespace.ENV['PG_DB']}, indexes {namespace.ENV['ES_INDEX_PREFIX']}*, "
-                   f"Redis {namespace.ENV['REDIS_DB_BROKER']}/{namespace.ENV['REDIS_DB_CACHE']})")
+        t = _stage(
+            f"reset the bench namespace (database {namespace.ENV['PG_DB']}, indexes "
+            f"{namespace.ENV['ES_INDEX_PREFIX']}*, "
+            f"Redis {namespace.ENV['REDIS_DB_BROKER']}/{namespace.ENV['REDIS_DB_CACHE']})"
+        )
         procs.stop_leftovers()  # an interrupted run's processes would hold the database and the ports
         database.reset_namespace()
         database.migrate_and_create_indexes()
@@ -64,15 +75,27 @@ def main(argv: list[str] | None = None) -> int:
 
         t = _stage(f"seed ({scale.attempts:,} attempts, {scale.assessments:,} assessments, {scale.posts:,} posts)")
         info = seed.generate_and_copy(scale)
-        lag_writes = 25 * max(4, scale.lag_steady_seconds / 3) + scale.lag_rate * scale.lag_steady_seconds + scale.lag_burst_writes
+        lag_writes = (
+            25 * max(4, scale.lag_steady_seconds / 3)
+            + scale.lag_rate * scale.lag_steady_seconds
+            + scale.lag_burst_writes
+        )
         submits_needed = int(comparisons.LAG_SUBMIT_SHARE * lag_writes) + 50
-        seed.issue_tokens(info, submit_jobs_needed=submits_needed, top_share=comparisons.LAG_SUBMIT_TOP_SHARE,
-                          doc_write_jobs=comparisons.DOC_WRITE_SUBMISSIONS)
+        seed.issue_tokens(
+            info,
+            submit_jobs_needed=submits_needed,
+            top_share=comparisons.LAG_SUBMIT_TOP_SHARE,
+            doc_write_jobs=comparisons.DOC_WRITE_SUBMISSIONS,
+        )
         projection = seed.project_all(info, scale.seed_processes)
         seconds["seed"] = round(time.monotonic() - t, 2)
-        print(f"  rows {info.counts}; COPY {info.seconds['generate_and_copy']:.1f} s; projected "
-              f"{projection['documents']:,} documents in {projection['seconds']} s ({projection['docs_per_second']} docs/s); "
-              f"forcemerge {projection['forcemerge']}", flush=True)
+        print(
+            f"  rows {info.counts}; COPY {info.seconds['generate_and_copy']:.1f} s; projected "
+            f"{projection['documents']:,} documents in {projection['seconds']} s ({projection['docs_per_second']} "
+            "docs/s); "
+            f"forcemerge {projection['forcemerge']}",
+            flush=True,
+        )
 
         t = _stage("start processes (stack/apps.sh under STACK_NAMESPACE=bench, and the baselines' Gunicorn instances)")
         procs.start_apps()
@@ -80,18 +103,49 @@ def main(argv: list[str] | None = None) -> int:
         seconds["start_processes"] = round(time.monotonic() - t, 2)
 
         ctx = comparisons.Context(scale=scale, info=info, procs=procs, not_run=not_run)
-        ctx.figures["seed"] = {"counts": info.counts, "top_assessment_submitted": info.top_assessment_submitted,
-                               "copy_seconds": info.seconds, "projection": projection}
+        ctx.figures["seed"] = {
+            "counts": info.counts,
+            "top_assessment_submitted": info.top_assessment_submitted,
+            "copy_seconds": info.seconds,
+            "projection": projection,
+        }
         plan = [
-            ("reads", "(1) search API vs Django ORM lists", lambda: ctx.figures.__setitem__("_scenarios", comparisons.reads(ctx)), "search API"),
-            ("raw_es", "(2) search API vs raw Elasticsearch", lambda: comparisons.api_vs_raw_es(ctx, ctx.figures.pop("_scenarios", None) or comparisons.read_scenarios(ctx)), "search API"),
+            (
+                "reads",
+                "(1) search API vs Django ORM lists",
+                lambda: ctx.figures.__setitem__("_scenarios", comparisons.reads(ctx)),
+                "search API",
+            ),
+            (
+                "raw_es",
+                "(2) search API vs raw Elasticsearch",
+                lambda: comparisons.api_vs_raw_es(
+                    ctx, ctx.figures.pop("_scenarios", None) or comparisons.read_scenarios(ctx)
+                ),
+                "search API",
+            ),
             ("suggest", "search-as-you-type suggestions (issue 17)", lambda: comparisons.suggest(ctx), "search API"),
-            ("writes", "(3) write endpoint with change capture on vs off (same instance, triggers toggled)", lambda: comparisons.writes(ctx), None),
+            (
+                "writes",
+                "(3) write endpoint with change capture on vs off (same instance, triggers toggled)",
+                lambda: comparisons.writes(ctx),
+                None,
+            ),
             ("pgbouncer", "(7) pgBouncer vs direct connections", lambda: comparisons.pgbouncer(ctx), None),
             ("hot_counter", "(6) hot counter: pipeline vs naive UPDATE", lambda: comparisons.hot_counter(ctx), None),
-            ("doc_writes", "documents written per submission (largest leaderboard)", lambda: comparisons.documents_per_submission(ctx), None),
+            (
+                "doc_writes",
+                "documents written per submission (largest leaderboard)",
+                lambda: comparisons.documents_per_submission(ctx),
+                None,
+            ),
             ("lag", "(4) commit-to-searchable lag", lambda: comparisons.lag(ctx), None),
-            ("raw_sql_lag", "commit-to-searchable lag of plain-SQL writes on the primary (issue 13)", lambda: comparisons.raw_sql_lag(ctx), None),
+            (
+                "raw_sql_lag",
+                "commit-to-searchable lag of plain-SQL writes on the primary (issue 13)",
+                lambda: comparisons.raw_sql_lag(ctx),
+                None,
+            ),
             ("reindex", "(5) reindex vs raw parallel bulk", lambda: comparisons.reindex(ctx), "reindex command"),
         ]
         for key, title, run, needs in plan:

@@ -4,6 +4,7 @@ bench/run exports ENV before Python starts, so every process (this one, stack/ap
 Gunicorn instances, the load probes) agrees on it. APP_ENV=test only shifts defaults; each value
 that selects data is set explicitly here.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,16 +29,16 @@ ENV = {
     "PYTHONPATH": str(ROOT),
 }
 
-WRITE_PORT = 8500          # stack/apps.sh "write": through pgBouncer (the product); capture on or off is
-                           # the database's triggers (database.capture_disabled), not an instance
-SEARCH_PORT = 8501         # stack/apps.sh "search"
-ORM_PORT = 8502            # bench/orm_baseline: Django ORM list views on PostgreSQL
+WRITE_PORT = 8500  # stack/apps.sh "write": through pgBouncer (the product); capture on or off is
+# the database's triggers (database.capture_disabled), not an instance
+SEARCH_PORT = 8501  # stack/apps.sh "search"
+ORM_PORT = 8502  # bench/orm_baseline: Django ORM list views on PostgreSQL
 # 8503 was the write instance without events (OUTBOX_EVENTS_ENABLED, gone with issue 13's triggers).
-WRITE_NAIVE_PORT = 8504      # NAIVE_COUNTER_UPDATES=true
-WRITE_DIRECT_PORT = 8505     # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=0
+WRITE_NAIVE_PORT = 8504  # NAIVE_COUNTER_UPDATES=true
+WRITE_DIRECT_PORT = 8505  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=0
 WRITE_DIRECT_PERSISTENT_PORT = 8506  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=60 (the settings' default when direct)
 WRITE_PGBOUNCER_PERSISTENT_PORT = 8507  # through pgBouncer with CONN_MAX_AGE=60
-FLOOR_PORT = 8509          # bench/proxy_floor: the floor under any Python search API (issue 16)
+FLOOR_PORT = 8509  # bench/proxy_floor: the floor under any Python search API (issue 16)
 
 STACK_HOME = Path(os.environ.get("STACK_HOME", "/var/lib/cqrs-stack"))
 STACK_LOGS = Path(os.environ.get("STACK_LOGS", STACK_HOME / "logs"))

@@ -6,6 +6,7 @@ Every process started here is stopped by `ProcessSet.stop_all()` (main.py calls 
 apps.sh components by `apps.sh stop`, NGINX by `nginx.sh stop`, extra instances by signalling
 their own process group (they are started in a new session), never by name.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,33 +39,65 @@ class Instance:
 EXTRA_INSTANCES = (
     Instance("orm-baseline", namespace.ORM_PORT, "bench.orm_baseline.wsgi:application"),
     # Its phase of hot_counter runs with capture off (database.capture_disabled): the baseline has no pipeline.
-    Instance("write-naive-counters", namespace.WRITE_NAIVE_PORT, "write_service.wsgi:application",
-             {"NAIVE_COUNTER_UPDATES": "true"}),
-    Instance("write-direct", namespace.WRITE_DIRECT_PORT, "write_service.wsgi:application",
-             {"DB_VIA_PGBOUNCER": "false", "DJANGO_SETTINGS_MODULE": "bench.conn_max_age_settings",
-              "BENCH_CONN_MAX_AGE": "0"}),
-    Instance("write-direct-persistent", namespace.WRITE_DIRECT_PERSISTENT_PORT, "write_service.wsgi:application",
-             {"DB_VIA_PGBOUNCER": "false"}),
-    Instance("write-pgbouncer-persistent", namespace.WRITE_PGBOUNCER_PERSISTENT_PORT, "write_service.wsgi:application",
-             {"DB_VIA_PGBOUNCER": "true", "DJANGO_SETTINGS_MODULE": "bench.conn_max_age_settings",
-              "BENCH_CONN_MAX_AGE": "60"}),
+    Instance(
+        "write-naive-counters",
+        namespace.WRITE_NAIVE_PORT,
+        "write_service.wsgi:application",
+        {"NAIVE_COUNTER_UPDATES": "true"},
+    ),
+    Instance(
+        "write-direct",
+        namespace.WRITE_DIRECT_PORT,
+        "write_service.wsgi:application",
+        {
+            "DB_VIA_PGBOUNCER": "false",
+            "DJANGO_SETTINGS_MODULE": "bench.conn_max_age_settings",
+            "BENCH_CONN_MAX_AGE": "0",
+        },
+    ),
+    Instance(
+        "write-direct-persistent",
+        namespace.WRITE_DIRECT_PERSISTENT_PORT,
+        "write_service.wsgi:application",
+        {"DB_VIA_PGBOUNCER": "false"},
+    ),
+    Instance(
+        "write-pgbouncer-persistent",
+        namespace.WRITE_PGBOUNCER_PERSISTENT_PORT,
+        "write_service.wsgi:application",
+        {
+            "DB_VIA_PGBOUNCER": "true",
+            "DJANGO_SETTINGS_MODULE": "bench.conn_max_age_settings",
+            "BENCH_CONN_MAX_AGE": "60",
+        },
+    ),
 )
 
 
 def apps(action: str, *components: str) -> None:
-    subprocess.run([str(namespace.ROOT / "stack" / "apps.sh"), action, *components], check=True,
-                   cwd=namespace.ROOT, env={**os.environ, **namespace.ENV})
+    subprocess.run(
+        [str(namespace.ROOT / "stack" / "apps.sh"), action, *components],
+        check=True,
+        cwd=namespace.ROOT,
+        env={**os.environ, **namespace.ENV},
+    )
 
 
 def nginx(action: str) -> None:
-    subprocess.run([str(namespace.ROOT / "stack" / "nginx.sh"), action], check=True, cwd=namespace.ROOT,
-                   env={**os.environ, **namespace.ENV, "NGINX_PORT": str(NGINX_PORT)})
+    subprocess.run(
+        [str(namespace.ROOT / "stack" / "nginx.sh"), action],
+        check=True,
+        cwd=namespace.ROOT,
+        env={**os.environ, **namespace.ENV, "NGINX_PORT": str(NGINX_PORT)},
+    )
 
 
 def nginx_pid() -> int | None:
     """NGINX's master: a session of its own (stack/nginx.sh), its workers in its process group."""
     try:
-        return int((namespace.STACK_HOME / "nginx" / namespace.ENV["STACK_NAMESPACE"] / "nginx.pid").read_text().strip())
+        return int(
+            (namespace.STACK_HOME / "nginx" / namespace.ENV["STACK_NAMESPACE"] / "nginx.pid").read_text().strip()
+        )
     except (OSError, ValueError):
         return None
 
@@ -111,18 +144,33 @@ class ProcessSet:
         for instance in instances:
             prometheus_dir = namespace.RUN_DIR / f"prometheus-{instance.name}"
             prometheus_dir.mkdir(parents=True, exist_ok=True)
-            env = {**os.environ, **namespace.ENV, "WRITE_PORT": str(instance.port),
-                   "PROMETHEUS_MULTIPROC_DIR": str(prometheus_dir), **instance.env}
+            env = {
+                **os.environ,
+                **namespace.ENV,
+                "WRITE_PORT": str(instance.port),
+                "PROMETHEUS_MULTIPROC_DIR": str(prometheus_dir),
+                **instance.env,
+            }
             log = open(namespace.LOG_DIR / f"{instance.name}.log", "ab")
             self.extra[instance.name] = subprocess.Popen(
-                [str(namespace.VENV_BIN / "gunicorn"), "-c", str(namespace.ROOT / "write_service" / "gunicorn.conf.py"),
-                 instance.app], cwd=namespace.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    str(namespace.VENV_BIN / "gunicorn"),
+                    "-c",
+                    str(namespace.ROOT / "write_service" / "gunicorn.conf.py"),
+                    instance.app,
+                ],
+                cwd=namespace.ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
             (namespace.RUN_DIR / f"extra-{instance.name}.pid").write_text(str(self.extra[instance.name].pid))
         for instance in instances:
-            wait_healthy(namespace.url(instance.port) + instance.health_path, instance.name,
-                         process=self.extra[instance.name])
+            wait_healthy(
+                namespace.url(instance.port) + instance.health_path, instance.name, process=self.extra[instance.name]
+            )
 
     def start_floor(self, captured: dict) -> None:
         """bench/proxy_floor on FLOOR_PORT, answering the captured Elasticsearch requests per API path."""
@@ -131,8 +179,14 @@ class ProcessSet:
         env = {**os.environ, **namespace.ENV, "FLOOR_REQUESTS": str(requests_file)}
         log = open(namespace.LOG_DIR / "floor.log", "ab")
         self.extra["floor"] = subprocess.Popen(
-            [str(namespace.VENV_BIN / "python"), "-m", "bench.proxy_floor", str(namespace.FLOOR_PORT)], cwd=namespace.ROOT,
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [str(namespace.VENV_BIN / "python"), "-m", "bench.proxy_floor", str(namespace.FLOOR_PORT)],
+            cwd=namespace.ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         (namespace.RUN_DIR / "extra-floor.pid").write_text(str(self.extra["floor"].pid))
         wait_healthy(namespace.url(namespace.FLOOR_PORT) + "/health", "floor", process=self.extra["floor"])
 
@@ -161,7 +215,7 @@ class ProcessSet:
 
     def stop_all(self) -> None:
         self.resume_workers()
-        for name, process in self.extra.items():
+        for process in self.extra.values():
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
@@ -179,8 +233,14 @@ class ProcessSet:
         self.extra.clear()
         if self.apps_started:
             # One apps.sh per component, concurrently: each waits for its own graceful shutdown.
-            stoppers = [subprocess.Popen([str(namespace.ROOT / "stack" / "apps.sh"), "stop", c], cwd=namespace.ROOT,
-                                         env={**os.environ, **namespace.ENV}) for c in APPS]
+            stoppers = [
+                subprocess.Popen(
+                    [str(namespace.ROOT / "stack" / "apps.sh"), "stop", c],
+                    cwd=namespace.ROOT,
+                    env={**os.environ, **namespace.ENV},
+                )
+                for c in APPS
+            ]
             for stopper in stoppers:
                 stopper.wait()
             nginx("stop")

@@ -13,6 +13,7 @@ bench/run's raw_es stage runs it beside the API and the raw replay (`floor` in i
 `python -m bench.hot_path measure --target floor=PORT:PGID` does the same in a namespace of one's
 own (bench/README.md, "Search API hot path", fourth pass).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,18 @@ _config = load_config()
 _es = urlsplit(_config.es_url)
 _node = PlainHttpNode(NodeConfig(_es.scheme, _es.hostname, _es.port or 9200, request_timeout=10))
 _admit = redis.Redis.from_url(_config.cache_url).register_script(_ADMIT_LUA)
-_calls = {path: [(r["method"], r["path"], r["body"].encode() if r["body"] else None,
-                  HttpHeaders({"content-type": r["content_type"], "accept": r["accept"]})) for r in requests]
-          for path, requests in json.loads(open(os.environ.get("FLOOR_REQUESTS", "/dev/null")).read() or "{}").items()}
+_calls = {
+    path: [
+        (
+            r["method"],
+            r["path"],
+            r["body"].encode() if r["body"] else None,
+            HttpHeaders({"content-type": r["content_type"], "accept": r["accept"]}),
+        )
+        for r in requests
+    ]
+    for path, requests in json.loads(open(os.environ.get("FLOOR_REQUESTS", "/dev/null")).read() or "{}").items()
+}
 
 
 def application(environ, start_response):
@@ -62,8 +72,9 @@ def main() -> None:
 
     from search_api.server import options
 
-    Server(**{**options(), "target": "bench.proxy_floor:application", "port": int(sys.argv[1]),
-              "log_dictconfig": None}).serve()
+    Server(
+        **{**options(), "target": "bench.proxy_floor:application", "port": int(sys.argv[1]), "log_dictconfig": None}
+    ).serve()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ of the first answer that shows it (late by at most one poll interval plus one re
 
 Input: JSON on stdin; output: JSON on the last line of stdout.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,11 +57,15 @@ class Poller:
             with self.lock:
                 ids = list(self.pending)
             for k in range(0, len(ids), 100):
-                chunk = ids[k:k + 100]
+                chunk = ids[k : k + 100]
                 sent = time.time()
                 try:
-                    response = self.session.get(self.url, params={"id__in": ",".join(map(str, chunk)), "page_size": 100},
-                                                headers=self.headers, timeout=10)
+                    response = self.session.get(
+                        self.url,
+                        params={"id__in": ",".join(map(str, chunk)), "page_size": 100},
+                        headers=self.headers,
+                        timeout=10,
+                    )
                     seen_at = time.time()
                     if response.status_code != 200:
                         self.errors.append(f"{response.status_code} {response.text[:200]}")
@@ -91,14 +96,20 @@ class Poller:
 
 def _connect():
     config = load_config()
-    return psycopg2.connect(host=config.pg_host, port=config.pg_port, user=config.pg_user, password=config.pg_password,
-                            dbname=config.pg_db, application_name="bench_raw_sql")
+    return psycopg2.connect(
+        host=config.pg_host,
+        port=config.pg_port,
+        user=config.pg_user,
+        password=config.pg_password,
+        dbname=config.pg_db,
+        application_name="bench_raw_sql",
+    )
 
 
 def main() -> None:
     spec = json.load(sys.stdin)
-    update_posts = list(spec["update_posts"])                 # [post id]
-    comment_posts = list(spec["comment_posts"])               # [[post id, author id]]
+    update_posts = list(spec["update_posts"])  # [post id]
+    comment_posts = list(spec["comment_posts"])  # [[post id, author id]]
     rate, total, every = spec["rate"], spec["writes"], spec["comment_every"]
     poller = Poller(spec)
     thread = threading.Thread(target=poller.run, daemon=True)
@@ -121,16 +132,20 @@ def main() -> None:
                 if kind == "update":
                     post_id = update_posts.pop()
                     expected = f"Raw SQL edit {nonce}x{i}"
-                    cursor.execute("UPDATE discussions_post SET title = %s, updated_at = now() WHERE id = %s",
-                                   [expected, post_id])
+                    cursor.execute(
+                        "UPDATE discussions_post SET title = %s, updated_at = now() WHERE id = %s", [expected, post_id]
+                    )
                     if cursor.rowcount != 1:
                         raise RuntimeError(f"post {post_id} not updated")
                 else:
                     post_id, author_id = comment_posts.pop()
                     cursor.execute("SELECT comments_count FROM discussions_post WHERE id = %s", [post_id])
                     expected = cursor.fetchone()[0] + 1
-                    cursor.execute("INSERT INTO discussions_comment (version, post_id, author_id, body, created_at) "
-                                   "VALUES (1, %s, %s, %s, now())", [post_id, author_id, f"Raw SQL comment {nonce}x{i}"])
+                    cursor.execute(
+                        "INSERT INTO discussions_comment (version, post_id, author_id, body, created_at) "
+                        "VALUES (1, %s, %s, %s, now())",
+                        [post_id, author_id, f"Raw SQL comment {nonce}x{i}"],
+                    )
             before_commit = time.time()
             conn.commit()
             committed_at = time.time()
@@ -148,15 +163,26 @@ def main() -> None:
     thread.join(timeout=5)
     elapsed = writes_ended_at - started
     result = {
-        "started_at": started, "writes_ended_at": writes_ended_at, "ended_at": time.time(),
-        "planned_writes": total, "committed": counts, "errors": len(errors), "error_samples": errors[:3],
-        "planned_rate": rate, "achieved_rate": round(sum(counts.values()) / elapsed, 1) if elapsed > 0 else None,
-        "late_sends": len(lateness), "max_lateness_s": round(max(lateness), 3) if lateness else 0.0,
+        "started_at": started,
+        "writes_ended_at": writes_ended_at,
+        "ended_at": time.time(),
+        "planned_writes": total,
+        "committed": counts,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "planned_rate": rate,
+        "achieved_rate": round(sum(counts.values()) / elapsed, 1) if elapsed > 0 else None,
+        "late_sends": len(lateness),
+        "max_lateness_s": round(max(lateness), 3) if lateness else 0.0,
         "commit_ms": summary(commit_ms),
         "lag_seconds": summary([lag for _k, lag in poller.lags]),
-        "lag_seconds_by_kind": {kind: summary([lag for k, lag in poller.lags if k == kind]) for kind in ("update", "comment")},
-        "unseen_after_settle": unseen, "poll_interval_s": spec["poll_interval"],
-        "poll_round_trip_ms": summary(poller.poll_ms), "poll_errors": len(poller.errors),
+        "lag_seconds_by_kind": {
+            kind: summary([lag for k, lag in poller.lags if k == kind]) for kind in ("update", "comment")
+        },
+        "unseen_after_settle": unseen,
+        "poll_interval_s": spec["poll_interval"],
+        "poll_round_trip_ms": summary(poller.poll_ms),
+        "poll_errors": len(poller.errors),
         "poll_error_samples": poller.errors[:3],
     }
     sys.stdout.write("\n" + json.dumps(result) + "\n")

@@ -10,6 +10,7 @@ command starts the namespace's workers and search API from this checkout and sto
 --search-url: query a search API already running instead; it must read this namespace's Redis
 (REDIS_URL/REDIS_DB_CACHE, where the token is cached) and Elasticsearch indexes (ES_INDEX_PREFIX).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,16 @@ PROTECTED_DATABASES = {"assessments", "assessments_test", "assessments_bench"}
 
 
 def apps(action: str, *components: str) -> None:
-    subprocess.run([str(ROOT / "stack" / "apps.sh"), action, *components], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(ROOT / "stack" / "apps.sh"), action, *components], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
 
 
 def running(component: str) -> bool:
-    return subprocess.run([str(ROOT / "stack" / "apps.sh"), "status", component], cwd=ROOT,
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(ROOT / "stack" / "apps.sh"), "status", component], cwd=ROOT, capture_output=True).returncode
+        == 0
+    )
 
 
 def reset_namespace(config) -> None:
@@ -47,8 +51,10 @@ def reset_namespace(config) -> None:
     from bench.database import wipe_namespace
 
     if config.pg_db in PROTECTED_DATABASES or not config.es_index_prefix:
-        raise SystemExit(f"bench/relevance: refusing to reset {config.pg_db} / prefix '{config.es_index_prefix}'; "
-                         "set a namespace of its own (see bench/relevance)")
+        raise SystemExit(
+            f"bench/relevance: refusing to reset {config.pg_db} / prefix '{config.es_index_prefix}'; "
+            "set a namespace of its own (see bench/relevance)"
+        )
     wipe_namespace(config)
 
 
@@ -72,12 +78,16 @@ def wait_indexed(search_url: str, headers: dict, expected: dict[str, int], timeo
     while True:
         counts = {}
         for name in expected:
-            response = requests.get(f"{search_url}/search/v1/{name}", headers=headers, params={"page_size": 1}, timeout=30)
+            response = requests.get(
+                f"{search_url}/search/v1/{name}", headers=headers, params={"page_size": 1}, timeout=30
+            )
             counts[name] = response.json().get("count") if response.ok else None
         if counts == expected:
             return
         if time.monotonic() > deadline:
-            raise SystemExit(f"bench/relevance: the search API lists {counts}, expected {expected} after {timeout:.0f}s")
+            raise SystemExit(
+                f"bench/relevance: the search API lists {counts}, expected {expected} after {timeout:.0f}s"
+            )
         time.sleep(1)
 
 
@@ -85,14 +95,24 @@ def run_queries(search_url: str, headers: dict, ids: dict[str, dict[str, int]], 
     rows = []
     for judged in json.loads(JUDGMENTS.read_text())["queries"]:
         name, query = judged["list"], judged["query"]
-        response = requests.get(f"{search_url}/search/v1/{name}", headers=headers, params={"q": query, "page_size": k},
-                                timeout=30)
+        response = requests.get(
+            f"{search_url}/search/v1/{name}", headers=headers, params={"q": query, "page_size": k}, timeout=30
+        )
         if not response.ok:
-            raise SystemExit(f"bench/relevance: {name} q={query!r} answered {response.status_code}: {response.text[:300]}")
+            raise SystemExit(
+                f"bench/relevance: {name} q={query!r} answered {response.status_code}: {response.text[:300]}"
+            )
         key_of = {v: key for key, v in ids[name].items()}
         ranked = [key_of.get(row["id"], f"unknown:{row['id']}") for row in response.json()["results"]]
-        rows.append({"list": name, "query": query, "ndcg": ndcg_at_k(ranked, judged["judgments"], k),
-                     "recall": recall_at_k(ranked, judged["judgments"], k), "top": ranked[:3]})
+        rows.append(
+            {
+                "list": name,
+                "query": query,
+                "ndcg": ndcg_at_k(ranked, judged["judgments"], k),
+                "recall": recall_at_k(ranked, judged["judgments"], k),
+                "top": ranked[:3],
+            }
+        )
     return rows
 
 
@@ -100,14 +120,18 @@ def summary(rows: list[dict]) -> dict:
     out = {}
     for name in ("assessments", "posts", "overall"):
         mine = [r for r in rows if name == "overall" or r["list"] == name]
-        out[name] = {"queries": len(mine), "ndcg": round(mean([r["ndcg"] for r in mine]), 4),
-                     "recall": round(mean([r["recall"] for r in mine]), 4)}
+        out[name] = {
+            "queries": len(mine),
+            "ndcg": round(mean([r["ndcg"] for r in mine]), 4),
+            "recall": round(mean([r["recall"] for r in mine]), 4),
+        }
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/relevance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/relevance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--search-url", help="a running search API reading this namespace (default: start one)")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded corpus (no reset)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -138,8 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             except django.db.Error:
                 connections.close_all()
         if org is None:
-            print(f"resetting database {config.pg_db}, indexes {config.es_index_prefix}*, Redis "
-                  f"{config.redis_db_broker}/{config.redis_db_cache}", file=log, flush=True)
+            print(
+                f"resetting database {config.pg_db}, indexes {config.es_index_prefix}*, Redis "
+                f"{config.redis_db_broker}/{config.redis_db_cache}",
+                file=log,
+                flush=True,
+            )
             connections.close_all()
             reset_namespace(config)
             call_command("migrate", interactive=False, verbosity=0)
@@ -165,17 +193,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started:
             apps("stop", *started)
-    result = {"k": args.k, "search_url": search_url, "namespace": os.environ.get("STACK_NAMESPACE"),
-              "summary": summary(rows), "queries": rows}
+    result = {
+        "k": args.k,
+        "search_url": search_url,
+        "namespace": os.environ.get("STACK_NAMESPACE"),
+        "summary": summary(rows),
+        "queries": rows,
+    }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     for row in rows:
-        print(f"{row['list']:<12} {row['query'][:32]:<32} nDCG@{args.k} {row['ndcg']:.3f}  recall@{args.k} {row['recall']:.3f}"
-              f"  top: {', '.join(row['top'])}")
+        print(
+            f"{row['list']:<12} {row['query'][:32]:<32} nDCG@{args.k} {row['ndcg']:.3f}  recall@{args.k} "
+            f"{row['recall']:.3f}"
+            f"  top: {', '.join(row['top'])}"
+        )
     print()
     for name, figures in result["summary"].items():
-        print(f"{name:<12} {figures['queries']:>3} queries  nDCG@{args.k} {figures['ndcg']:.3f}  recall@{args.k} {figures['recall']:.3f}")
+        print(
+            f"{name:<12} {figures['queries']:>3} queries  nDCG@{args.k} {figures['ndcg']:.3f}  recall@{args.k} "
+            f"{figures['recall']:.3f}"
+        )
     return 0
 
 

@@ -1,5 +1,6 @@
 """Ranking metrics of bench/relevance: nDCG@k and recall@k of one ranked list against graded
 judgments (0-3; unjudged = 0). Pure functions, tested in tests/bench/test_relevance_metrics.py."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 def dcg(grades: Sequence[int]) -> float:
     """Exponential gain (2^grade - 1) with the log2(rank + 1) discount, rank from 1."""
-    return sum((2 ** g - 1) / math.log2(rank + 1) for rank, g in enumerate(grades, start=1))
+    return sum((2**g - 1) / math.log2(rank + 1) for rank, g in enumerate(grades, start=1))
 
 
 def ndcg_at_k(ranked: Sequence, judgments: Mapping, k: int = 10) -> float:

@@ -16,6 +16,7 @@ in their own transaction (re-enabled before it commits; a failure rolls both bac
 no change rows, and the counters, seeded exact, are not counted again. The read side gets them by
 projection here.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,24 +25,129 @@ import secrets
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 from bench import database
 from bench.scales import Scale
 
-WORDS = ("graph", "query", "index", "latency", "cache", "join", "window", "function", "tree", "heap", "stream",
-         "batch", "vector", "matrix", "string", "parser", "lexer", "network", "socket", "thread", "lock",
-         "queue", "shard", "replica", "backup", "schema", "migration", "sorting", "search", "binary", "hash",
-         "recursion", "closure", "pattern", "design", "pipeline", "kernel", "memory", "pointer", "array",
-         "interval", "greedy", "dynamic", "programming", "security", "token", "session", "cookie", "deploy")
-TAGS = ("sql", "python", "java", "go", "rust", "algorithms", "graphs", "dp", "system-design", "react", "css",
-        "security", "networking", "linux", "docker", "kubernetes", "statistics", "ml", "excel", "communication")
-FIRST = ("Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Edsger", "Donald", "Frances",
-         "John", "Radia", "Tim", "Guido", "Bjarne", "Anita", "Leslie", "Shafi", "Yukihiro")
-LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Ritchie", "Hamilton", "Dijkstra",
-        "Knuth", "Allen", "Backus", "Perlman", "Berners-Lee", "van Rossum", "Stroustrup", "Borg", "Lamport",
-        "Goldwasser", "Matsumoto")
+WORDS = (
+    "graph",
+    "query",
+    "index",
+    "latency",
+    "cache",
+    "join",
+    "window",
+    "function",
+    "tree",
+    "heap",
+    "stream",
+    "batch",
+    "vector",
+    "matrix",
+    "string",
+    "parser",
+    "lexer",
+    "network",
+    "socket",
+    "thread",
+    "lock",
+    "queue",
+    "shard",
+    "replica",
+    "backup",
+    "schema",
+    "migration",
+    "sorting",
+    "search",
+    "binary",
+    "hash",
+    "recursion",
+    "closure",
+    "pattern",
+    "design",
+    "pipeline",
+    "kernel",
+    "memory",
+    "pointer",
+    "array",
+    "interval",
+    "greedy",
+    "dynamic",
+    "programming",
+    "security",
+    "token",
+    "session",
+    "cookie",
+    "deploy",
+)
+TAGS = (
+    "sql",
+    "python",
+    "java",
+    "go",
+    "rust",
+    "algorithms",
+    "graphs",
+    "dp",
+    "system-design",
+    "react",
+    "css",
+    "security",
+    "networking",
+    "linux",
+    "docker",
+    "kubernetes",
+    "statistics",
+    "ml",
+    "excel",
+    "communication",
+)
+FIRST = (
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Dennis",
+    "Margaret",
+    "Edsger",
+    "Donald",
+    "Frances",
+    "John",
+    "Radia",
+    "Tim",
+    "Guido",
+    "Bjarne",
+    "Anita",
+    "Leslie",
+    "Shafi",
+    "Yukihiro",
+)
+LAST = (
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Liskov",
+    "Thompson",
+    "Ritchie",
+    "Hamilton",
+    "Dijkstra",
+    "Knuth",
+    "Allen",
+    "Backus",
+    "Perlman",
+    "Berners-Lee",
+    "van Rossum",
+    "Stroustrup",
+    "Borg",
+    "Lamport",
+    "Goldwasser",
+    "Matsumoto",
+)
 DIFFICULTY_MEAN = {"easy": 72.0, "medium": 62.0, "hard": 50.0}
 BIG_ORG = 1
 BIG_ORG_SHARE = 0.3
@@ -56,10 +162,10 @@ class SeedInfo:
     top_assessment: int
     top_assessment_submitted: int
     big_org: int
-    assessment_sizes: dict[int, int]              # submitted attempts per assessment
+    assessment_sizes: dict[int, int]  # submitted attempts per assessment
     assessment_org: dict[int, int]
-    hot_posts: dict[str, int]                     # "pipeline"/"naive" -> post id
-    tokens: dict[str, str] = field(default_factory=dict)   # role -> token
+    hot_posts: dict[str, int]  # "pipeline"/"naive" -> post id
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> token
     writer_tokens: list[str] = field(default_factory=list)  # 16 members of the big organisation
     # (started attempt id, its candidate's token, its assessment): the lag phase's submissions,
     # `top_share` of them on the top assessment (the largest leaderboard), in a shuffled order
@@ -96,7 +202,7 @@ def _array(values) -> str:
 
 
 def _zipf_counts(total: int, n: int, s: float, cap: int) -> list[int]:
-    weights = [1 / (i ** s) for i in range(1, n + 1)]
+    weights = [1 / (i**s) for i in range(1, n + 1)]
     scale = total / sum(weights)
     counts = [min(cap, int(w * scale)) for w in weights]
     i = 0
@@ -111,7 +217,7 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
     from django.contrib.auth.hashers import make_password
 
     rng = random.Random(20240826)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     window_start = now - timedelta(days=365)
     window_end = now - timedelta(hours=1)  # older than the counters' reconcile window (15 min)
     span = (window_end - window_start).total_seconds()
@@ -123,8 +229,12 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
 
     # Organisations and users -------------------------------------------------------------
     n_orgs = scale.organisations
-    _copy(cursor, "accounts_organisation", ("id", "version", "name", "created_at"),
-          ((o, 1, f"Bench Org {o}", _ts(window_start - timedelta(days=60))) for o in range(1, n_orgs + 1)))
+    _copy(
+        cursor,
+        "accounts_organisation",
+        ("id", "version", "name", "created_at"),
+        ((o, 1, f"Bench Org {o}", _ts(window_start - timedelta(days=60))) for o in range(1, n_orgs + 1)),
+    )
     password_hash = make_password(PASSWORD)
 
     def org_for(r: random.Random) -> int:
@@ -136,19 +246,72 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
     for o in range(1, n_orgs + 1):  # staff: user id == organisation id
         user_org[o] = o
         members[o].append(o)
-        user_rows.append((o, password_hash, None, "f", f"bench-staff-{o}", "", "", "", "f", "t",
-                          _ts(window_start - timedelta(days=60)), 1, o, "staff", f"Staff {o}"))
+        user_rows.append(
+            (
+                o,
+                password_hash,
+                None,
+                "f",
+                f"bench-staff-{o}",
+                "",
+                "",
+                "",
+                "f",
+                "t",
+                _ts(window_start - timedelta(days=60)),
+                1,
+                o,
+                "staff",
+                f"Staff {o}",
+            )
+        )
     candidate_ids = list(range(n_orgs + 1, n_orgs + 1 + scale.candidates))
     for uid in candidate_ids:
         o = org_for(rng)
         user_org[uid] = o
         members[o].append(uid)
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        user_rows.append((uid, password_hash, None, "f", f"bench-cand-{uid}", "", "", "", "f", "t",
-                          _ts(window_start - timedelta(days=30)), 1, o, "candidate", name))
-    _copy(cursor, "accounts_user",
-          ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
-           "is_staff", "is_active", "date_joined", "version", "organisation_id", "role", "display_name"), user_rows)
+        user_rows.append(
+            (
+                uid,
+                password_hash,
+                None,
+                "f",
+                f"bench-cand-{uid}",
+                "",
+                "",
+                "",
+                "f",
+                "t",
+                _ts(window_start - timedelta(days=30)),
+                1,
+                o,
+                "candidate",
+                name,
+            )
+        )
+    _copy(
+        cursor,
+        "accounts_user",
+        (
+            "id",
+            "password",
+            "last_login",
+            "is_superuser",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "is_staff",
+            "is_active",
+            "date_joined",
+            "version",
+            "organisation_id",
+            "role",
+            "display_name",
+        ),
+        user_rows,
+    )
 
     # Assessments ---------------------------------------------------------------------------
     n_drafts = max(1, scale.assessments // 20)  # the tail's last 5% are drafts, never attempted
@@ -162,7 +325,9 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
         difficulty[aid] = rng.choices(("easy", "medium", "hard"), (3, 5, 2))[0]
         cut_off[aid] = rng.randint(50, 75)
         duration[aid] = rng.choice((30, 45, 60, 90, 120))
-        status[aid] = "draft" if sizes[aid - 1] == 0 else ("archived" if aid > 10 and rng.random() < 0.1 else "published")
+        status[aid] = (
+            "draft" if sizes[aid - 1] == 0 else ("archived" if aid > 10 and rng.random() < 0.1 else "published")
+        )
     submitted_count = {aid: 0 for aid in assessment_org}
 
     # Attempts: every (assessment, candidate) pair, shuffled so ids interleave assessments in time.
@@ -181,19 +346,32 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
             attempt_id = i + 1
             started_at = window_start + timedelta(seconds=span * i / total + rng.uniform(0, 30))
             if rng.random() < 0.9:
-                score = min(100.0, max(0.0, round(rng.gauss(DIFFICULTY_MEAN[difficulty[aid]] + mean_offset[aid], 15), 1)))
+                score = min(
+                    100.0, max(0.0, round(rng.gauss(DIFFICULTY_MEAN[difficulty[aid]] + mean_offset[aid], 15), 1))
+                )
                 taken = int(duration[aid] * 60 * rng.uniform(0.15, 1.0))
                 submitted_count[aid] += 1
-                yield (attempt_id, 2, aid, cand, _ts(started_at), _ts(started_at + timedelta(seconds=taken)),
-                       f"{score:.2f}", "submitted")
+                yield (
+                    attempt_id,
+                    2,
+                    aid,
+                    cand,
+                    _ts(started_at),
+                    _ts(started_at + timedelta(seconds=taken)),
+                    f"{score:.2f}",
+                    "submitted",
+                )
             else:
                 if status[aid] == "published":
                     started_attempts.append((attempt_id, aid, cand))
                 yield (attempt_id, 1, aid, cand, _ts(started_at), None, None, "started")
 
-    _copy(cursor, "assessments_attempt",
-          ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status"),
-          attempt_rows())
+    _copy(
+        cursor,
+        "assessments_attempt",
+        ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status"),
+        attempt_rows(),
+    )
     timings["attempts_copy"] = time.monotonic() - t0
 
     for aid in range(1, scale.assessments + 1):
@@ -202,13 +380,51 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
         title = f"{' '.join(rng.choice(WORDS) for _ in range(rng.randint(2, 4))).title()} #{aid}"
         description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 30)))
         tags = sorted(set(rng.sample(TAGS, rng.randint(1, 3))))
-        assessment_rows.append((aid, 1, o, title, description, _array(tags), difficulty[aid], status[aid],
-                                f"{cut_off[aid]}.00", "100.00", duration[aid], o, _ts(created), _ts(created), None,
-                                sizes[aid - 1], submitted_count[aid]))
-    _copy(cursor, "assessments_assessment",
-          ("id", "version", "organisation_id", "title", "description", "tags", "difficulty", "status", "cut_off",
-           "max_score", "duration_minutes", "created_by_id", "created_at", "updated_at", "deleted_at",
-           "attempts_count", "submitted_count"), assessment_rows)
+        assessment_rows.append(
+            (
+                aid,
+                1,
+                o,
+                title,
+                description,
+                _array(tags),
+                difficulty[aid],
+                status[aid],
+                f"{cut_off[aid]}.00",
+                "100.00",
+                duration[aid],
+                o,
+                _ts(created),
+                _ts(created),
+                None,
+                sizes[aid - 1],
+                submitted_count[aid],
+            )
+        )
+    _copy(
+        cursor,
+        "assessments_assessment",
+        (
+            "id",
+            "version",
+            "organisation_id",
+            "title",
+            "description",
+            "tags",
+            "difficulty",
+            "status",
+            "cut_off",
+            "max_score",
+            "duration_minutes",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "attempts_count",
+            "submitted_count",
+        ),
+        assessment_rows,
+    )
 
     # Posts and comments --------------------------------------------------------------------
     t0 = time.monotonic()
@@ -228,28 +444,87 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
             comment_id += 1
             at = min(window_end, created + timedelta(seconds=rng.uniform(60, 7 * 86400)))
             last_activity = max(last_activity, at)
-            comment_rows.append((comment_id, 1, pid, rng.choice(members[o]),
-                                 " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))), _ts(at), None))
-        post_rows.append((pid, 1, o, author, linked,
-                          " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8))).capitalize(),
-                          " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))),
-                          _array(sorted(set(rng.sample(TAGS, rng.randint(0, 3))))),
-                          _ts(created), _ts(created), None, n_comments, _ts(last_activity)))
+            comment_rows.append(
+                (
+                    comment_id,
+                    1,
+                    pid,
+                    rng.choice(members[o]),
+                    " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))),
+                    _ts(at),
+                    None,
+                )
+            )
+        post_rows.append(
+            (
+                pid,
+                1,
+                o,
+                author,
+                linked,
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8))).capitalize(),
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))),
+                _array(sorted(set(rng.sample(TAGS, rng.randint(0, 3))))),
+                _ts(created),
+                _ts(created),
+                None,
+                n_comments,
+                _ts(last_activity),
+            )
+        )
     hot_posts = {}
     for kind in ("pipeline", "naive"):  # comment targets of the hot-counter comparison
         pid = len(post_rows) + 1
         hot_posts[kind] = pid
-        post_rows.append((pid, 1, BIG_ORG, BIG_ORG, None, f"Hot post ({kind})", "Comment here, everyone.",
-                          "{}", _ts(window_end), _ts(window_end), None, 0, _ts(window_end)))
-    post_columns = ("id", "version", "organisation_id", "author_id", "assessment_id", "title", "body", "tags",
-                    "created_at", "updated_at", "deleted_at", "comments_count", "last_activity_at")
+        post_rows.append(
+            (
+                pid,
+                1,
+                BIG_ORG,
+                BIG_ORG,
+                None,
+                f"Hot post ({kind})",
+                "Comment here, everyone.",
+                "{}",
+                _ts(window_end),
+                _ts(window_end),
+                None,
+                0,
+                _ts(window_end),
+            )
+        )
+    post_columns = (
+        "id",
+        "version",
+        "organisation_id",
+        "author_id",
+        "assessment_id",
+        "title",
+        "body",
+        "tags",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "comments_count",
+        "last_activity_at",
+    )
     _copy(cursor, "discussions_post", post_columns, post_rows)
-    _copy(cursor, "discussions_comment", ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at"),
-          comment_rows)
+    _copy(
+        cursor,
+        "discussions_comment",
+        ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at"),
+        comment_rows,
+    )
     timings["posts_copy"] = time.monotonic() - t0
 
-    for table in ("accounts_organisation", "accounts_user", "assessments_assessment", "assessments_attempt",
-                  "discussions_post", "discussions_comment"):
+    for table in (
+        "accounts_organisation",
+        "accounts_user",
+        "assessments_assessment",
+        "assessments_attempt",
+        "discussions_post",
+        "discussions_comment",
+    ):
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
     # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them now, as ALTER TABLE
     # refuses a table with pending trigger events.
@@ -262,7 +537,9 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
     # schema has (the product serves these lists from Elasticsearch). Then statistics and the
     # visibility map, so COUNT(*) can be an index-only scan.
     t0 = time.monotonic()
-    cursor.execute("CREATE INDEX bench_orm_attempt_status_submitted ON assessments_attempt (status, submitted_at DESC, id)")
+    cursor.execute(
+        "CREATE INDEX bench_orm_attempt_status_submitted ON assessments_attempt (status, submitted_at DESC, id)"
+    )
     conn.commit()
     conn.autocommit = True
     cursor.execute("VACUUM (ANALYZE)")
@@ -271,15 +548,27 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
 
     return SeedInfo(
         scale=scale.name,
-        counts={"organisations": n_orgs, "users": len(user_rows), "assessments": scale.assessments,
-                "attempts": total, "posts": len(post_rows), "comments": len(comment_rows)},
-        seconds=timings, top_assessment=1, top_assessment_submitted=submitted_count[1], big_org=BIG_ORG,
-        assessment_sizes=submitted_count, assessment_org=assessment_org, hot_posts=hot_posts,
+        counts={
+            "organisations": n_orgs,
+            "users": len(user_rows),
+            "assessments": scale.assessments,
+            "attempts": total,
+            "posts": len(post_rows),
+            "comments": len(comment_rows),
+        },
+        seconds=timings,
+        top_assessment=1,
+        top_assessment_submitted=submitted_count[1],
+        big_org=BIG_ORG,
+        assessment_sizes=submitted_count,
+        assessment_org=assessment_org,
+        hot_posts=hot_posts,
         submit_jobs=[(a, str(c), aid) for a, aid, c in started_attempts],  # candidate ids; tokens below
     )
 
 
 # Tokens ----------------------------------------------------------------------------------------
+
 
 def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int, top_share: float = 0.8, doc_write_jobs: int = 50) -> None:
     """API tokens without password checks: ApiToken rows plus the Redis auth cache, as token_issue does.
@@ -295,8 +584,11 @@ def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int, top_share: float = 
 
     wanted: dict[str, int] = {}
     wanted["big_org_staff"] = info.big_org
-    members = list(User.objects.filter(organisation_id=info.big_org, role="candidate").order_by("id")
-                   .values_list("id", flat=True)[:15])
+    members = list(
+        User.objects.filter(organisation_id=info.big_org, role="candidate")
+        .order_by("id")
+        .values_list("id", flat=True)[:15]
+    )
     reader = User.objects.filter(role="candidate").exclude(organisation_id=info.big_org).order_by("id").first()
     wanted["candidate_reader"] = reader.pk
     rng = random.Random(7)
@@ -325,10 +617,12 @@ def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int, top_share: float = 
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
     now = dj_timezone.now()
     raw = {uid: secrets.token_urlsafe(32) for uid in users}
-    tokens = ApiToken.objects.bulk_create([
-        ApiToken(key_hash=token_hash(raw[uid]), user_id=uid, created_at=now, expires_at=now + timedelta(days=2))
-        for uid in users
-    ])
+    tokens = ApiToken.objects.bulk_create(
+        [
+            ApiToken(key_hash=token_hash(raw[uid]), user_id=uid, created_at=now, expires_at=now + timedelta(days=2))
+            for uid in users
+        ]
+    )
     for token in tokens:
         auth_cache.cache_token(raw[token.user_id], token)
         auth_cache.cache_user(users[token.user_id])
@@ -339,6 +633,7 @@ def issue_tokens(info: SeedInfo, *, submit_jobs_needed: int, top_share: float = 
 
 
 # Projection into Elasticsearch -----------------------------------------------------------------
+
 
 def _worker_init() -> None:
     # Forked from a parent that closed its database connections; drop its Elasticsearch client so
@@ -374,13 +669,13 @@ def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
     es.indices.put_settings(index=",".join(physical.values()), settings={"index": {"refresh_interval": "-1"}})
     jobs: list[tuple[str, object]] = []
     attempt_ids = list(range(1, info.counts["attempts"] + 1))  # each document from its own row: pages by id
-    jobs += [("attempts", attempt_ids[i:i + 5000]) for i in range(0, len(attempt_ids), 5000)]
+    jobs += [("attempts", attempt_ids[i : i + 5000]) for i in range(0, len(attempt_ids), 5000)]
     ids = list(range(1, info.counts["assessments"] + 1))
-    jobs += [("assessments", ids[i:i + 500]) for i in range(0, len(ids), 500)]
+    jobs += [("assessments", ids[i : i + 500]) for i in range(0, len(ids), 500)]
     post_ids = list(range(1, info.counts["posts"] + 1))
-    jobs += [("posts", post_ids[i:i + 2000]) for i in range(0, len(post_ids), 2000)]
+    jobs += [("posts", post_ids[i : i + 2000]) for i in range(0, len(post_ids), 2000)]
     comment_ids = list(range(1, info.counts["comments"] + 1))
-    jobs += [("comments", comment_ids[i:i + 5000]) for i in range(0, len(comment_ids), 5000)]
+    jobs += [("comments", comment_ids[i : i + 5000]) for i in range(0, len(comment_ids), 5000)]
     started = time.monotonic()
     written: dict[str, int] = {}
     connections.close_all()
@@ -397,23 +692,36 @@ def project_all(info: SeedInfo, processes: int) -> dict[str, float]:
             raise RuntimeError(f"{definition.alias}: {indexed} documents indexed, {info.counts[name]} rows")
     total = sum(written.values())
     merge = _forcemerge(es, list(physical.values()))
-    return {"seconds": round(seconds, 2), "documents": total,
-            "docs_per_second": round(total / seconds) if seconds else None, "processes": processes,
-            "forcemerge": merge}
+    return {
+        "seconds": round(seconds, 2),
+        "documents": total,
+        "docs_per_second": round(total / seconds) if seconds else None,
+        "processes": processes,
+        "forcemerge": merge,
+    }
 
 
 def _forcemerge(es, indexes: list[str]) -> dict:
     """One segment per seeded index (their shape until the write stages add to them), so the reads
     start with no merge of the seed's segments left to run behind them."""
+
     def segments() -> int:
         body = es.indices.segments(index=",".join(indexes)).body["indices"]
-        return sum(len(copy["segments"]) for index in body.values() for shard in index["shards"].values() for copy in shard)
+        return sum(
+            len(copy["segments"]) for index in body.values() for shard in index["shards"].values() for copy in shard
+        )
 
     before, started = segments(), time.monotonic()
     es.options(request_timeout=1800).indices.forcemerge(index=",".join(indexes), max_num_segments=1)
-    store = es.indices.stats(index=",".join(indexes), metric="store").body["_all"]["primaries"]["store"]["size_in_bytes"]
-    return {"seconds": round(time.monotonic() - started, 2), "segments_before": before, "segments_after": segments(),
-            "store_mib": round(store / 2**20, 1)}
+    store = es.indices.stats(index=",".join(indexes), metric="store").body["_all"]["primaries"]["store"][
+        "size_in_bytes"
+    ]
+    return {
+        "seconds": round(time.monotonic() - started, 2),
+        "segments_before": before,
+        "segments_after": segments(),
+        "store_mib": round(store / 2**20, 1),
+    }
 
 
 def score_threshold_for(assessment_id: int, rank: int) -> float:
@@ -423,7 +731,9 @@ def score_threshold_for(assessment_id: int, rank: int) -> float:
     with connections["default"].cursor() as cursor:
         cursor.execute(
             "SELECT score FROM assessments_attempt WHERE assessment_id = %s AND status = 'submitted' "
-            "ORDER BY score DESC OFFSET %s LIMIT 1", [assessment_id, max(0, rank - 1)])
+            "ORDER BY score DESC OFFSET %s LIMIT 1",
+            [assessment_id, max(0, rank - 1)],
+        )
         row = cursor.fetchone()
     return float(row[0]) if row else 0.0
 
@@ -436,6 +746,8 @@ def selective_assessment(info: SeedInfo, target: int = 300) -> tuple[int, int]:
         cursor.execute(
             """SELECT s.id, COUNT(*) FROM assessments_attempt a JOIN assessments_assessment s ON s.id = a.assessment_id
                WHERE s.organisation_id = %s AND a.status = 'submitted' AND a.score >= s.cut_off
-               GROUP BY s.id ORDER BY abs(COUNT(*) - %s), s.id LIMIT 1""", [info.big_org, target])
+               GROUP BY s.id ORDER BY abs(COUNT(*) - %s), s.id LIMIT 1""",
+            [info.big_org, target],
+        )
         aid, count = cursor.fetchone()
     return aid, count

@@ -4,6 +4,7 @@
 Busy seconds over (window x worker processes) is the workers' utilisation: near 1 means the
 pipeline, not Elasticsearch refresh or polling, sets the lag.
 """
+
 from __future__ import annotations
 
 import ast

@@ -7,6 +7,7 @@ usage (the namespace's processes already started with stack/apps.sh, its env exp
   python -m bench.write_path --tokens tokens.json [--seconds 15] [--connections 8] [--label x]
 Prints one JSON line: writes, rps, cpu_ms_per_write per component, drain seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,17 +38,22 @@ def posts_index_stats() -> dict:
     from shared.es_client import get_es_client
 
     alias = f"{os.environ.get('ES_INDEX_PREFIX', '')}posts"
-    total = get_es_client().indices.stats(index=alias, metric="indexing,refresh,flush,merge,translog")["_all"]["primaries"]
-    return {"docs_indexed": total["indexing"]["index_total"], "index_ms": total["indexing"]["index_time_in_millis"],
-            "refreshes": total["refresh"]["total"], "flushes": total["flush"]["total"], "merges": total["merges"]["total"]}
+    total = get_es_client().indices.stats(index=alias, metric="indexing,refresh,flush,merge,translog")["_all"][
+        "primaries"
+    ]
+    return {
+        "docs_indexed": total["indexing"]["index_total"],
+        "index_ms": total["indexing"]["index_time_in_millis"],
+        "refreshes": total["refresh"]["total"],
+        "flushes": total["flush"]["total"],
+        "merges": total["merges"]["total"],
+    }
 
 
 def measure(tokens: list[str], *, port: int, seconds: float, connections: int, label: str) -> dict:
-    from bench import cpu
+    from bench import cpu, namespace, worker_log
     from bench.comparisons import _max_id, _post_requests, _since, wait_pipeline_idle
     from bench.loadgen import run_wrk
-
-    from bench import namespace, worker_log
 
     namespace.LOG_DIR = namespace.STACK_LOGS / os.environ["STACK_NAMESPACE"]  # worker_log reads this namespace's logs
     idle_wait = wait_pipeline_idle()
@@ -64,14 +70,22 @@ def measure(tokens: list[str], *, port: int, seconds: float, connections: int, l
     es = {k: es_after[k] - es_before[k] for k in es_after}
     tasks = worker_log.task_stats(started_at, time.time(), logs=("worker-indexing",)).get("project_events_task", {})
     indexing_cpu = figures["cpu_seconds"].get("worker-indexing", 0.0)
-    return {"label": label, "writes": writes, "rps": round(load.rps, 1), "p50_ms": load.p50_ms,
-            "errors": sum(load.errors.values()), "idle_wait_s": idle_wait, "drain_s": drain,
-            "elapsed_s": round(time.monotonic() - started, 1), "cpu_ms_per_write": figures.get("cpu_ms_per_request", {}),
-            "machine_busy_share": figures["machine_busy_share"],
-            "indexing_tasks": tasks.get("tasks", 0),
-            "indexing_worker_cpu_ms_per_task": round(indexing_cpu * 1000 / max(1, tasks.get("tasks", 0)), 2),
-            # Elasticsearch's engine time per document of this index alone (the node is shared).
-            "posts_index": {**es, "index_ms_per_doc": round(es["index_ms"] / max(1, es["docs_indexed"]), 3)}}
+    return {
+        "label": label,
+        "writes": writes,
+        "rps": round(load.rps, 1),
+        "p50_ms": load.p50_ms,
+        "errors": sum(load.errors.values()),
+        "idle_wait_s": idle_wait,
+        "drain_s": drain,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "cpu_ms_per_write": figures.get("cpu_ms_per_request", {}),
+        "machine_busy_share": figures["machine_busy_share"],
+        "indexing_tasks": tasks.get("tasks", 0),
+        "indexing_worker_cpu_ms_per_task": round(indexing_cpu * 1000 / max(1, tasks.get("tasks", 0)), 2),
+        # Elasticsearch's engine time per document of this index alone (the node is shared).
+        "posts_index": {**es, "index_ms_per_doc": round(es["index_ms"] / max(1, es["docs_indexed"]), 3)},
+    }
 
 
 def main() -> None:
@@ -87,9 +101,21 @@ def main() -> None:
     django.setup()
     from shared.config import load_config
 
-    port = int(os.environ.get("TEST_WRITE_PORT") or load_config().write_port)  # apps.sh: TEST_WRITE_PORT under APP_ENV=test
-    print(json.dumps(measure(json.loads(args.tokens.read_text()), port=port, seconds=args.seconds,
-                             connections=args.connections, label=args.label)), flush=True)
+    port = int(
+        os.environ.get("TEST_WRITE_PORT") or load_config().write_port
+    )  # apps.sh: TEST_WRITE_PORT under APP_ENV=test
+    print(
+        json.dumps(
+            measure(
+                json.loads(args.tokens.read_text()),
+                port=port,
+                seconds=args.seconds,
+                connections=args.connections,
+                label=args.label,
+            )
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Django answers 400 to a Host header outside ALLOWED_HOSTS (production has no loc
 so the request carries a host the settings accept: the first concrete entry of ALLOWED_HOSTS.
 Standard library only; runs as `python /app/compose/http_health.py URL` inside the app image.
 """
+
 import os
 import sys
 import urllib.error

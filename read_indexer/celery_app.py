@@ -3,6 +3,7 @@
 Run: celery -A read_indexer.celery_app worker -Q indexing,counters,fanout,maintenance
      celery -A read_indexer.celery_app beat
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ django.setup()
 
 from read_indexer import task_names  # noqa: E402
 from read_indexer.celery_config import celery_conf  # noqa: E402
-from shared.config import load_config  # noqa: E402
 from read_indexer.observability import metrics as _task_metrics  # noqa: E402,F401  (Celery signal receivers)
+from shared.config import load_config  # noqa: E402
 
 app = Celery("read_indexer")
 config = load_config()

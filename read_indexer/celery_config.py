@@ -5,12 +5,13 @@ Timing budget, kept consistent on purpose:
 A task is redelivered by Redis only after the visibility timeout, so it must exceed the longest
 countdown plus the longest run; the outbox relay covers lost tasks within seconds anyway.
 """
+
 from __future__ import annotations
 
 from kombu import Queue
 
-from shared.config import Config
 from read_indexer.task_names import ALL_QUEUES, TASK_QUEUES
+from shared.config import Config
 
 TASK_SOFT_TIME_LIMIT = 100
 TASK_TIME_LIMIT = 120
@@ -27,7 +28,11 @@ def celery_conf(config: Config) -> dict:
         # A publish happens after a write committed; if Redis is down, fail fast (the outbox relay
         # republishes) instead of holding the client's request for seconds.
         "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT, "socket_connect_timeout": 1, "socket_timeout": 5},
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "socket_connect_timeout": 1,
+            "socket_timeout": 5,
+        },
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

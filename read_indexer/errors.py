@@ -5,6 +5,7 @@ document Elasticsearch refuses to read, an interrupted rebuild); describe_failur
 a service we depend on into the sentence that says which one and what to do.
 May touch: nothing but the exception it is given (and the configuration, to name the address).
 """
+
 from __future__ import annotations
 
 import django.db.utils
@@ -31,10 +32,19 @@ def describe_failure(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout)):
         return f"Elasticsearch is unreachable at {config.es_url}; start it (bin/stack up) and retry."
-    if isinstance(exc, (django.db.utils.OperationalError, django.db.utils.InterfaceError,
-                        psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return (f"PostgreSQL is unreachable or refused the connection ({first_line(exc)}); "
-                "check bin/stack status and retry.")
+    if isinstance(
+        exc,
+        (
+            django.db.utils.OperationalError,
+            django.db.utils.InterfaceError,
+            psycopg2.OperationalError,
+            psycopg2.InterfaceError,
+        ),
+    ):
+        return (
+            f"PostgreSQL is unreachable or refused the connection ({first_line(exc)}); "
+            "check bin/stack status and retry."
+        )
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return f"Redis is unreachable at {config.redis_url}; start it (bin/stack up) and retry."
     return None

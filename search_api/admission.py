@@ -9,13 +9,14 @@ user key, which it derives from the token entry, without declaring it in KEYS: f
 standalone Redis this stack runs, not on Redis Cluster. Sessions need the session's user before
 their credential is known, so they count in a trip of their own.
 """
+
 from __future__ import annotations
 
 import functools
 
+from search_api import auth, rate_limit
 from shared import request_timing as timing
 from shared.auth_cache import USER_KEY, token_key
-from search_api import auth, rate_limit
 
 # KEYS[1] token entry, KEYS[2] the window's counter; ARGV[1] window seconds, ARGV[2] the user key
 # prefix. Returns {token entry or false, count, user entry or false}; the caller checks expiry and
@@ -54,6 +55,7 @@ def admit(request) -> tuple[auth.Principal, rate_limit.RateLimitState]:
     with timing.timed("redis"):
         redis = auth.cache_redis()
         cached_token, count, cached_user = _admit_script(redis)(
-            keys=[token_key(raw_token), window.key], args=[window.seconds, _USER_KEY_PREFIX])
+            keys=[token_key(raw_token), window.key], args=[window.seconds, _USER_KEY_PREFIX]
+        )
     principal = auth.principal_for_token(cached_token, credential, cached_user=cached_user)  # 401 before 429
     return principal, rate_limit.check(window, count)

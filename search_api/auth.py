@@ -10,6 +10,7 @@ Any miss is a 401: a token or session unknown to the cache is not valid here. Th
 refreshed by the write side on token issue, login and every change; a client whose user entry
 has expired gets it back by calling the write API once (it refills the entry).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,8 @@ from django.conf import settings
 from django.utils.crypto import constant_time_compare
 from django_redis import get_redis_connection
 
-from shared import request_timing as timing
 from search_api.errors import Unauthorized
+from shared import request_timing as timing
 from shared.auth_cache import token_hash, token_key, user_key
 
 MAX_TOKEN_LENGTH = 256
@@ -124,5 +125,9 @@ def _user_from_entry(cached: bytes | None) -> dict:
 
 
 def _principal(user: dict, *, credential: str) -> Principal:
-    return Principal(user_id=user["id"], organisation_id=user.get("organisation_id"), role=user.get("role", ""),
-                     credential=credential)
+    return Principal(
+        user_id=user["id"],
+        organisation_id=user.get("organisation_id"),
+        role=user.get("role", ""),
+        credential=credential,
+    )

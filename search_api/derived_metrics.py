@@ -18,13 +18,14 @@ Filters become exact thresholds on the keys the metrics derive from, per board:
   score <= x_(M+1), where x_i is the i-th smallest score.
 - qualified: score >= cut-off (true) or score < cut-off (false).
 """
+
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from search_api.filtering import EXACT, Condition
 from search_api.query_builder import NOT_DELETED
@@ -42,7 +43,7 @@ MAX_BOARDS = 1000  # assessments one metric filter or facet may span; beyond, th
 @dataclass(frozen=True)
 class Board:
     assessment_id: int
-    size: int            # submitted attempts
+    size: int  # submitted attempts
     cut_off: float | None
 
 
@@ -61,6 +62,7 @@ def percentile(lower: int, size: int) -> float:
 
 # --- filters --------------------------------------------------------------------------------
 
+
 def _first_true(size: int, predicate) -> int:
     """The smallest c in 0..size with predicate(c) (predicate monotone false -> true); size+1 if none."""
     return bisect_left(range(size + 1), True, key=predicate)
@@ -74,8 +76,10 @@ def _bounds(condition: Condition, size: int) -> list[tuple[str, int]]:
     name, lookup, value = condition.filter.name, condition.lookup, condition.value
     if name == "rank":
         return {
-            "lte": [("rank_le", value)], "lt": [("rank_le", value - 1)],
-            "gte": [("rank_gt", value - 1)], "gt": [("rank_gt", value)],
+            "lte": [("rank_le", value)],
+            "lt": [("rank_le", value - 1)],
+            "gte": [("rank_gt", value - 1)],
+            "gt": [("rank_gt", value)],
             EXACT: [("rank_le", value), ("rank_gt", value - 1)],
         }[lookup]
     if name == "percentile":
@@ -115,7 +119,10 @@ def _position(board: Board, kind: str, j: int) -> Position | None:
 
 def position_search(position: Position) -> dict:
     return {
-        "size": 1, "from": position.index - 1, "_source": False, "track_total_hits": False,
+        "size": 1,
+        "from": position.index - 1,
+        "_source": False,
+        "track_total_hits": False,
         "sort": [{f: {"order": o}} for f, o in position.order],
         "query": _board_query([position.assessment_id]),
     }
@@ -123,10 +130,15 @@ def position_search(position: Position) -> dict:
 
 def _rank_at_most(key: list, negate: bool) -> dict:
     score, seconds = key
-    clause = {"bool": {"should": [
-        {"range": {"score": {"gt": score}}},
-        {"bool": {"filter": [{"term": {"score": score}}, {"range": {"time_taken_seconds": {"lte": seconds}}}]}},
-    ], "minimum_should_match": 1}}
+    clause = {
+        "bool": {
+            "should": [
+                {"range": {"score": {"gt": score}}},
+                {"bool": {"filter": [{"term": {"score": score}}, {"range": {"time_taken_seconds": {"lte": seconds}}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
     return {"bool": {"must_not": [clause]}} if negate else clause
 
 
@@ -138,10 +150,17 @@ def _term_clause(board: Board, kind: str, j: int, keys: dict[Position, list]) ->
     if kind == "rank_gt":
         return MATCH_ALL if j < 1 else MATCH_NONE if position is None else _rank_at_most(keys[position], True)
     if kind == "lower_ge":  # c >= j <=> score > x_j
-        return MATCH_ALL if j <= 0 else MATCH_NONE if position is None else {"range": {"score": {"gt": keys[position][0]}}}
+        return (
+            MATCH_ALL if j <= 0 else MATCH_NONE if position is None else {"range": {"score": {"gt": keys[position][0]}}}
+        )
     # lower_le: c <= j <=> score <= x_(j+1)
-    return MATCH_NONE if j < 0 else MATCH_ALL if position is None or j >= n - 1 else {
-        "range": {"score": {"lte": keys[position][0]}}}
+    return (
+        MATCH_NONE
+        if j < 0
+        else MATCH_ALL
+        if position is None or j >= n - 1
+        else {"range": {"score": {"lte": keys[position][0]}}}
+    )
 
 
 def metric_filter(conditions: tuple[Condition, ...], boards: list[Board], keys: dict[Position, list]) -> dict:
@@ -156,8 +175,17 @@ def metric_filter(conditions: tuple[Condition, ...], boards: list[Board], keys: 
                 clauses += [_term_clause(board, kind, j, keys) for kind, j in _bounds(condition, board.size)]
         if MATCH_NONE in clauses:
             continue
-        per_board.append({"bool": {"filter": [
-            {"term": {"assessment": board.assessment_id}}, SUBMITTED, *(c for c in clauses if c != MATCH_ALL)]}})
+        per_board.append(
+            {
+                "bool": {
+                    "filter": [
+                        {"term": {"assessment": board.assessment_id}},
+                        SUBMITTED,
+                        *(c for c in clauses if c != MATCH_ALL),
+                    ]
+                }
+            }
+        )
     return {"bool": {"should": per_board, "minimum_should_match": 1}} if per_board else MATCH_NONE
 
 
@@ -169,9 +197,13 @@ def _qualified(board: Board, qualified: bool) -> dict:
 
 def qualified_facet(boards: list[Board]) -> dict:
     """Counts of qualified true / false among the filtered rows (an unsubmitted row is neither)."""
+
     def side(qualified: bool) -> dict:
-        clauses = [{"bool": {"filter": [{"term": {"assessment": b.assessment_id}}, SUBMITTED, _qualified(b, qualified)]}}
-                   for b in boards if b.cut_off is not None]
+        clauses = [
+            {"bool": {"filter": [{"term": {"assessment": b.assessment_id}}, SUBMITTED, _qualified(b, qualified)]}}
+            for b in boards
+            if b.cut_off is not None
+        ]
         return {"bool": {"should": clauses, "minimum_should_match": 1}} if clauses else MATCH_NONE
 
     return {"filters": {"filters": [side(False), side(True)]}}
@@ -180,11 +212,12 @@ def qualified_facet(boards: list[Board]) -> dict:
 def qualified_buckets(aggregation: dict) -> list[dict]:
     """Like a terms facet: non-empty buckets, largest count first, false before true on a tie."""
     counts = [b.get("doc_count", 0) for b in aggregation.get("buckets", [])] or [0, 0]
-    buckets = [{"value": value, "count": count} for value, count in zip((False, True), counts) if count]
+    buckets = [{"value": value, "count": count} for value, count in zip((False, True), counts, strict=False) if count]
     return sorted(buckets, key=lambda b: -b["count"])
 
 
 # --- boards: sizes and cut-offs ----------------------------------------------------------------
+
 
 def _board_query(assessment_ids: list[int]) -> dict:
     return {"bool": {"filter": [NOT_DELETED, SUBMITTED, {"terms": {"assessment": assessment_ids}}]}}
@@ -192,18 +225,30 @@ def _board_query(assessment_ids: list[int]) -> dict:
 
 def scope_assessments_search(query: dict) -> dict:
     """The assessments a filtered attempts list spans (MAX_BOARDS + 1 tells "too many")."""
-    return {"size": 0, "query": query, "track_total_hits": False,
-            "aggs": {"assessments": {"terms": {"field": "assessment", "size": MAX_BOARDS + 1}}}}
+    return {
+        "size": 0,
+        "query": query,
+        "track_total_hits": False,
+        "aggs": {"assessments": {"terms": {"field": "assessment", "size": MAX_BOARDS + 1}}},
+    }
 
 
 def board_sizes_search(assessment_ids: list[int]) -> dict:
-    return {"size": 0, "query": _board_query(assessment_ids), "track_total_hits": False,
-            "aggs": {"boards": {"terms": {"field": "assessment", "size": len(assessment_ids)}}}}
+    return {
+        "size": 0,
+        "query": _board_query(assessment_ids),
+        "track_total_hits": False,
+        "aggs": {"boards": {"terms": {"field": "assessment", "size": len(assessment_ids)}}},
+    }
 
 
 def cut_offs_search(assessment_ids: list[int]) -> dict:
-    return {"size": len(assessment_ids), "_source": ["id", "cut_off"], "track_total_hits": False,
-            "query": {"bool": {"filter": [NOT_DELETED, {"terms": {"id": assessment_ids}}]}}}
+    return {
+        "size": len(assessment_ids),
+        "_source": ["id", "cut_off"],
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [NOT_DELETED, {"terms": {"id": assessment_ids}}]}},
+    }
 
 
 def cut_offs(response: dict) -> dict[int, float | None]:
@@ -211,12 +256,16 @@ def cut_offs(response: dict) -> dict[int, float | None]:
 
 
 def boards(assessment_ids: list[int], sizes_response: dict, cut_offs_response: dict) -> list[Board]:
-    sizes = {int(b["key"]): b["doc_count"] for b in sizes_response.get("aggregations", {}).get("boards", {}).get("buckets", [])}
+    sizes = {
+        int(b["key"]): b["doc_count"]
+        for b in sizes_response.get("aggregations", {}).get("boards", {}).get("buckets", [])
+    }
     cuts = cut_offs(cut_offs_response)
     return [Board(a, sizes[a], cuts.get(a)) for a in assessment_ids if sizes.get(a)]
 
 
 # --- the metrics of one page's rows ---------------------------------------------------------------
+
 
 def _submitted(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r.get("status") == "submitted" and r.get("score") is not None]
@@ -237,14 +286,14 @@ def _split_at(field: str, bounds: list[float]) -> dict:
     """A range aggregation of disjoint buckets split at each bound (sorted, distinct): bucket i
     holds the documents in [bounds[i-1], bounds[i]). Each document lands in one bucket, so the
     cost is one pass, however many rows the page has."""
-    ranges = [{"to": bounds[0]}, *({"from": a, "to": b} for a, b in zip(bounds, bounds[1:])), {"from": bounds[-1]}]
+    ranges = [{"to": bounds[0]}, *({"from": a, "to": b} for a, b in pairwise(bounds)), {"from": bounds[-1]}]
     return {"range": {"field": field, "ranges": ranges}}
 
 
 def _counts_below(aggregation: dict, bounds: list[float]) -> dict[float, int]:
     """Documents with a value < each bound, from a _split_at aggregation over `bounds` (one
     running sum per aggregation, not one sum per row: this runs for every row of every page)."""
-    return dict(zip(bounds, accumulate(b["doc_count"] for b in aggregation["buckets"])))
+    return dict(zip(bounds, accumulate(b["doc_count"] for b in aggregation["buckets"]), strict=False))
 
 
 def _score_bounds(board_rows: list[dict]) -> list[float]:
@@ -267,8 +316,10 @@ def page_metrics_search(rows: list[dict]) -> dict | None:
         sub = {"score": _split_at("score", _score_bounds(board_rows))}
         for i, score in enumerate(sorted({r["score"] for r in board_rows})):
             times = sorted({r["time_taken_seconds"] for r in board_rows if r["score"] == score})
-            sub[_tie_name(i)] = {"filter": {"term": {"score": score}},
-                                 "aggs": {"faster": _split_at("time_taken_seconds", times)}}
+            sub[_tie_name(i)] = {
+                "filter": {"term": {"score": score}},
+                "aggs": {"faster": _split_at("time_taken_seconds", times)},
+            }
         aggs[str(assessment_id)] = {"filter": {"term": {"assessment": assessment_id}}, "aggs": sub}
     return {"size": 0, "track_total_hits": False, "query": _board_query(sorted(by_board)), "aggs": aggs}
 

@@ -3,6 +3,7 @@
 Code raises one of these; the middleware turns it into a response. Anything else that escapes
 a view is logged and answered with a generic JSON 500, never a traceback.
 """
+
 from __future__ import annotations
 
 
@@ -46,8 +47,9 @@ class RateLimited(ApiError):
     status = 429
 
     def __init__(self, retry_after: int, headers: dict[str, str]):
-        super().__init__("Too many requests for this token; retry later.",
-                         headers={**headers, "Retry-After": str(retry_after)})
+        super().__init__(
+            "Too many requests for this token; retry later.", headers={**headers, "Retry-After": str(retry_after)}
+        )
 
 
 class SearchUnavailable(ApiError):

@@ -2,6 +2,7 @@
 errors) on PlainHttpNode, a leaner node for its hot path, built once per process and timeout.
 The indexer and the operator commands use shared.es_client.get_es_client.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,14 @@ class PlainHttpNode(BaseNode):
         self._host_header = f"{self.host}:{self.port}"
         self._local = threading.local()
 
-    def perform_request(self, method: str, target: str, body: bytes | None = None, headers: HttpHeaders | None = None,
-                        request_timeout: Any = DEFAULT) -> NodeApiResponse:
+    def perform_request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        request_timeout: Any = DEFAULT,
+    ) -> NodeApiResponse:
         request_headers = self._headers.copy()
         if headers:
             request_headers.update(headers)
@@ -55,14 +62,19 @@ class PlainHttpNode(BaseNode):
                 response = self._exchange(request, method, timeout, fresh=False)
             except _Stale:
                 response = self._exchange(request, method, timeout, fresh=True)
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             self._drop()
             raise ConnectionTimeout("Connection timed out during request", errors=(exc,)) from exc
         except (OSError, httptools.HttpParserError, _Stale) as exc:
             self._drop()
             raise ConnectionError(str(exc) or type(exc).__name__, errors=(exc,)) from exc
-        meta = ApiResponseMeta(node=self.config, duration=time.time() - start, http_version="1.1",
-                               status=response.status, headers=HttpHeaders(response.headers))
+        meta = ApiResponseMeta(
+            node=self.config,
+            duration=time.time() - start,
+            http_version="1.1",
+            status=response.status,
+            headers=HttpHeaders(response.headers),
+        )
         return NodeApiResponse(meta, response.body)
 
     def _exchange(self, request: bytes, method: str, timeout: float, *, fresh: bool) -> _Response:
@@ -83,8 +95,11 @@ class PlainHttpNode(BaseNode):
             while not response.complete:
                 data = sock.recv(_READ_SIZE)
                 if not data:
-                    raise _Stale("the server closed the connection") if reused and not response.started else \
-                        ConnectionResetError("the server closed the connection mid-response")
+                    raise (
+                        _Stale("the server closed the connection")
+                        if reused and not response.started
+                        else ConnectionResetError("the server closed the connection mid-response")
+                    )
                 response.started = True
                 parser.feed_data(data)
         except (BrokenPipeError, ConnectionResetError) as exc:

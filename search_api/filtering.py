@@ -6,13 +6,14 @@ derived from it: `parse_params` here (parsing and validation), query_builder.py 
 Elasticsearch query) and openapi.py (the OpenAPI document). Parameters follow django-filter
 conventions: `field=v`, `field__in=a,b`, `field__gte=`, `__lte`, `__gt`, `__lt`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -36,6 +37,7 @@ class InvalidValue(ValueError):
 
 
 # --- value types: parse one raw string, describe itself in OpenAPI -----------------------------
+
 
 class ValueType:
     openapi: dict = {}
@@ -151,9 +153,9 @@ class DateTime(ValueType):
         except ValueError:
             raise InvalidValue("Enter a valid date-time.") from None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         try:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         except OverflowError:
             raise InvalidValue("Date-time out of range.") from None
         # Elasticsearch keeps milliseconds; truncating here makes comparisons mean the same thing.
@@ -164,6 +166,7 @@ class DateTime(ValueType):
 
 
 # --- schema declarations ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -235,8 +238,14 @@ class ListSchema:
 
     @cached_property
     def reserved_params(self) -> tuple[str, ...]:
-        return (*(("q",) if self.search_fields else ()), "ordering", "page_size", "cursor",
-                *(("facets",) if self.facets else ()), *(("highlight",) if self.highlight_fields else ()))
+        return (
+            *(("q",) if self.search_fields else ()),
+            "ordering",
+            "page_size",
+            "cursor",
+            *(("facets",) if self.facets else ()),
+            *(("highlight",) if self.highlight_fields else ()),
+        )
 
     @cached_property
     def allowed_params(self) -> tuple[str, ...]:
@@ -252,6 +261,7 @@ class ListSchema:
 
 
 # --- parsed parameters --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -273,7 +283,9 @@ class ListQuery:
     def fingerprint(self, list_name: str, scope: str = "") -> str:
         """What a cursor is bound to: the list, its scope, filters, q and ordering (not page size)."""
         canonical = [
-            list_name, scope, self.q,
+            list_name,
+            scope,
+            self.q,
             [o.key for o in self.ordering],
             sorted((c.filter.name, c.lookup, _canonical(c.filter.type, c.value)) for c in self.conditions),
         ]
@@ -292,8 +304,9 @@ class ParamErrors(Exception):
         super().__init__(str(errors))
 
 
-def single_values(params: Iterable[tuple[str, list[str]]], allowed: tuple[str, ...], *,
-                  repeated: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+def single_values(
+    params: Iterable[tuple[str, list[str]]], allowed: tuple[str, ...], *, repeated: str
+) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The one non-empty value of each allowed parameter, and errors naming every other one
     (unknown ones with the allowed list, repeated ones with `repeated`, empty ones)."""
     errors: dict[str, list[str]] = {}
@@ -312,8 +325,9 @@ def single_values(params: Iterable[tuple[str, list[str]]], allowed: tuple[str, .
 
 def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) -> ListQuery:
     """Validates every parameter at once; raises ParamErrors naming each bad one."""
-    values, errors = single_values(params, schema.allowed_params,
-                                   repeated="Given more than once; use one value (or field__in=a,b for several).")
+    values, errors = single_values(
+        params, schema.allowed_params, repeated="Given more than once; use one value (or field__in=a,b for several)."
+    )
 
     def attempt(name: str, parse: Callable[[str], Any]) -> Any:
         try:
@@ -341,8 +355,13 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
     default = RELEVANCE.key if q and RELEVANCE in schema.orderings else schema.default_ordering
     ordering = ordering_keys or (default,)
     return ListQuery(
-        conditions=tuple(conditions), ordering=tuple(schema.orderings_by_key[k] for k in ordering),
-        page_size=page_size, q=q, cursor=cursor, facets=facets, highlight=highlight,
+        conditions=tuple(conditions),
+        ordering=tuple(schema.orderings_by_key[k] for k in ordering),
+        page_size=page_size,
+        q=q,
+        cursor=cursor,
+        facets=facets,
+        highlight=highlight,
     )
 
 

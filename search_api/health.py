@@ -1,4 +1,5 @@
 """Liveness (the process answers) and readiness (Redis and every search alias reachable)."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -28,4 +29,6 @@ def ready(request):
     except Exception as exc:
         checks["elasticsearch"] = {"ok": False, "error": str(exc)[:200]}
     ready_now = all(check["ok"] for check in checks.values())
-    return json_response({"status": "ready" if ready_now else "unready", "checks": checks}, status=200 if ready_now else 503)
+    return json_response(
+        {"status": "ready" if ready_now else "unready", "checks": checks}, status=200 if ready_now else 503
+    )

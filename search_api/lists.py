@@ -7,12 +7,25 @@ when read (derived_metrics.py). Orderings by rank and percentile sort on the imm
 define them (score, then time taken), so cursor walks are exact (every row once) even while
 submissions land between pages.
 """
+
 from __future__ import annotations
 
 from search_api import visibility
 from search_api.filtering import (
-    EXACT, IN, RANGE, RELEVANCE, Boolean, Choice, DateTime, Facet, Filter, Integer, Keyword, ListSchema,
-    Number, both_directions,
+    EXACT,
+    IN,
+    RANGE,
+    RELEVANCE,
+    Boolean,
+    Choice,
+    DateTime,
+    Facet,
+    Filter,
+    Integer,
+    Keyword,
+    ListSchema,
+    Number,
+    both_directions,
 )
 from shared.indexes import ASSESSMENTS, ATTEMPTS, COMMENTS, POSTS
 
@@ -52,7 +65,13 @@ ASSESSMENT_LIST = ListSchema(
         Filter("id", "id", ID, (EXACT, IN), "Assessment id."),
         Filter("tags", "tags", TAG, (EXACT, IN), "Has this tag (any of, with __in)."),
         Filter("difficulty", "difficulty", DIFFICULTIES, (EXACT, IN), "Difficulty."),
-        Filter("status", "status", ASSESSMENT_STATUSES, (EXACT, IN), "Status (others than published: own organisation only)."),
+        Filter(
+            "status",
+            "status",
+            ASSESSMENT_STATUSES,
+            (EXACT, IN),
+            "Status (others than published: own organisation only).",
+        ),
         Filter("organisation", "organisation", ID, (EXACT, IN), "Organisation id."),
         Filter("created_at", "created_at", DateTime(), RANGE, "Creation time."),
         Filter("attempts_count", "attempts_count", COUNT, (EXACT, *RANGE), "Number of attempts started."),
@@ -73,34 +92,60 @@ ASSESSMENT_LIST = ListSchema(
         Facet("organisation", "organisation", ID),
     ),
     row={
-        "id": INT, "title": STR, "description": STR, "tags": TAGS, "difficulty": STR, "status": STR,
-        "organisation": INT, "attempts_count": INT, "submitted_count": INT, "max_score": _nullable(NUM),
-        "duration_minutes": _nullable(INT), "created_at": TIME,
+        "id": INT,
+        "title": STR,
+        "description": STR,
+        "tags": TAGS,
+        "difficulty": STR,
+        "status": STR,
+        "organisation": INT,
+        "attempts_count": INT,
+        "submitted_count": INT,
+        "max_score": _nullable(NUM),
+        "duration_minutes": _nullable(INT),
+        "created_at": TIME,
     },
     visibility=visibility.assessments,
 )
 
 _ATTEMPT_METRIC_FILTERS = (
     Filter("candidate", "candidate.id", ID, (EXACT, IN), "Candidate (user) id."),
-    Filter("qualified", "qualified", Boolean(), (EXACT,), "Score at or above the assessment's current cut-off.",
-           derived=True),
+    Filter(
+        "qualified",
+        "qualified",
+        Boolean(),
+        (EXACT,),
+        "Score at or above the assessment's current cut-off.",
+        derived=True,
+    ),
     Filter("score", "score", Number(), RANGE, "Score."),
     Filter("time_taken", "time_taken_seconds", Number(), RANGE, "Seconds from start to submission."),
     Filter("submitted_at", "submitted_at", DateTime(), RANGE, "Submission time."),
-    Filter("percentile", "percentile", Number(), RANGE,
-           "Share of the assessment's submitted attempts with a strictly lower score, in percent.", derived=True),
+    Filter(
+        "percentile",
+        "percentile",
+        Number(),
+        RANGE,
+        "Share of the assessment's submitted attempts with a strictly lower score, in percent.",
+        derived=True,
+    ),
     Filter("rank", "rank", RANK, (EXACT, *RANGE), "Rank on the assessment's leaderboard (1 is best).", derived=True),
 )
 _LEADERBOARD_ROW = {
-    "attempt_id": INT, "candidate": PERSON, "score": _nullable(NUM), "time_taken_seconds": _nullable(NUM),
-    "submitted_at": _nullable(TIME), "rank": _nullable(INT), "percentile": _nullable(NUM),
+    "attempt_id": INT,
+    "candidate": PERSON,
+    "score": _nullable(NUM),
+    "time_taken_seconds": _nullable(NUM),
+    "submitted_at": _nullable(TIME),
+    "rank": _nullable(INT),
+    "percentile": _nullable(NUM),
     "qualified": _nullable(BOOL),
 }
 
 LEADERBOARD = ListSchema(
     name="leaderboard",
     summary="Submitted attempts of one assessment, best first. Public when the assessment is published; "
-            "always visible to its organisation's staff.",
+    "always visible to its organisation's staff.",
     index=ATTEMPTS,
     id_field="attempt_id",
     filters=_ATTEMPT_METRIC_FILTERS,
@@ -170,8 +215,14 @@ POST_LIST = ListSchema(
     highlight_fields=("title", "body"),
     facets=(Facet("tags", "tags", TAG), Facet("assessment", "assessment", ID)),
     row={
-        "id": INT, "title": STR, "tags": TAGS, "assessment": _nullable(INT), "author": PERSON,
-        "comments_count": INT, "created_at": TIME, "last_activity_at": _nullable(TIME),
+        "id": INT,
+        "title": STR,
+        "tags": TAGS,
+        "assessment": _nullable(INT),
+        "author": PERSON,
+        "comments_count": INT,
+        "created_at": TIME,
+        "last_activity_at": _nullable(TIME),
     },
     visibility=visibility.posts,
 )

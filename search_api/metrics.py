@@ -3,6 +3,7 @@
 Request latency is the shared histogram of shared/request_metrics.py (service="search").
 May touch: nothing outside this process (no Redis, no Elasticsearch at scrape time).
 """
+
 from __future__ import annotations
 
 from django.http import HttpResponse
@@ -12,8 +13,10 @@ from shared.request_metrics import LATENCY_BUCKETS, REQUEST_LATENCY, process_sam
 
 SERVICE = "search"
 REQUEST_SEARCH_SECONDS = Histogram(
-    "http_request_search_seconds", "Total Elasticsearch time of one request, per route",
-    ["service", "route", "method"], buckets=LATENCY_BUCKETS,
+    "http_request_search_seconds",
+    "Total Elasticsearch time of one request, per route",
+    ["service", "route", "method"],
+    buckets=LATENCY_BUCKETS,
 )
 
 

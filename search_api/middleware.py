@@ -9,6 +9,7 @@ Errors raised by views (ApiError) become their contract response; an unreachable
 Elasticsearch becomes a 503 with Retry-After; anything unexpected is logged with its traceback
 and answered with a generic JSON 500: the client never sees a traceback.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,10 @@ from elasticsearch import TransportError as EsTransportError
 from redis.exceptions import RedisError
 
 from search_api import metrics
-from shared import request_timing as timing
-from shared.request_metrics import route_of
 from search_api.errors import ApiError, BadRequest, SearchUnavailable
 from search_api.responses import error_response, json_response
+from shared import request_timing as timing
+from shared.request_metrics import route_of
 
 log = structlog.get_logger("search_api.request")
 access_log = structlog.get_logger("search_api.access")
@@ -51,8 +52,9 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             if len(request.method) + len(request.get_full_path()) + len(" ?  HTTP/1.1") > MAX_REQUEST_LINE:
-                response = json_response({"errors": {"detail": [f"Request line longer than {MAX_REQUEST_LINE} bytes."]}},
-                                         status=414)
+                response = json_response(
+                    {"errors": {"detail": [f"Request line longer than {MAX_REQUEST_LINE} bytes."]}}, status=414
+                )
             else:
                 response = self.get_response(request)
             total = time.perf_counter() - started
@@ -64,15 +66,26 @@ class RequestContextMiddleware:
                 # not de-chunk it either).
                 response["Content-Length"] = str(size)
             metrics.observe_request(
-                route=route_of(request), method=request.method,
-                status=response.status_code, seconds=total, es_seconds=buckets.get("es", [0.0])[0],
+                route=route_of(request),
+                method=request.method,
+                status=response.status_code,
+                seconds=total,
+                es_seconds=buckets.get("es", [0.0])[0],
             )
             # The server (Granian, search_api/server.py) writes none: this is the access log.
             meta = request.META
-            access_log.info("http.access", service=metrics.SERVICE, remote=meta.get("REMOTE_ADDR", ""),
-                            method=request.method, path=request.path, query=meta.get("QUERY_STRING", ""),
-                            status=response.status_code, bytes=size,
-                            duration_ms=round(total * 1000, 2), user_agent=meta.get("HTTP_USER_AGENT", ""))
+            access_log.info(
+                "http.access",
+                service=metrics.SERVICE,
+                remote=meta.get("REMOTE_ADDR", ""),
+                method=request.method,
+                path=request.path,
+                query=meta.get("QUERY_STRING", ""),
+                status=response.status_code,
+                bytes=size,
+                duration_ms=round(total * 1000, 2),
+                user_agent=meta.get("HTTP_USER_AGENT", ""),
+            )
             return response
         finally:
             structlog.contextvars.clear_contextvars()
@@ -86,8 +99,11 @@ def response_for_exception(exception: Exception):
         return error_response(exception)
     if isinstance(exception, SuspiciousOperation):  # too many parameters, a disallowed Host, ...
         log.warning("search.suspicious_request", error=type(exception).__name__, detail=str(exception)[:300])
-        message = (f"Too many query parameters (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})."
-                   if isinstance(exception, TooManyFieldsSent) else "Bad request.")
+        message = (
+            f"Too many query parameters (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})."
+            if isinstance(exception, TooManyFieldsSent)
+            else "Bad request."
+        )
         return error_response(BadRequest(message))
     if isinstance(exception, EsApiError):
         # Validation should make this unreachable; if Elasticsearch still rejects a query, the
@@ -100,6 +116,9 @@ def response_for_exception(exception: Exception):
         log.warning("search.backend_unavailable", error=type(exception).__name__, detail=str(exception)[:300])
         return error_response(SearchUnavailable())
     # The traceback goes to the log as text (the JSON renderer would drop exc_info), never to the client.
-    log.error("search.unhandled_error", error=repr(exception)[:300],
-              traceback="".join(traceback.format_exception(exception))[-8000:])
+    log.error(
+        "search.unhandled_error",
+        error=repr(exception)[:300],
+        traceback="".join(traceback.format_exception(exception))[-8000:],
+    )
     return json_response({"errors": {"detail": ["Internal server error."]}}, status=500)

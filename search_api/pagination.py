@@ -5,6 +5,7 @@ belongs to (list, scope, filters, q, ordering), signed with an HMAC of SECRET_KE
 salt. A forged, truncated or foreign cursor, or one replayed with other parameters, is a 400.
 It carries no visibility: every page is filtered again for the caller.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,9 @@ def decode_cursor(raw: str, *, fingerprint: str, sort_length: int) -> list:
     except (signing.BadSignature, ValueError, UnicodeError):
         raise InvalidValue("Invalid cursor: use the `next` link of a previous page.") from None
     if not isinstance(payload, dict) or payload.get("f") != fingerprint:
-        raise InvalidValue("This cursor belongs to other parameters (filters, q or ordering); start from the first page.")
+        raise InvalidValue(
+            "This cursor belongs to other parameters (filters, q or ordering); start from the first page."
+        )
     values = payload.get("a")
     if not isinstance(values, list) or len(values) != sort_length or not all(map(_valid_sort_value, values)):
         raise InvalidValue("Invalid cursor.")

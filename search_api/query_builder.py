@@ -14,6 +14,7 @@
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
+
 from __future__ import annotations
 
 from search_api.filtering import EXACT, IN, Condition, ListQuery, ListSchema
@@ -64,32 +65,52 @@ def text_query(schema: ListSchema, q: str) -> dict:
     if has_operator(q):
         return {
             "simple_query_string": {
-                "query": q, "fields": fields, "default_operator": "and", "flags": SAFE_QUERY_FLAGS, "lenient": True,
+                "query": q,
+                "fields": fields,
+                "default_operator": "and",
+                "flags": SAFE_QUERY_FLAGS,
+                "lenient": True,
             }
         }
     # Every word must match, in any field (like default_operator and), as written or stemmed; the
     # first MAX_FUZZY_WORDS also with typos, in both forms (the stem of a misspelt word is no stem:
     # `asessmnet` is two edits from `assessment`, not from its stem `assess`).
     words = list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
-    return {"bool": {"must": [_word_query(word, fields, fuzzy=position < MAX_FUZZY_WORDS)
-                              for position, word in enumerate(words)]}}
+    return {
+        "bool": {
+            "must": [_word_query(word, fields, fuzzy=position < MAX_FUZZY_WORDS) for position, word in enumerate(words)]
+        }
+    }
 
 
 def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
     # A fuzzy word costs a Levenshtein automaton per field (milliseconds for two edits), hence
     # the cap on fuzzy words; fuzzy terms score below exact ones, so exact matches still lead.
     typos = {"fuzziness": FUZZINESS, "prefix_length": PREFIX_LENGTH, "max_expansions": MAX_EXPANSIONS} if fuzzy else {}
-    return {"multi_match": {"query": word, "fields": fields, "type": "best_fields", "operator": "and",
-                            "tie_breaker": TIE_BREAKER, "lenient": True, **typos}}
+    return {
+        "multi_match": {
+            "query": word,
+            "fields": fields,
+            "type": "best_fields",
+            "operator": "and",
+            "tie_breaker": TIE_BREAKER,
+            "lenient": True,
+            **typos,
+        }
+    }
 
 
 def highlight_clause(schema: ListSchema) -> dict:
     """Fragments of each highlight field that q matched, stems and typos included. `encoder: html`
     escapes the field's own text, so the only markup left is our <em> marks."""
     return {
-        "encoder": "html", "pre_tags": ["<em>"], "post_tags": ["</em>"], "type": "unified",
+        "encoder": "html",
+        "pre_tags": ["<em>"],
+        "post_tags": ["</em>"],
+        "type": "unified",
         "require_field_match": False,  # q queries the exact subfields too: mark their words here
-        "fragment_size": HIGHLIGHT_FRAGMENT_SIZE, "number_of_fragments": HIGHLIGHT_FRAGMENTS,
+        "fragment_size": HIGHLIGHT_FRAGMENT_SIZE,
+        "number_of_fragments": HIGHLIGHT_FRAGMENTS,
         "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED,
         "fields": {name: {} for name in schema.highlight_fields},
     }
@@ -109,20 +130,32 @@ def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
             if field in seen:  # e.g. rank,score: score already sorts; a repeat would change nothing
                 continue
             seen.add(field)
-            sort.append({field: {"order": order}} if field == "_score" else {field: {"order": order, "missing": "_last"}})
+            sort.append(
+                {field: {"order": order}} if field == "_score" else {field: {"order": order, "missing": "_last"}}
+            )
     sort.append({schema.id_field: {"order": "asc"}})
     return sort
 
 
-def base_filters(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = ()) -> list[dict]:
+def base_filters(
+    schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = ()
+) -> list[dict]:
     """Every filter clause but those of derived metrics (derived_metrics.py builds those)."""
     plain = (c for c in query.conditions if not c.filter.derived)
     return [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *map(filter_clause, plain)]
 
 
-def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = (),
-                 search_after: list | None = None, metric_filter: dict | None = None,
-                 metric_aggs: dict | None = None, source: tuple[str, ...] = ()) -> dict:
+def build_search(
+    schema: ListSchema,
+    query: ListQuery,
+    *,
+    visibility: dict,
+    scope_filters: tuple[dict, ...] = (),
+    search_after: list | None = None,
+    metric_filter: dict | None = None,
+    metric_aggs: dict | None = None,
+    source: tuple[str, ...] = (),
+) -> dict:
     filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
     bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
     if query.q:
@@ -148,6 +181,8 @@ def build_search(schema: ListSchema, query: ListQuery, *, visibility: dict, scop
 def exists_query(*, visibility: dict, filters: tuple[dict, ...]) -> dict:
     """A cheap "is this row there and visible?" search (stops at the first match)."""
     return {
-        "size": 0, "terminate_after": 1, "track_total_hits": True,
+        "size": 0,
+        "terminate_after": 1,
+        "track_total_hits": True,
         "query": {"bool": {"filter": [NOT_DELETED, visibility, *filters]}},
     }

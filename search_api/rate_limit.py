@@ -4,6 +4,7 @@ The key names the window (`ratelimit:search:<credential>:<window number>`), so a
 outlives its window by more than its TTL and needs no cleanup. SET NX EX and INCR run in one
 MULTI: a counter can never exist without its expiry.
 """
+
 from __future__ import annotations
 
 import time
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from shared import request_timing as timing
 from search_api.auth import cache_redis
 from search_api.errors import RateLimited
+from shared import request_timing as timing
 
 KEY = "ratelimit:search:{credential}:{window}"
 
@@ -25,8 +26,11 @@ class RateLimitState:
     reset_seconds: int
 
     def headers(self) -> dict[str, str]:
-        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
-                "RateLimit-Reset": str(self.reset_seconds)}
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,12 @@ def current_window(credential: str) -> Window:
     limit, seconds = settings.SEARCH_RATE_LIMIT, settings.SEARCH_RATE_WINDOW_SECONDS
     now = time.time()
     number = int(now // seconds)
-    return Window(key=KEY.format(credential=credential, window=number), limit=limit, seconds=seconds,
-                  reset_seconds=max(1, int((number + 1) * seconds - now + 0.999)))
+    return Window(
+        key=KEY.format(credential=credential, window=number),
+        limit=limit,
+        seconds=seconds,
+        reset_seconds=max(1, int((number + 1) * seconds - now + 0.999)),
+    )
 
 
 def queue_count(pipe, window: Window) -> None:
@@ -53,7 +61,9 @@ def queue_count(pipe, window: Window) -> None:
 
 def check(window: Window, count: int) -> RateLimitState:
     """Raises RateLimited (429) once the window's budget is spent."""
-    state = RateLimitState(limit=window.limit, remaining=max(0, window.limit - count), reset_seconds=window.reset_seconds)
+    state = RateLimitState(
+        limit=window.limit, remaining=max(0, window.limit - count), reset_seconds=window.reset_seconds
+    )
     if count > window.limit:
         raise RateLimited(retry_after=window.reset_seconds, headers=state.headers())
     return state

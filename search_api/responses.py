@@ -1,4 +1,5 @@
 """JSON responses rendered with orjson (several times faster than json for our row payloads)."""
+
 from __future__ import annotations
 
 import orjson

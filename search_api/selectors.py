@@ -1,12 +1,14 @@
 """Runs one list request against Elasticsearch and shapes the page: the read use-case.
 
 One round trip for the page: a plain search, or, for a list nested under a parent (the
-leaderboard under its assessment, the comments under their post), one msearch that also checks the parent is visible, so an
-invisible or missing parent is a 404 instead of an empty list that would confirm it exists.
+leaderboard under its assessment, the comments under their post), one msearch that also checks
+the parent is visible, so an invisible or missing parent is a 404 instead of an empty list that
+would confirm it exists.
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
 Title suggestions (suggest.py) are one plain search.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,24 +17,33 @@ import structlog
 from django.conf import settings
 
 from search_api import derived_metrics, pagination, suggest, visibility
-from shared import request_timing as timing
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.es_node import search_es_client
 from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
+from shared import request_timing as timing
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
 
-_HIT_PATHS = ("took", "hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight",
-              "aggregations.*.buckets.key", "aggregations.*.buckets.key_as_string", "aggregations.*.buckets.doc_count")
+_HIT_PATHS = (
+    "took",
+    "hits.total",
+    "hits.hits._source",
+    "hits.hits.sort",
+    "hits.hits.highlight",
+    "aggregations.*.buckets.key",
+    "aggregations.*.buckets.key_as_string",
+    "aggregations.*.buckets.doc_count",
+)
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
 _ITEM_STATUS_PATHS = ("status", "error.type", "error.reason")
 MSEARCH_FILTER_PATH = ",".join(f"responses.{p}" for p in (*_HIT_PATHS, *_ITEM_STATUS_PATHS))
 # The page's metrics: every count of its aggregations (bucket order kept) and the cut-offs' sources.
-PAGE_METRICS_FILTER_PATH = ",".join(f"responses.{p}" for p in ("aggregations.**.doc_count", "hits.hits._source",
-                                                                 *_ITEM_STATUS_PATHS))
+PAGE_METRICS_FILTER_PATH = ",".join(
+    f"responses.{p}" for p in ("aggregations.**.doc_count", "hits.hits._source", *_ITEM_STATUS_PATHS)
+)
 SUGGEST_FILTER_PATH = "took,hits.hits._source"
 
 
@@ -62,8 +73,9 @@ def leaderboard_scope(assessment_id: int, principal: Principal) -> Scope:
         parent_id=assessment_id,
         filters=({"term": {"assessment": assessment_id}},),
         parent_index=ASSESSMENTS,
-        parent_query=exists_query(visibility=visibility.assessments(principal),
-                                  filters=({"term": {"id": assessment_id}},)),
+        parent_query=exists_query(
+            visibility=visibility.assessments(principal), filters=({"term": {"id": assessment_id}},)
+        ),
     )
 
 
@@ -88,30 +100,47 @@ def detail(schema: ListSchema, principal: Principal, row_id: int) -> dict:
     return page.results[0]
 
 
-def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, scope: Scope | None = None,
-                only_id: int | None = None) -> Page:
+def list_search(
+    schema: ListSchema,
+    query: ListQuery,
+    principal: Principal,
+    *,
+    scope: Scope | None = None,
+    only_id: int | None = None,
+) -> Page:
     fingerprint = query.fingerprint(schema.name, scope.key if scope else "")
     search_after = None
     if query.cursor is not None:
         try:
-            search_after = pagination.decode_cursor(query.cursor, fingerprint=fingerprint,
-                                                    sort_length=len(sort_clauses(schema, query)))
+            search_after = pagination.decode_cursor(
+                query.cursor, fingerprint=fingerprint, sort_length=len(sort_clauses(schema, query))
+            )
         except InvalidValue as exc:
             raise BadRequest({"cursor": [str(exc)]}) from None
     visible = schema.visibility(principal)
-    scope_filters = (*(scope.filters if scope else ()), *(({"term": {schema.id_field: only_id}},) if only_id is not None else ()))
+    scope_filters = (
+        *(scope.filters if scope else ()),
+        *(({"term": {schema.id_field: only_id}},) if only_id is not None else ()),
+    )
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
-    body = build_search(schema, query, visibility=visible, scope_filters=scope_filters, search_after=search_after,
-                        metric_filter=metrics.filter if metrics else None,
-                        metric_aggs=metrics.facet_aggs if metrics else None,
-                        source=derived_metrics.SOURCE_FIELDS if metrics else ())
+    body = build_search(
+        schema,
+        query,
+        visibility=visible,
+        scope_filters=scope_filters,
+        search_after=search_after,
+        metric_filter=metrics.filter if metrics else None,
+        metric_aggs=metrics.facet_aggs if metrics else None,
+        source=derived_metrics.SOURCE_FIELDS if metrics else (),
+    )
     response = _execute(schema.index, body, scope)
     hits = response.get("hits", {}).get("hits", [])
     total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
     page_hits = hits[: query.page_size]
     next_cursor = pagination.encode_cursor(fingerprint, page_hits[-1]["sort"]) if len(hits) > query.page_size else None
-    structlog.contextvars.bind_contextvars(list=schema.name, took_ms=response.get("took"), count=total["value"],
-                                           returned=len(page_hits))  # on the request's http.access line
+    structlog.contextvars.bind_contextvars(
+        list=schema.name, took_ms=response.get("took"), count=total["value"], returned=len(page_hits)
+    )  # on the request's http.access line
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
         log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=body["query"])
     sources = [hit.get("_source", {}) for hit in page_hits]
@@ -120,7 +149,7 @@ def list_search(schema: ListSchema, query: ListQuery, principal: Principal, *, s
     aggregations = response.get("aggregations", {})
     results = [_row(schema, source) for source in sources]
     if query.highlight:
-        for row, hit in zip(results, page_hits):
+        for row, hit in zip(results, page_hits, strict=True):
             row["highlights"] = row_highlights(schema, hit)
     return Page(
         results=results,
@@ -170,22 +199,35 @@ class _DerivedMetrics:
             buckets = response.get("aggregations", {}).get("assessments", {}).get("buckets", [])
             if len(buckets) > derived_metrics.MAX_BOARDS:
                 names = ", ".join(sorted({c.filter.name for c in conditions} | ({facet.name} if facet else set())))
-                raise BadRequest({"assessment": [
-                    f"{names} span more than {derived_metrics.MAX_BOARDS} assessments here; narrow the list "
-                    "with assessment= or assessment__in=."]})
+                raise BadRequest(
+                    {
+                        "assessment": [
+                            f"{names} span more than {derived_metrics.MAX_BOARDS} assessments here; narrow the list "
+                            "with assessment= or assessment__in=."
+                        ]
+                    }
+                )
             assessment_ids = sorted(int(b["key"]) for b in buckets)
         if not assessment_ids:
-            return cls(derived_metrics.MATCH_NONE if conditions else None,
-                       {facet.name: derived_metrics.qualified_facet([])} if facet else {}, {})
-        sizes, cuts = _msearch([(ATTEMPTS, derived_metrics.board_sizes_search(assessment_ids)),
-                                (ASSESSMENTS, derived_metrics.cut_offs_search(assessment_ids))])
+            return cls(
+                derived_metrics.MATCH_NONE if conditions else None,
+                {facet.name: derived_metrics.qualified_facet([])} if facet else {},
+                {},
+            )
+        sizes, cuts = _msearch(
+            [
+                (ATTEMPTS, derived_metrics.board_sizes_search(assessment_ids)),
+                (ASSESSMENTS, derived_metrics.cut_offs_search(assessment_ids)),
+            ]
+        )
         boards = derived_metrics.boards(assessment_ids, sizes, cuts)
-        positions = sorted(derived_metrics.positions_needed(conditions, boards),
-                           key=lambda p: (p.assessment_id, p.order, p.index))
+        positions = sorted(
+            derived_metrics.positions_needed(conditions, boards), key=lambda p: (p.assessment_id, p.order, p.index)
+        )
         keys = {}
         if positions:
             found = _msearch([(ATTEMPTS, derived_metrics.position_search(p)) for p in positions])
-            keys = {p: r["hits"]["hits"][0]["sort"] for p, r in zip(positions, found)}
+            keys = {p: r["hits"]["hits"][0]["sort"] for p, r in zip(positions, found, strict=True)}
         return cls(
             filter=derived_metrics.metric_filter(conditions, boards, keys) if conditions else None,
             facet_aggs={facet.name: derived_metrics.qualified_facet(boards)} if facet else {},
@@ -210,9 +252,12 @@ def _row(schema: ListSchema, source: dict) -> dict:
 
 def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
     return {
-        facet.name: derived_metrics.qualified_buckets(aggregations.get(facet.name, {})) if facet.derived else [
+        facet.name: derived_metrics.qualified_buckets(aggregations.get(facet.name, {}))
+        if facet.derived
+        else [
             {"value": facet.type.from_bucket(b), "count": b["doc_count"]}
-            for b in aggregations.get(facet.name, {}).get("buckets", [])]
+            for b in aggregations.get(facet.name, {}).get("buckets", [])
+        ]
         for facet in query.facets
     }
 
@@ -258,4 +303,3 @@ def _raise_for_item(item: dict) -> None:
     if status == 400:
         raise BadRequest("The search could not be run with these parameters.")
     raise SearchUnavailable()
-

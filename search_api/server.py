@@ -10,6 +10,7 @@ Workers: one per core (the app is CPU-bound between its waits), each with SEARCH
 running the app, so one worker's Elasticsearch and Redis waits overlap. The access log line
 (`http.access`) is written by search_api.middleware, structured like every other line.
 """
+
 from __future__ import annotations
 
 import multiprocessing

@@ -4,6 +4,7 @@ Shared values come from shared.config (environment variables, one place); the ca
 configuration is the one write_service uses (shared.redis_cache), so sessions and auth entries
 written there resolve here.
 """
+
 from shared.config import load_config
 from shared.redis_cache import cache_settings, session_settings
 from shared.structured_logging import configure_structlog, logging_dict_config

@@ -13,12 +13,13 @@ fuzzy terms only, never to that final prefix query, so the cost is bounded here 
 MIN_PREFIX_CHARACTERS letters or digits (one would expand to every word with that initial), q's
 limits on length, at most MAX_LIMIT rows and no total count.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from search_api.filtering import InvalidValue, Integer, ListSchema, ParamErrors, parse_q, single_values
+from search_api.filtering import Integer, InvalidValue, ListSchema, ParamErrors, parse_q, single_values
 from search_api.lists import ASSESSMENT_LIST, POST_LIST
 from search_api.query_builder import EXACT_SUBFIELD, NOT_DELETED
 

@@ -1,4 +1,5 @@
 """Routes of the read API (base /search/v1/), its OpenAPI document and health endpoints."""
+
 from django.urls import path, register_converter
 
 from search_api import health, metrics, views

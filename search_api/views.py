@@ -3,6 +3,7 @@
 Thin on purpose: what a list accepts and returns is declared in lists.py, how it is searched in
 query_builder.py and selectors.py; title suggestions likewise in suggest.py.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,13 +44,15 @@ def _list_response(request, schema: ListSchema, principal: auth.Principal, scope
     except ParamErrors as exc:
         raise BadRequest(exc.errors) from None
     page = selectors.list_search(schema, query, principal, scope=scope)
-    return json_response({
-        "results": page.results,
-        "count": page.count,
-        "count_is_lower_bound": page.count_is_lower_bound,
-        "next": pagination.next_url(request, page.next_cursor) if page.next_cursor else None,
-        "facets": page.facets or {},
-    })
+    return json_response(
+        {
+            "results": page.results,
+            "count": page.count,
+            "count_is_lower_bound": page.count_is_lower_bound,
+            "next": pagination.next_url(request, page.next_cursor) if page.next_cursor else None,
+            "facets": page.facets or {},
+        }
+    )
 
 
 def _detail_response(request, schema: ListSchema, principal: auth.Principal, row_id: int):
@@ -90,7 +93,9 @@ def attempt_detail(request, principal, attempt_id: int):
 
 @search_endpoint
 def leaderboard(request, principal, assessment_id: int):
-    return _list_response(request, lists.LEADERBOARD, principal, scope=selectors.leaderboard_scope(assessment_id, principal))
+    return _list_response(
+        request, lists.LEADERBOARD, principal, scope=selectors.leaderboard_scope(assessment_id, principal)
+    )
 
 
 @search_endpoint

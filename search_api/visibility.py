@@ -6,6 +6,7 @@ a candidate sees their own attempts; posts are visible to members of the post's 
 so are their comments while the post is visible (selectors.comments_scope checks the post).
 Parameters can only narrow these sets, never widen them.
 """
+
 from __future__ import annotations
 
 from search_api.auth import Principal

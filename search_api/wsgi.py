@@ -1,4 +1,5 @@
 """WSGI entry point of search_api (search_api/server.py serves it with Granian)."""
+
 import os
 import sys
 

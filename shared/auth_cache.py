@@ -4,6 +4,7 @@ The write side fills it (tokens at issue, users on every change) and the read AP
 so authenticating a request runs no SQL on either side once warm. Values are JSON, not pickles,
 so any service can read them.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@
 APP_ENV=test shifts the defaults to an isolated database, Redis databases and index prefix, so the
 test suite can run beside the demo stack on the same servers without touching its data.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,16 @@ _ENV_DEFAULTS = {
     "production": {},
 }
 # Production has no defaults for secrets or endpoints: a missing one must fail fast.
-_PRODUCTION_REQUIRED = ("SECRET_KEY", "PG_HOST", "PG_DB", "PG_USER", "PG_PASSWORD", "REDIS_URL", "ES_URL", "ALLOWED_HOSTS")
+_PRODUCTION_REQUIRED = (
+    "SECRET_KEY",
+    "PG_HOST",
+    "PG_DB",
+    "PG_USER",
+    "PG_PASSWORD",
+    "REDIS_URL",
+    "ES_URL",
+    "ALLOWED_HOSTS",
+)
 
 
 def _env(name: str, default: str | None, app_env: str) -> str:
@@ -142,7 +152,9 @@ def load_config() -> Config:
             slow_query_ms=int(env("SLOW_QUERY_MS", "200")),
             search_rate_limit=_number("SEARCH_RATE_LIMIT", env("SEARCH_RATE_LIMIT", "600")),
             search_rate_window_seconds=_number("SEARCH_RATE_WINDOW_SECONDS", env("SEARCH_RATE_WINDOW_SECONDS", "60")),
-            search_es_timeout_seconds=_number("SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float),
+            search_es_timeout_seconds=_number(
+                "SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float
+            ),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """The Elasticsearch client, one per process (get_es_client), and the orjson serializers it and the
 search API's hot-path client (search_api/es_node.py) both use."""
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ Row changes are written by PostgreSQL triggers (write_service/outbox/migrations/
 0002_capture_triggers.py); read_indexer parses them back with `parse_event`.
 Adding a field is a contract change made here and in the trigger migration.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal

@@ -11,6 +11,7 @@ accent-folded, so an exact word can be ranked above a stemmed one. Analysis sett
 added to an existing index: a definition whose `revision` (in the mapping's `_meta`) differs from
 the live index's needs a new physical index (`manage.py reindex`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,7 +19,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.config import load_config
 
@@ -39,14 +40,24 @@ TEXT_ANALYSIS = {
     },
     "analyzer": {
         # The order of Elasticsearch's `english` analyzer, plus folding (café = cafe).
-        "english_text": {"type": "custom", "tokenizer": "standard",
-                         "filter": ["english_possessive", "lowercase", "asciifolding", "english_stop", "english_stemmer"]},
+        "english_text": {
+            "type": "custom",
+            "tokenizer": "standard",
+            "filter": ["english_possessive", "lowercase", "asciifolding", "english_stop", "english_stemmer"],
+        },
         # Words as written, case and accents aside: for exact matches (ranked first) and prefixes.
         "folded_text": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
     },
 }
-ENGLISH_TEXT = {"type": "text", "analyzer": "english_text", "fields": {"exact": {"type": "text", "analyzer": "folded_text"}}}
-TEXT_WITH_SORT = {**ENGLISH_TEXT, "fields": {**ENGLISH_TEXT["fields"], "sort": {"type": "keyword", "ignore_above": 256}}}
+ENGLISH_TEXT = {
+    "type": "text",
+    "analyzer": "english_text",
+    "fields": {"exact": {"type": "text", "analyzer": "folded_text"}},
+}
+TEXT_WITH_SORT = {
+    **ENGLISH_TEXT,
+    "fields": {**ENGLISH_TEXT["fields"], "sort": {"type": "keyword", "ignore_above": 256}},
+}
 PERSON = {"properties": {"id": LONG, "display_name": KEYWORD}}
 # md5 of the document as PostgreSQL rendered it (write_service/read_model/projections.py): verify compares it
 # from doc values, without reading any source. Never searched.
@@ -72,7 +83,7 @@ class IndexDefinition:
         return f"{_index_prefix(os.environ.get('APP_ENV'), os.environ.get('ES_INDEX_PREFIX'))}{self.name}"
 
     def new_physical_name(self) -> str:
-        return f"{self.alias}-{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
+        return f"{self.alias}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
     @property
     def revision(self) -> str:
@@ -84,7 +95,8 @@ class IndexDefinition:
     def mappings(self) -> dict:
         # strict: a field that is not declared here can never slip into a document (private data).
         return {
-            "dynamic": "strict", "_meta": {"revision": self.revision},
+            "dynamic": "strict",
+            "_meta": {"revision": self.revision},
             "properties": {**self.properties, "deleted": BOOLEAN, "content_hash": CONTENT_HASH},
         }
 
@@ -104,10 +116,20 @@ class IndexDefinition:
 ASSESSMENTS = IndexDefinition(
     name="assessments",
     properties={
-        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "description": ENGLISH_TEXT,
-        "tags": KEYWORD, "difficulty": KEYWORD, "status": KEYWORD, "cut_off": DOUBLE, "max_score": DOUBLE,
-        "duration_minutes": INTEGER, "attempts_count": LONG, "submitted_count": LONG,
-        "created_at": DATE, "updated_at": DATE,
+        "id": LONG,
+        "organisation": LONG,
+        "title": TEXT_WITH_SORT,
+        "description": ENGLISH_TEXT,
+        "tags": KEYWORD,
+        "difficulty": KEYWORD,
+        "status": KEYWORD,
+        "cut_off": DOUBLE,
+        "max_score": DOUBLE,
+        "duration_minutes": INTEGER,
+        "attempts_count": LONG,
+        "submitted_count": LONG,
+        "created_at": DATE,
+        "updated_at": DATE,
     },
     analysis=TEXT_ANALYSIS,
 )
@@ -117,18 +139,34 @@ ASSESSMENTS = IndexDefinition(
 ATTEMPTS = IndexDefinition(
     name="attempts",
     properties={
-        "attempt_id": LONG, "assessment": LONG, "organisation": LONG, "candidate": PERSON, "status": KEYWORD,
-        "score": DOUBLE, "time_taken_seconds": DOUBLE, "started_at": DATE, "submitted_at": DATE,
+        "attempt_id": LONG,
+        "assessment": LONG,
+        "organisation": LONG,
+        "candidate": PERSON,
+        "status": KEYWORD,
+        "score": DOUBLE,
+        "time_taken_seconds": DOUBLE,
+        "started_at": DATE,
+        "submitted_at": DATE,
     },
-    # The search API reads the k-th attempt of a leaderboard by sorted `from` to turn rank/percentile filters into key thresholds (from < leaderboard size); the public API never exposes from/offset (cursors use search_after).
+    # The search API reads the k-th attempt of a leaderboard by sorted `from` to turn rank/percentile
+    # filters into key thresholds (from < leaderboard size); the public API never exposes
+    # from/offset (cursors use search_after).
     max_result_window=10_000_000,
 )
 
 POSTS = IndexDefinition(
     name="posts",
     properties={
-        "id": LONG, "organisation": LONG, "title": TEXT_WITH_SORT, "body": ENGLISH_TEXT, "tags": KEYWORD,
-        "assessment": LONG, "author": PERSON, "comments_count": LONG, "created_at": DATE,
+        "id": LONG,
+        "organisation": LONG,
+        "title": TEXT_WITH_SORT,
+        "body": ENGLISH_TEXT,
+        "tags": KEYWORD,
+        "assessment": LONG,
+        "author": PERSON,
+        "comments_count": LONG,
+        "created_at": DATE,
         "last_activity_at": DATE,
     },
     analysis=TEXT_ANALYSIS,
@@ -140,7 +178,12 @@ POSTS = IndexDefinition(
 COMMENTS = IndexDefinition(
     name="comments",
     properties={
-        "id": LONG, "post": LONG, "organisation": LONG, "author": PERSON, "body": ENGLISH_TEXT, "created_at": DATE,
+        "id": LONG,
+        "post": LONG,
+        "organisation": LONG,
+        "author": PERSON,
+        "body": ENGLISH_TEXT,
+        "created_at": DATE,
     },
     analysis=TEXT_ANALYSIS,
 )

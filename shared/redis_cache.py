@@ -4,6 +4,7 @@ search_api resolves the sessions and auth entries that write_service writes, so 
 the cache location, key prefix and session engine; a drift here silently logs every browser out
 of the read API. One definition, imported by both settings modules.
 """
+
 from __future__ import annotations
 
 from shared.config import Config

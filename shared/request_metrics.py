@@ -6,6 +6,7 @@ PROMETHEUS_MULTIPROC_DIR and `process_samples()` sums them; gunicorn's child_exi
 (write_service/gunicorn.conf.py) retires dead workers. Without the variable (runserver, in-process
 tests), the process's own default registry is served.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 REQUEST_LATENCY = Histogram(
-    "http_request_duration_seconds", "Time from the first middleware to the response, per route",
-    ["service", "route", "method", "status"], buckets=LATENCY_BUCKETS,
+    "http_request_duration_seconds",
+    "Time from the first middleware to the response, per route",
+    ["service", "route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
 )
 
 

@@ -1,5 +1,6 @@
 """Per-request timing buckets (db, cache, es, redis...) for the Server-Timing header, shared by
 both services: each request starts its own buckets; code anywhere adds to them."""
+
 from __future__ import annotations
 
 import contextvars

@@ -1,4 +1,5 @@
 """Structured JSON logging for every process (structlog rendering the stdlib logging tree)."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ can take another namespace (STACK_NAMESPACE, PG_DB, REDIS_DB_*, ES_INDEX_PREFIX,
 Tests never flush tables (workers in other processes read them): each test makes its own
 organisation with unique names, so tests cannot see each other's rows.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,12 @@ def counters_worker_stopped() -> Iterator[None]:
     """No counters batch while it lasts. The counters worker's updates of posts and assessments are
     captured into the outbox like any write, so only with it stopped does the outbox grow by
     exactly what a request wrote (the "nothing half-written" checks)."""
-    running = subprocess.run([str(ROOT / "stack" / "apps.sh"), "status", "worker-counters"], cwd=ROOT,
-                             capture_output=True).returncode == 0
+    running = (
+        subprocess.run(
+            [str(ROOT / "stack" / "apps.sh"), "status", "worker-counters"], cwd=ROOT, capture_output=True
+        ).returncode
+        == 0
+    )
     if running:
         apps("stop", "worker-counters")
     try:
@@ -53,7 +58,9 @@ def _ensure_database() -> None:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    conn = psycopg2.connect(host=db["HOST"], port=settings.CONFIG.pg_port, user=db["USER"], password=db["PASSWORD"], dbname="postgres")
+    conn = psycopg2.connect(
+        host=db["HOST"], port=settings.CONFIG.pg_port, user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
@@ -102,15 +109,17 @@ def wait_for_workers(timeout: float = 60) -> None:
     import redis as redis_lib
 
     from read_indexer import task_names
+    from read_indexer.celery_app import app as celery_app
     from shared.config import load_config
     from tests.helpers import wait_until
-    from read_indexer.celery_app import app as celery_app
 
     client = redis_lib.Redis.from_url(load_config().cache_url)
     for queue in task_names.ALL_QUEUES:
         value = f"ready-{queue}-{uuid.uuid4().hex[:8]}"
         celery_app.send_task(task_names.PING, args=[value], queue=queue)
-        wait_until(lambda: client.get(f"ping:{value}"), timeout=timeout, message=f"a worker consuming {queue}")
+        wait_until(
+            lambda value=value: client.get(f"ping:{value}"), timeout=timeout, message=f"a worker consuming {queue}"
+        )
 
 
 @pytest.fixture(scope="session")

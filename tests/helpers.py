@@ -1,4 +1,5 @@
 """Helpers for tests: tenants with tokens, a JSON API client, waiting, exact query counts."""
+
 from __future__ import annotations
 
 import time
@@ -11,9 +12,9 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from tests import summary
 from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create, token_issue, user_create
-from tests import summary
 
 PASSWORD = "correct-horse-battery"
 
@@ -28,8 +29,9 @@ class Tenant:
 
     def add_candidate(self, display_name: str | None = None) -> tuple[User, str]:
         name = f"cand-{uuid.uuid4().hex[:10]}"
-        user = user_create(actor=self.staff, username=name, password=PASSWORD, role=Role.CANDIDATE,
-                           display_name=display_name or name)
+        user = user_create(
+            actor=self.staff, username=name, password=PASSWORD, role=Role.CANDIDATE, display_name=display_name or name
+        )
         token = token_issue(username=name, password=PASSWORD)
         self.candidates.append(user)
         self.candidate_tokens.append(token)
@@ -38,7 +40,9 @@ class Tenant:
 
 def make_tenant(candidates: int = 2) -> Tenant:
     suffix = uuid.uuid4().hex[:10]
-    organisation, staff = organisation_create(name=f"org-{suffix}", admin_username=f"staff-{suffix}", admin_password=PASSWORD)
+    organisation, staff = organisation_create(
+        name=f"org-{suffix}", admin_username=f"staff-{suffix}", admin_password=PASSWORD
+    )
     tenant = Tenant(organisation, staff, token_issue(username=staff.username, password=PASSWORD), [], [])
     for _ in range(candidates):
         tenant.add_candidate()
@@ -109,12 +113,12 @@ def row_changes(model, row_id: int):
     from shared.events import ROW_CHANGE_TYPES
     from write_service.outbox.models import OutboxEvent
 
-    return OutboxEvent.objects.filter(event_type__in=ROW_CHANGE_TYPES, payload__table=model._meta.db_table,
-                                      payload__id=row_id)
+    return OutboxEvent.objects.filter(
+        event_type__in=ROW_CHANGE_TYPES, payload__table=model._meta.db_table, payload__id=row_id
+    )
 
 
 def ok_json(response, expected: int = 201):
     """The JSON of a response that must have `expected` status (setting up a test's world)."""
     assert response.status_code == expected, response.content[:500]
     return response.json()
-

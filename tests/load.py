@@ -4,6 +4,7 @@ Used by the crash tests of the pipeline and by the fault suite: after a fault, e
 writer saw acknowledged must be in the index, equal to the database's projection, with exact
 counters.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,12 +13,12 @@ from dataclasses import dataclass, field
 
 from django.db import connections
 
-from write_service.read_model.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests.helpers import Tenant
 from write_service.discussions.models import Comment, Post
 from write_service.discussions.services import comment_create, post_create, post_update
-from tests.helpers import Tenant
+from write_service.read_model.projections import PROJECTIONS
 
 
 @dataclass
@@ -48,7 +49,9 @@ class BackgroundWriter(threading.Thread):
                         self.ledger.posts.append(post.pk)
                         self.ledger.comments[post.pk] = 0
                     elif step % 5 == 2:
-                        post_update(actor=self.tenant.staff, post_id=self.ledger.posts[-1], changes={"title": f"edit {step}"})
+                        post_update(
+                            actor=self.tenant.staff, post_id=self.ledger.posts[-1], changes={"title": f"edit {step}"}
+                        )
                     else:
                         post_id = self.ledger.posts[step % len(self.ledger.posts)]
                         comment_create(actor=self.tenant.staff, post_id=post_id, body="c")
@@ -71,9 +74,12 @@ def index_matches_database(ledger: Ledger) -> list[str]:
     problems = []
     es = get_es_client()
     for start in range(0, len(ledger.posts), 500):
-        ids = ledger.posts[start:start + 500]
-        found = {d["_id"]: d.get("_source") for d in es.mget(index=ALL_INDEXES["posts"].alias, ids=[str(i) for i in ids])["docs"]
-                 if d.get("found")}
+        ids = ledger.posts[start : start + 500]
+        found = {
+            d["_id"]: d.get("_source")
+            for d in es.mget(index=ALL_INDEXES["posts"].alias, ids=[str(i) for i in ids])["docs"]
+            if d.get("found")
+        }
         for doc in PROJECTIONS["posts"].project(ids):
             if found.get(str(doc.id)) != doc.source:
                 problems.append(f"post {doc.id}: index {found.get(str(doc.id))} != db {doc.source}")
@@ -81,7 +87,9 @@ def index_matches_database(ledger: Ledger) -> list[str]:
     for post_id, acknowledged in ledger.comments.items():
         actual = Comment.objects.filter(post_id=post_id, deleted_at__isnull=True).count()
         if not (counts.get(post_id) == actual >= acknowledged):
-            problems.append(f"post {post_id}: counter {counts.get(post_id)}, rows {actual}, acknowledged {acknowledged}")
+            problems.append(
+                f"post {post_id}: counter {counts.get(post_id)}, rows {actual}, acknowledged {acknowledged}"
+            )
     return problems
 
 

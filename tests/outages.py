@@ -1,4 +1,5 @@
 """The faults the fault and crash-recovery suites inject, on the real stack of this namespace."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,11 @@ def stack(script: str, *args: str) -> None:
 
 
 def component_pid(component: str) -> int:
-    return int(subprocess.run([str(ROOT / "stack" / "apps.sh"), "pid", component], check=True, cwd=ROOT,
-                              capture_output=True, text=True).stdout.strip())
+    return int(
+        subprocess.run(
+            [str(ROOT / "stack" / "apps.sh"), "pid", component], check=True, cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
 
 
 def kill_worker_group(pause: float = 1.0) -> None:

@@ -5,6 +5,7 @@ tests.search_api.conftest.SearchClient and the schemathesis cases) is tallied by
 class: 4xx are inputs refused with a clear error (bad parameters, forged cursors, injection
 attempts, missing credentials, oversized bodies...), 5xx must stay at zero.
 """
+
 from __future__ import annotations
 
 from collections import Counter

@@ -6,6 +6,7 @@ interpreter, not from a reader. An edge goes to the module an import names (`fro
 to a.b.c when c is a module, else to a.b); the parent packages' __init__ files are not edges, so
 a package that imports its own submodules (read_indexer/tasks/__init__.py) is not a cycle.
 """
+
 from __future__ import annotations
 
 import ast
@@ -123,7 +124,9 @@ def _part(module: str) -> str | None:
 
 def test_read_indexer_imports_point_down():
     upward = sorted(
-        f"{module} -> {target}" for module, targets in import_graph().items() for target in targets
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
         if (_part(module) in READ_INDEXER_LOWER and _part(target) in READ_INDEXER_DRIVERS + READ_INDEXER_TOP)
         or (_part(module) in READ_INDEXER_DRIVERS and _part(target) in READ_INDEXER_TOP)
     )
@@ -153,8 +156,9 @@ def test_shared_holds_only_what_two_services_use():
                 if not users[module] <= users[target]:
                     users[target] |= users[module]
                     changed = True
-    lonely = sorted(f"{module}: {sorted(services) or 'no service'}" for module, services in users.items()
-                    if len(services) < 2)
+    lonely = sorted(
+        f"{module}: {sorted(services) or 'no service'}" for module, services in users.items() if len(services) < 2
+    )
     assert lonely == [], "modules of shared/ used by fewer than two services:\n" + "\n".join(lonely)
 
 

@@ -6,6 +6,7 @@ Workers: 2 x cores + 1 (Gunicorn's rule of thumb for I/O-bound apps). gthread wo
 request waits on PostgreSQL, Redis or Elasticsearch, and threads overlap those waits without
 gevent's monkey-patching of psycopg2 (see README, "Deployment", for the measurement).
 """
+
 import multiprocessing
 import os
 

@@ -1,9 +1,9 @@
 """Routes of the write API (base /api/v1/), health endpoints and the OpenAPI document."""
+
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from shared.url_converters import BigIdConverter
-
 from write_service.accounts import api as accounts
 from write_service.assessments import api as assessments
 from write_service.discussions import api as discussions

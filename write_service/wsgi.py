@@ -1,4 +1,5 @@
 """WSGI entry point of write_service (Gunicorn: write_service.wsgi:application)."""
+
 import io
 import json
 import os
@@ -23,17 +24,23 @@ class ChunkedBodyMiddleware:
     def __call__(self, environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH"):
             if not environ.get("wsgi.input_terminated"):
-                return _error(start_response, "411 Length Required", "Chunked bodies are not supported here: send Content-Length.")
+                return _error(
+                    start_response, "411 Length Required", "Chunked bodies are not supported here: send Content-Length."
+                )
             body = environ["wsgi.input"].read(self.limit + 1)
             if len(body) > self.limit:
-                return _error(start_response, "413 Request Entity Too Large", f"Request body larger than {self.limit} bytes.")
+                return _error(
+                    start_response, "413 Request Entity Too Large", f"Request body larger than {self.limit} bytes."
+                )
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         return self.app(environ, start_response)
 
 
 def _error(start_response, status: str, message: str):
     body = json.dumps({"errors": {"detail": [message]}}).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    )
     return [body]
 
 

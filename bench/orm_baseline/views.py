@@ -22,6 +22,7 @@ Filters follow django-filter conventions (field, field__in, __gte, __lte, __gt, 
 fields below; unknown parameters are a 400, like the search API. rank and percentile filters are
 not offered (they would need the metric for every row, not just the page).
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,19 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.paginator import Paginator
 from django.db.models import (
-    BooleanField, Case, DurationField, ExpressionWrapper, F, FloatField, Func, IntegerField, OuterRef, Q,
-    Subquery, Value, When,
+    BooleanField,
+    Case,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils.dateparse import parse_datetime
@@ -70,11 +82,13 @@ class Page20(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.django_paginator_class = functools.partial(
-            CountingPaginator, count_queryset=getattr(view, "count_queryset", None))
+            CountingPaginator, count_queryset=getattr(view, "count_queryset", None)
+        )
         return super().paginate_queryset(queryset, request, view)
 
 
 # Filters (django-filter conventions) -------------------------------------------------------------
+
 
 def _integer(raw: str) -> int:
     return int(raw)
@@ -157,6 +171,7 @@ def parse_filters(params, filters: dict) -> tuple[Q, bool]:
 
 # Orderings: the search API's allow-list, same keys, same tie-breaker (id ascending) -------------
 
+
 def _key(field: str, descending: bool, nullable: bool):
     expression = F(field)
     if not nullable:
@@ -180,7 +195,9 @@ def order_by(raw: str, allowed: tuple[str, ...], nullable: bool) -> list:
         descending = name.startswith("-")
         base = name.lstrip("-")
         if base not in allowed:
-            raise ValidationError({"ordering": [f"Unknown ordering {name!r}. Allowed: {', '.join(allowed)} (prefix - for descending)."]})
+            raise ValidationError(
+                {"ordering": [f"Unknown ordering {name!r}. Allowed: {', '.join(allowed)} (prefix - for descending)."]}
+            )
         for field, field_descending in ORDERINGS[base]:
             if field not in seen:
                 seen.add(field)
@@ -190,33 +207,58 @@ def order_by(raw: str, allowed: tuple[str, ...], nullable: bool) -> list:
 
 # Derived metrics for the shown rows --------------------------------------------------------------
 
+
 def _count(queryset) -> Subquery:
     """COUNT(*) of a correlated queryset as a scalar subquery (no GROUP BY)."""
-    return Subquery(queryset.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1],
-                    output_field=IntegerField())
+    return Subquery(
+        queryset.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1], output_field=IntegerField()
+    )
 
 
 def with_metrics(queryset):
     board = Attempt.objects.filter(assessment_id=OuterRef("assessment_id"), status=SUBMITTED)
     better = _count(board.filter(score__gt=OuterRef("score")))
-    tied_and_faster = _count(board.filter(score=OuterRef("score")).annotate(tt=TIME_TAKEN)
-                             .filter(tt__lt=OuterRef("time_taken")))
+    tied_and_faster = _count(
+        board.filter(score=OuterRef("score")).annotate(tt=TIME_TAKEN).filter(tt__lt=OuterRef("time_taken"))
+    )
     at_least = _count(board.filter(score__gte=OuterRef("score")))
     submitted = Q(status=SUBMITTED)
     return queryset.annotate(
         candidate_display_name=Coalesce(NullIf(F("candidate__display_name"), Value("")), F("candidate__username")),
-        time_taken_seconds=Func(F("time_taken"), template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()),
+        time_taken_seconds=Func(
+            F("time_taken"), template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()
+        ),
         rank=Case(When(submitted, then=Value(1) + better + tied_and_faster), default=None, output_field=IntegerField()),
-        percentile=Case(When(submitted, then=Cast(
-            (F("assessment__submitted_count") - at_least) * Value(100.0) / F("assessment__submitted_count"),
-            FloatField())), default=None, output_field=FloatField()),
-        qualified=Case(When(submitted, then=ExpressionWrapper(Q(score__gte=F("assessment__cut_off")), BooleanField())),
-                       default=None, output_field=BooleanField()),
+        percentile=Case(
+            When(
+                submitted,
+                then=Cast(
+                    (F("assessment__submitted_count") - at_least) * Value(100.0) / F("assessment__submitted_count"),
+                    FloatField(),
+                ),
+            ),
+            default=None,
+            output_field=FloatField(),
+        ),
+        qualified=Case(
+            When(submitted, then=ExpressionWrapper(Q(score__gte=F("assessment__cut_off")), BooleanField())),
+            default=None,
+            output_field=BooleanField(),
+        ),
     )
 
 
-ROW_FIELDS = ("id", "candidate_id", "candidate_display_name", "score", "time_taken_seconds", "submitted_at",
-              "rank", "percentile", "qualified")
+ROW_FIELDS = (
+    "id",
+    "candidate_id",
+    "candidate_display_name",
+    "score",
+    "time_taken_seconds",
+    "submitted_at",
+    "rank",
+    "percentile",
+    "qualified",
+)
 
 
 class LeaderboardRow(serializers.Serializer):
@@ -253,11 +295,18 @@ class LeaderboardView(ListAPIView):
         if not Assessment.objects.using(alias).filter(visible, pk=assessment_id, deleted_at__isnull=True).exists():
             raise NotFound()
         where, _ = parse_filters(self.request.query_params, LEADERBOARD_FILTERS)
-        rows = (Attempt.objects.using(alias).filter(assessment_id=assessment_id, status=SUBMITTED)
-                .annotate(time_taken=TIME_TAKEN).filter(where))
+        rows = (
+            Attempt.objects.using(alias)
+            .filter(assessment_id=assessment_id, status=SUBMITTED)
+            .annotate(time_taken=TIME_TAKEN)
+            .filter(where)
+        )
         self.count_queryset = rows
-        ordering = order_by(self.request.query_params.get("ordering", "rank"),
-                            ("rank", "score", "time_taken", "percentile", "submitted_at"), nullable=False)
+        ordering = order_by(
+            self.request.query_params.get("ordering", "rank"),
+            ("rank", "score", "time_taken", "percentile", "submitted_at"),
+            nullable=False,
+        )
         return with_metrics(rows).order_by(*ordering).values(*ROW_FIELDS)
 
 
@@ -272,9 +321,16 @@ class AttemptListView(ListAPIView):
         if user.role == Role.STAFF and user.organisation_id is not None:
             visible |= Q(assessment__organisation_id=user.organisation_id)
         where, only_submitted = parse_filters(self.request.query_params, ATTEMPT_FILTERS)
-        rows = (Attempt.objects.using(alias).filter(visible, assessment__deleted_at__isnull=True)
-                .annotate(time_taken=TIME_TAKEN).filter(where))
+        rows = (
+            Attempt.objects.using(alias)
+            .filter(visible, assessment__deleted_at__isnull=True)
+            .annotate(time_taken=TIME_TAKEN)
+            .filter(where)
+        )
         self.count_queryset = rows
-        ordering = order_by(self.request.query_params.get("ordering", "-started_at"),
-                            ("started_at", "submitted_at", "score", "time_taken"), nullable=not only_submitted)
+        ordering = order_by(
+            self.request.query_params.get("ordering", "-started_at"),
+            ("started_at", "submitted_at", "score", "time_taken"),
+            nullable=not only_submitted,
+        )
         return with_metrics(rows).order_by(*ordering).values(*ROW_FIELDS, "assessment_id", "status", "started_at")

@@ -1,4 +1,5 @@
 """Gunicorn entry point of the ORM baseline: bench.orm_baseline.wsgi:application."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -3,8 +3,8 @@
 The capture triggers NOTIFY `outbox_capture` with the outbox ids a statement recorded; PostgreSQL
 delivers a notification only when its transaction commits (a rollback sends nothing). This one
 process turns the notifications of each 20 ms window into one indexing task for their ids and,
-when counters have work, one coalesced counters flush, so a change typed into psql is searchable in well under a second, like
-one made through the API. The write service publishes nothing: one process forwards every
+when counters have work, one coalesced counters flush, so a change typed into psql is searchable
+in well under a second, like one made through the API. The write service publishes nothing: one process forwards every
 writer's changes, and a request never waits on the broker.
 
 It needs a direct connection to the primary: pgBouncer's transaction mode cannot LISTEN. Nothing
@@ -12,6 +12,7 @@ is lost while it is down or reconnecting: on (re)connect it forwards what is pen
 outbox relay (beat) re-sends anything still unprocessed after a few seconds regardless.
 May touch: the primary (LISTEN, reads of pending outbox ids), Redis (the counters flag), the broker.
 """
+
 from __future__ import annotations
 
 import random
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 import psycopg2
 import structlog
 
+from read_indexer import task_names
 from read_indexer.capture import counters_flag
 from read_indexer.celery_app import app
-from read_indexer import task_names
 from shared.config import load_config
 from write_service.read_model import outbox
 
@@ -42,13 +43,17 @@ RECONNECT_SECONDS = 1.0
 def schedule_counters_flush() -> None:
     ttl_ms = int(COUNTERS_COALESCE_SECONDS * 1000) + 5000
     if token := counters_flag.claim(ttl_ms):
-        app.send_task(task_names.APPLY_COUNTERS, kwargs={"flag": token},
-                      countdown=COUNTERS_COALESCE_SECONDS + random.uniform(0, 0.05), expires=600)
+        app.send_task(
+            task_names.APPLY_COUNTERS,
+            kwargs={"flag": token},
+            countdown=COUNTERS_COALESCE_SECONDS + random.uniform(0, 0.05),
+            expires=600,
+        )
 
 
 def forward(ids: list[int], *, counted: bool) -> None:
     for start in range(0, len(ids), IDS_PER_TASK):
-        app.send_task(task_names.PROJECT_EVENTS, args=[ids[start:start + IDS_PER_TASK]])
+        app.send_task(task_names.PROJECT_EVENTS, args=[ids[start : start + IDS_PER_TASK]])
     if counted:
         schedule_counters_flush()
 
@@ -79,9 +84,18 @@ def parse(payload: str) -> tuple[list[int], bool, bool]:
 
 def _connect():
     config = load_config()
-    connection = psycopg2.connect(host=config.pg_primary_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
-                                  password=config.pg_password, application_name="change_listener",
-                                  keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+    connection = psycopg2.connect(
+        host=config.pg_primary_host,
+        port=config.pg_port,
+        dbname=config.pg_db,
+        user=config.pg_user,
+        password=config.pg_password,
+        application_name="change_listener",
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
     connection.autocommit = True
     return connection
 

@@ -7,6 +7,7 @@ start one more self-renewing chain, and the flush rate would grow all day. A fla
 lost expires, and beat flushes regularly too.
 May touch: one Redis key (read_indexer.task_names.COUNTERS_SCHEDULED_KEY).
 """
+
 from __future__ import annotations
 
 import uuid

@@ -4,6 +4,7 @@ Tracks each event's own state (indexed_at / counters_applied_at), never a high-w
 ids: an id reserved by a transaction that commits later would be skipped by one. Events that
 keep failing go to the dead-letter store with their last error.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +12,8 @@ from datetime import timedelta
 import structlog
 from django.utils import timezone
 
-from read_indexer.observability import broker_queues
 from read_indexer import task_names
+from read_indexer.observability import broker_queues
 from write_service.read_model import outbox
 
 log = structlog.get_logger(__name__)

@@ -11,6 +11,7 @@ position taken after the dual-write target was registered (read_indexer/lifecycl
 state a worker indexed into the alias only is older than what the load reads.
 May touch: PostgreSQL (read), the target index (versioned writes).
 """
+
 from __future__ import annotations
 
 import time
@@ -54,8 +55,15 @@ def _load_page(index_name: str, target: str, first: int, last: int, using: str) 
 
 
 def bulk_load(
-    *, index_name: str, target: str, after_id: int, batch_size: int, workers: int,
-    on_progress: Callable[[int, int], None], progress_bar: tqdm, using: str = "default",
+    *,
+    index_name: str,
+    target: str,
+    after_id: int,
+    batch_size: int,
+    workers: int,
+    on_progress: Callable[[int, int], None],
+    progress_bar: tqdm,
+    using: str = "default",
 ) -> LoadResult:
     """Loads every row with id > after_id into `target`; on_progress(last_id, docs) per finished prefix."""
     projection = PROJECTIONS[index_name]

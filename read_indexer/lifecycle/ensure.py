@@ -3,6 +3,7 @@ bin/run, the tests and the bench): create a missing alias, update a live index i
 Elasticsearch can, and rebuild it (lifecycle/rebuild.py) when it cannot.
 May touch: Elasticsearch indexes and aliases; PostgreSQL (read) when a rebuild loads rows.
 """
+
 from __future__ import annotations
 
 import structlog
@@ -30,7 +31,9 @@ def ensure_index(definition: IndexDefinition) -> str:
     current = index_lifecycle.alias_target(definition)
     if current is None:
         name = index_lifecycle.create_physical_index(definition)
-        get_es_client().indices.update_aliases(actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}])
+        get_es_client().indices.update_aliases(
+            actions=[{"add": {"index": name, "alias": definition.alias, "is_write_index": True}}]
+        )
         log.info("index.created", alias=definition.alias, index=name)
         return _rebuild(definition) if _has_rows(definition) else name
     es = get_es_client()
@@ -51,8 +54,11 @@ def _has_rows(definition: IndexDefinition) -> bool:
 
 
 def _rebuild(definition: IndexDefinition) -> str:
-    report = rebuild.rebuild(definition.name, rebuild.RebuildOptions(),
-                             say=lambda line: log.info("index.rebuild_progress", alias=definition.alias, line=line))
+    report = rebuild.rebuild(
+        definition.name,
+        rebuild.RebuildOptions(),
+        say=lambda line: log.info("index.rebuild_progress", alias=definition.alias, line=line),
+    )
     return report.index
 
 

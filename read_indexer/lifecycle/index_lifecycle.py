@@ -1,6 +1,7 @@
 """Index lifecycle: create physical indexes from the shared definitions, find what an alias points
 at, and know every index a write must reach (the alias, plus a rebuild's new index while it runs).
 Bringing an index to its definition (which may take a rebuild) is lifecycle/ensure.py."""
+
 from __future__ import annotations
 
 from django_redis import get_redis_connection

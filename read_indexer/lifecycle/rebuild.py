@@ -20,6 +20,7 @@ the live writes, versions (external_gte) let the newest state win whatever the o
 May touch: Elasticsearch indexes and aliases of one definition, the rebuild targets and
 checkpoint in Redis, PostgreSQL (read only; the lock is a session advisory lock).
 """
+
 from __future__ import annotations
 
 import time
@@ -33,11 +34,11 @@ from tqdm import tqdm
 from read_indexer.errors import OperatorError, describe_failure
 from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint, replica_reads
 from read_indexer.lifecycle.bulk_load import bulk_load, count_rows
-from write_service.read_model.projections import PROJECTIONS
 from read_indexer.lifecycle.rebuild_checkpoint import LOADED, LOADING, SWAPPED, Checkpoint
 from read_indexer.lifecycle.rebuild_lock import ReindexLock, reindex_lock, reindex_running
 from shared.es_client import get_es_client
 from shared.indexes import IndexDefinition
+from write_service.read_model.projections import PROJECTIONS
 
 log = structlog.get_logger(__name__)
 # Before deleting an index, let requests already routed to it land: a worker write that read the
@@ -73,8 +74,10 @@ class RebuildReport:
         old = ", ".join(self.old_indexes) or "none"
         fate = "kept" if self.old_kept else "deleted"
         resumed = f" (resumed after id {self.resumed_from_id})" if self.resumed_from_id is not None else ""
-        return (f"{self.alias}: loaded {self.documents:,} documents in {self.load_seconds:.1f} s "
-                f"({self.docs_per_second:,.0f} docs/s){resumed}; alias -> {self.index}; old index {old} {fate}.")
+        return (
+            f"{self.alias}: loaded {self.documents:,} documents in {self.load_seconds:.1f} s "
+            f"({self.docs_per_second:,.0f} docs/s){resumed}; alias -> {self.index}; old index {old} {fate}."
+        )
 
 
 def _alias_indexes(alias: str) -> list[str]:
@@ -89,8 +92,13 @@ def _discard(definition: IndexDefinition, checkpoint: Checkpoint) -> None:
         time.sleep(IN_FLIGHT_GRACE_SECONDS)
         get_es_client().indices.delete(index=checkpoint.index, ignore_unavailable=True)
     rebuild_checkpoint.clear(definition.alias)
-    log.warning("reindex.discarded_interrupted", alias=definition.alias, index=checkpoint.index,
-                phase=checkpoint.phase, last_id=checkpoint.last_id)
+    log.warning(
+        "reindex.discarded_interrupted",
+        alias=definition.alias,
+        index=checkpoint.index,
+        phase=checkpoint.phase,
+        last_id=checkpoint.last_id,
+    )
 
 
 def _start(definition: IndexDefinition) -> Checkpoint:
@@ -102,8 +110,12 @@ def _start(definition: IndexDefinition) -> Checkpoint:
     return checkpoint
 
 
-def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say: Callable[[str], None]) -> tuple[int, float]:
-    source = replica_reads.caught_up_replica("reindex", primary_only=options.primary_only)  # after the dual-write target exists
+def _load(
+    index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say: Callable[[str], None]
+) -> tuple[int, float]:
+    source = replica_reads.caught_up_replica(
+        "reindex", primary_only=options.primary_only
+    )  # after the dual-write target exists
     say(f"Loading {checkpoint.alias}: {source.reason}.")
     total = count_rows(index_name, using=source.using)
     remaining = count_rows(index_name, after_id=checkpoint.last_id, using=source.using)
@@ -113,33 +125,59 @@ def _load(index_name: str, checkpoint: Checkpoint, options: RebuildOptions, say:
         checkpoint.loaded += documents
         rebuild_checkpoint.save(checkpoint)
 
-    with tqdm(total=total, initial=total - remaining, desc=checkpoint.alias, unit="docs", unit_scale=True,
-              dynamic_ncols=True, mininterval=0.5, smoothing=0.05) as bar:
+    with tqdm(
+        total=total,
+        initial=total - remaining,
+        desc=checkpoint.alias,
+        unit="docs",
+        unit_scale=True,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        smoothing=0.05,
+    ) as bar:
         try:
             result = bulk_load(
-                index_name=index_name, target=checkpoint.index, after_id=checkpoint.last_id,
-                batch_size=options.batch_size, workers=options.workers, on_progress=on_progress, progress_bar=bar,
+                index_name=index_name,
+                target=checkpoint.index,
+                after_id=checkpoint.last_id,
+                batch_size=options.batch_size,
+                workers=options.workers,
+                on_progress=on_progress,
+                progress_bar=bar,
                 using=source.using,
             )
         except DatabaseError as exc:
             if not source.is_replica:
                 raise
             # Say which server: the primary is fine, and a resume picks a source again.
-            raise OperatorError(f"the replica failed mid-load ({type(exc).__name__}: "
-                                f"{str(exc).strip().splitlines()[0][:200]})") from exc
+            raise OperatorError(
+                f"the replica failed mid-load ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]})"
+            ) from exc
     checkpoint.phase = LOADED
     rebuild_checkpoint.save(checkpoint)
-    log.info("reindex.loaded", alias=checkpoint.alias, index=checkpoint.index, documents=result.documents,
-             seconds=round(result.seconds, 2), docs_per_second=round(result.docs_per_second))
+    log.info(
+        "reindex.loaded",
+        alias=checkpoint.alias,
+        index=checkpoint.index,
+        documents=result.documents,
+        seconds=round(result.seconds, 2),
+        docs_per_second=round(result.docs_per_second),
+    )
     return result.documents, result.seconds
 
 
 def _make_searchable(definition: IndexDefinition, checkpoint: Checkpoint) -> None:
     es, index = get_es_client(), checkpoint.index
     live = definition.settings(bulk_load=False)
-    es.indices.put_settings(index=index, settings={"index": {
-        "number_of_replicas": live["number_of_replicas"], "refresh_interval": live["refresh_interval"],
-    }})
+    es.indices.put_settings(
+        index=index,
+        settings={
+            "index": {
+                "number_of_replicas": live["number_of_replicas"],
+                "refresh_interval": live["refresh_interval"],
+            }
+        },
+    )
     es.indices.refresh(index=index)
     # Primaries active is enough to serve every query; replicas fill in behind the swap.
     health = es.cluster.health(index=index, wait_for_status="yellow", timeout="25s")  # < the client's 30 s
@@ -150,8 +188,10 @@ def _make_searchable(definition: IndexDefinition, checkpoint: Checkpoint) -> Non
     # refresh Elasticsearch also starts when refresh_interval leaves -1. Dual writes only add.
     searchable = es.count(index=index)["count"]
     if searchable < checkpoint.loaded:
-        raise OperatorError(f"The new index {index} shows {searchable:,} of the {checkpoint.loaded:,} documents "
-                            "loaded; the alias was not swapped.")
+        raise OperatorError(
+            f"The new index {index} shows {searchable:,} of the {checkpoint.loaded:,} documents "
+            "loaded; the alias was not swapped."
+        )
 
 
 def _swap(definition: IndexDefinition, checkpoint: Checkpoint, lock: ReindexLock) -> None:
@@ -185,19 +225,27 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
         resumed_from = None
         if options.resume:
             if checkpoint is None:
-                raise OperatorError(f"There is no interrupted reindex of {definition.alias} to resume; "
-                                    f"run reindex {index_name} without --resume.")
+                raise OperatorError(
+                    f"There is no interrupted reindex of {definition.alias} to resume; "
+                    f"run reindex {index_name} without --resume."
+                )
             if not get_es_client().indices.exists(index=checkpoint.index):
-                raise OperatorError(f"The index {checkpoint.index} of the interrupted reindex is gone; "
-                                    f"run reindex {index_name} without --resume to start over.")
+                raise OperatorError(
+                    f"The index {checkpoint.index} of the interrupted reindex is gone; "
+                    f"run reindex {index_name} without --resume to start over."
+                )
             index_lifecycle.add_rebuild_target(definition, checkpoint.index)  # idempotent
             resumed_from = checkpoint.last_id
-            say(f"Resuming {definition.alias} into {checkpoint.index} at phase {checkpoint.phase}, "
-                f"after id {checkpoint.last_id}.")
+            say(
+                f"Resuming {definition.alias} into {checkpoint.index} at phase {checkpoint.phase}, "
+                f"after id {checkpoint.last_id}."
+            )
         else:
             if checkpoint is not None:
-                say(f"Discarding the interrupted reindex into {checkpoint.index} "
-                    "(use --resume to continue one instead).")
+                say(
+                    f"Discarding the interrupted reindex into {checkpoint.index} "
+                    "(use --resume to continue one instead)."
+                )
                 _discard(definition, checkpoint)
             checkpoint = _start(definition)
         documents, seconds = 0, 0.0
@@ -212,14 +260,26 @@ def rebuild(index_name: str, options: RebuildOptions, say: Callable[[str], None]
         except Exception as exc:
             # Whatever broke, the checkpoint is consistent: say so, and how to finish.
             reason = (describe_failure(exc) or f"{type(exc).__name__}: {exc}").split(";")[0].rstrip(".")
-            raise OperatorError(f"The reindex of {definition.alias} stopped at phase {checkpoint.phase} after "
-                                f"id {checkpoint.last_id} ({reason}); fix that, then finish it with "
-                                f"`manage.py reindex {index_name} --resume`.") from exc
-    log.info("reindex.finished", alias=definition.alias, index=checkpoint.index, old=checkpoint.old_indexes,
-             kept_old=options.keep_old)
+            raise OperatorError(
+                f"The reindex of {definition.alias} stopped at phase {checkpoint.phase} after "
+                f"id {checkpoint.last_id} ({reason}); fix that, then finish it with "
+                f"`manage.py reindex {index_name} --resume`."
+            ) from exc
+    log.info(
+        "reindex.finished",
+        alias=definition.alias,
+        index=checkpoint.index,
+        old=checkpoint.old_indexes,
+        kept_old=options.keep_old,
+    )
     return RebuildReport(
-        alias=definition.alias, index=checkpoint.index, old_indexes=checkpoint.old_indexes, old_kept=options.keep_old,
-        documents=documents, load_seconds=seconds, resumed_from_id=resumed_from,
+        alias=definition.alias,
+        index=checkpoint.index,
+        old_indexes=checkpoint.old_indexes,
+        old_kept=options.keep_old,
+        documents=documents,
+        load_seconds=seconds,
+        resumed_from_id=resumed_from,
     )
 
 
@@ -231,24 +291,32 @@ def plan(index_name: str, options: RebuildOptions) -> list[str]:
     docs = es.count(index=definition.alias)["count"] if current else 0
     checkpoint = rebuild_checkpoint.load(definition.alias)
     live = definition.settings(bulk_load=False)
-    lines = [f"{definition.alias} -> {', '.join(current) or '(no alias yet)'} ({docs:,} documents); "
-             f"{count_rows(index_name):,} rows in {PROJECTIONS[index_name].table}."]
+    lines = [
+        f"{definition.alias} -> {', '.join(current) or '(no alias yet)'} ({docs:,} documents); "
+        f"{count_rows(index_name):,} rows in {PROJECTIONS[index_name].table}."
+    ]
     if reindex_running(definition.alias):
         lines.append("A reindex of this alias is running now: a real run would stop with an error.")
     if options.resume:
         if checkpoint is None:
             lines.append("Nothing to resume: a real --resume run would stop with an error.")
             return lines
-        lines.append(f"Would resume into {checkpoint.index} at phase {checkpoint.phase}, "
-                     f"after id {checkpoint.last_id} "
-                     f"({count_rows(index_name, after_id=checkpoint.last_id):,} rows left).")
+        lines.append(
+            f"Would resume into {checkpoint.index} at phase {checkpoint.phase}, "
+            f"after id {checkpoint.last_id} "
+            f"({count_rows(index_name, after_id=checkpoint.last_id):,} rows left)."
+        )
     else:
         if checkpoint is not None:
             lines.append(f"Would discard the interrupted reindex into {checkpoint.index} (phase {checkpoint.phase}).")
-        lines.append(f"Would create {definition.alias}-<timestamp> (replicas 0, refresh off) and register it as a "
-                     "dual-write target, then load every row.")
-    lines.append(f"Load in keyset pages of {options.batch_size} rows with {options.workers} parallel bulk workers; "
-                 f"then set replicas={live['number_of_replicas']}, refresh_interval={live['refresh_interval']}, refresh, "
-                 f"swap the alias atomically, stop dual writes, {'keep' if options.keep_old else 'delete'} "
-                 f"{', '.join(current) or 'no old index'}.")
+        lines.append(
+            f"Would create {definition.alias}-<timestamp> (replicas 0, refresh off) and register it as a "
+            "dual-write target, then load every row."
+        )
+    lines.append(
+        f"Load in keyset pages of {options.batch_size} rows with {options.workers} parallel bulk workers; "
+        f"then set replicas={live['number_of_replicas']}, refresh_interval={live['refresh_interval']}, refresh, "
+        f"swap the alias atomically, stop dual writes, {'keep' if options.keep_old else 'delete'} "
+        f"{', '.join(current) or 'no old index'}."
+    )
     return lines

@@ -6,6 +6,7 @@ batches, so resuming after it never skips a row; re-loading a batch is harmless 
 write is versioned (external_gte).
 May touch: the Redis key below.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,9 +19,9 @@ from django_redis import get_redis_connection
 CHECKPOINT_KEY = "search:rebuild_checkpoint:{alias}"
 
 # Phases, in order. Every step after `loading` is idempotent, so resume simply redoes the phase.
-LOADING = "loading"    # bulk load in progress; last_id is the resume point
-LOADED = "loaded"      # every row loaded; settings restore, refresh and alias swap remain
-SWAPPED = "swapped"    # the alias points at the new index; cleanup (targets, old index) remains
+LOADING = "loading"  # bulk load in progress; last_id is the resume point
+LOADED = "loaded"  # every row loaded; settings restore, refresh and alias swap remain
+SWAPPED = "swapped"  # the alias points at the new index; cleanup (targets, old index) remains
 
 
 @dataclass

@@ -7,6 +7,7 @@ straight to the primary, not through pgBouncer: transaction pooling would hand t
 its lock) to other clients between transactions.
 May touch: one connection to the primary, advisory locks in the classid below.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -31,10 +32,18 @@ def _lock_key(alias: str) -> tuple[int, int]:
 def _connect():
     config = load_config()
     conn = psycopg2.connect(
-        host=config.pg_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
-        password=config.pg_password, connect_timeout=5, application_name="reindex-lock",
+        host=config.pg_host,
+        port=config.pg_port,
+        dbname=config.pg_db,
+        user=config.pg_user,
+        password=config.pg_password,
+        connect_timeout=5,
+        application_name="reindex-lock",
         # A dead peer (network partition) is noticed within about a minute, freeing the lock.
-        keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
     )
     conn.autocommit = True
     return conn
@@ -61,8 +70,9 @@ class ReindexLock:
             with self._conn.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except (psycopg2.Error, AttributeError):
-            raise OperatorError(f"Lost the reindex lock of {self.alias} (database connection dropped); "
-                                "rerun with --resume.") from None
+            raise OperatorError(
+                f"Lost the reindex lock of {self.alias} (database connection dropped); rerun with --resume."
+            ) from None
 
     def release(self) -> None:
         if self._conn is not None:

@@ -13,6 +13,7 @@ If the replica is unreachable, or has not caught up within CATCH_UP_SECONDS, the
 the primary and says so (a structured warning, and `source` in the command's output).
 May touch: the primary and the replica (read-only: WAL positions).
 """
+
 from __future__ import annotations
 
 import time
@@ -51,11 +52,15 @@ def caught_up_replica(purpose: str, *, timeout: float = CATCH_UP_SECONDS, primar
     try:
         target = _scalar(PRIMARY, "SELECT pg_current_wal_lsn()::text")
         while True:
-            replayed = _scalar(REPLICA, "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])
+            replayed = _scalar(
+                REPLICA, "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
+            )
             if replayed:
                 waited = round(time.monotonic() - started, 3)
                 log.info("replica_reads.caught_up", purpose=purpose, lsn=target, waited_seconds=waited)
-                return ReadSource(REPLICA, f"reading from the replica (caught up with the primary's {target} in {waited} s)")
+                return ReadSource(
+                    REPLICA, f"reading from the replica (caught up with the primary's {target} in {waited} s)"
+                )
             if time.monotonic() - started > timeout:
                 break
             time.sleep(0.05)

@@ -1,5 +1,6 @@
 """How many messages wait in the broker's queues (kombu's Redis transport), for the relays and
 for pipeline_status. May touch: the broker's Redis database, read-only."""
+
 from __future__ import annotations
 
 import redis

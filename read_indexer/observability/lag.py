@@ -1,4 +1,5 @@
 """Commit-to-indexed lag: recorded per event by the worker, read by operators (pipeline_status)."""
+
 from __future__ import annotations
 
 import time
@@ -11,7 +12,8 @@ LAG_SAMPLES_KEY = "pipeline:lag:samples"
 MAX_SAMPLES = 5000
 
 INDEXING_LAG = Histogram(
-    "pipeline_commit_to_indexed_seconds", "Seconds from a write's commit to its document being indexed",
+    "pipeline_commit_to_indexed_seconds",
+    "Seconds from a write's commit to its document being indexed",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 

@@ -13,6 +13,7 @@ prometheus_client's multiprocess mode (files in PROMETHEUS_MULTIPROC_DIR, one pe
 Importing this module connects the signal receivers (read_indexer/celery_app.py does).
 May touch: process-local memory (task start times).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,15 +30,22 @@ log = structlog.get_logger(__name__)
 TASK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 TASK_RUNS = Counter(
-    "celery_task_runs_total", "Task executions by final state (SUCCESS, FAILURE, RETRY, ...)", ["task", "state"],
+    "celery_task_runs_total",
+    "Task executions by final state (SUCCESS, FAILURE, RETRY, ...)",
+    ["task", "state"],
 )
-TASK_DURATION = Histogram("celery_task_duration_seconds", "Wall time of one task execution", ["task"], buckets=TASK_BUCKETS)
-TASK_FAILURES = Counter("celery_task_failures_total", "Task executions that raised, by exception type", ["task", "exception"])
+TASK_DURATION = Histogram(
+    "celery_task_duration_seconds", "Wall time of one task execution", ["task"], buckets=TASK_BUCKETS
+)
+TASK_FAILURES = Counter(
+    "celery_task_failures_total", "Task executions that raised, by exception type", ["task", "exception"]
+)
 
 # The drift sweep (read_indexer/capture/drift_sweep.py): any increase means a document went wrong behind
 # the pipeline's back or through a bug; `unrepaired` needs an operator (verify, reindex).
 DRIFT_REPAIRED = Counter(
-    "pipeline_drift_repaired_total", "Drifted documents the drift sweep re-projected, by kind (missing, stale)",
+    "pipeline_drift_repaired_total",
+    "Drifted documents the drift sweep re-projected, by kind (missing, stale)",
     ["index", "kind"],
 )
 DRIFT_UNREPAIRED = Counter(
@@ -83,7 +91,9 @@ def _serve_worker_metrics(**_kwargs):
         MultiProcessCollector(registry)
     else:
         # Without the directory the pool children's samples are lost: say so once, loudly.
-        log.warning("metrics.no_multiproc_dir", detail="PROMETHEUS_MULTIPROC_DIR is unset; only the main process is exported")
+        log.warning(
+            "metrics.no_multiproc_dir", detail="PROMETHEUS_MULTIPROC_DIR is unset; only the main process is exported"
+        )
         registry = REGISTRY
     start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
     log.info("metrics.serving", bind=bind)

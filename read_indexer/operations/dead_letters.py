@@ -7,6 +7,7 @@ every handler is idempotent, so replaying an event that partly succeeded is safe
 the event for good; it is logged with its payload first, so nothing disappears without a trace.
 May touch: the outbox's change and dead-letter rows (primary), through write_service.read_model.outbox.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,9 @@ def list_dead_letters(limit: int | None = None) -> list[DeadLetterView]:
 
 
 def _unknown(exc: outbox.UnknownDeadLetters) -> OperatorError:
-    return OperatorError(f"No dead letter for event id(s) {', '.join(map(str, exc.event_ids))}; "
-                         "see `manage.py dead_letters list`.")
+    return OperatorError(
+        f"No dead letter for event id(s) {', '.join(map(str, exc.event_ids))}; see `manage.py dead_letters list`."
+    )
 
 
 def replay(event_ids: list[int] | None) -> list[int]:
@@ -58,8 +60,13 @@ def discard(event_ids: list[int] | None) -> list[int]:
     except outbox.UnknownDeadLetters as exc:
         raise _unknown(exc) from None
     for event in dropped:
-        log.warning("dead_letters.discarded", event_id=event["event_id"], event_type=event["event_type"],
-                    payload=event["payload"], last_error=event["last_error"][:500])
+        log.warning(
+            "dead_letters.discarded",
+            event_id=event["event_id"],
+            event_type=event["event_type"],
+            payload=event["payload"],
+            last_error=event["last_error"][:500],
+        )
     return sorted(event["event_id"] for event in dropped)
 
 
@@ -69,6 +76,8 @@ def render(letters: list[DeadLetterView]) -> list[str]:
     lines = [f"{'event':>10}  {'type':<26} {'handler':<10} {'tries':>5}  {'failed at (UTC)':<19}  error"]
     for letter in letters:
         error = " ".join(letter.error.split())
-        lines.append(f"{letter.event_id:>10}  {letter.event_type:<26} {letter.handler:<10} {letter.attempts:>5}  "
-                     f"{letter.failed_at:%Y-%m-%d %H:%M:%S}  {error[:100]}")
+        lines.append(
+            f"{letter.event_id:>10}  {letter.event_type:<26} {letter.handler:<10} {letter.attempts:>5}  "
+            f"{letter.failed_at:%Y-%m-%d %H:%M:%S}  {error[:100]}"
+        )
     return lines

@@ -8,6 +8,7 @@ Exit codes (documented in the README's Operations section):
 Commands subclass OperatorCommand; the sentences come from read_indexer.errors.
 May touch: nothing but the exception it is given.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,15 +58,21 @@ class OperatorCommand(BaseCommand):
         except ProblemFound as exc:
             raise CommandError(str(exc), returncode=EXIT_PROBLEM_FOUND) from exc
         except KeyboardInterrupt:
-            raise CommandError("Interrupted; nothing was left half-done that a rerun (with --resume for reindex) "
-                               "cannot finish.", returncode=EXIT_INTERRUPTED) from None
+            raise CommandError(
+                "Interrupted; nothing was left half-done that a rerun (with --resume for reindex) cannot finish.",
+                returncode=EXIT_INTERRUPTED,
+            ) from None
         except CommandError:
             raise
         except Exception as exc:
             sentence = describe_failure(exc)
             if sentence is None:
                 # Unknown failure: still one sentence; --traceback shows the chained original.
-                log.error("operator_command.failed", command=self.__module__.rsplit(".", 1)[-1],
-                          error_type=type(exc).__name__, error=first_line(exc))
+                log.error(
+                    "operator_command.failed",
+                    command=self.__module__.rsplit(".", 1)[-1],
+                    error_type=type(exc).__name__,
+                    error=first_line(exc),
+                )
                 sentence = f"Unexpected {type(exc).__name__}: {first_line(exc)}; rerun with --traceback for details."
             raise CommandError(sentence, returncode=EXIT_FAILED) from exc

@@ -7,6 +7,7 @@ connection it already has) without importing read_indexer.
 May touch: per scrape, read_indexer.operations.pipeline_status's indexed outbox counts, the
 broker's queue lengths and the lag samples in Redis.
 """
+
 from __future__ import annotations
 
 import structlog
@@ -28,17 +29,23 @@ class PipelineCollector:
         from read_indexer.observability import lag
         from read_indexer.operations import pipeline_status
 
-        up = GaugeMetricFamily("pipeline_metrics_source_up", "1 when the source answered during this scrape", labels=["source"])
+        up = GaugeMetricFamily(
+            "pipeline_metrics_source_up", "1 when the source answered during this scrape", labels=["source"]
+        )
         outbox = self._read("outbox", pipeline_status.outbox)
         up.add_metric(["outbox"], 0.0 if outbox is None else 1.0)
         if outbox is not None:
-            backlog = GaugeMetricFamily("outbox_backlog_events", "Committed events not yet processed, by stage", labels=["stage"])
+            backlog = GaugeMetricFamily(
+                "outbox_backlog_events", "Committed events not yet processed, by stage", labels=["stage"]
+            )
             backlog.add_metric(["indexing"], outbox["unindexed"])
             backlog.add_metric(["counters"], outbox["uncounted"])
             yield backlog
             oldest = GaugeMetricFamily(
-                "outbox_oldest_unprocessed_seconds", "Age of the oldest unprocessed event (0 when none), by stage",
-                labels=["stage"])
+                "outbox_oldest_unprocessed_seconds",
+                "Age of the oldest unprocessed event (0 when none), by stage",
+                labels=["stage"],
+            )
             oldest.add_metric(["indexing"], outbox["oldest_unindexed_seconds"] or 0.0)
             oldest.add_metric(["counters"], outbox["oldest_uncounted_seconds"] or 0.0)
             yield oldest
@@ -56,8 +63,9 @@ class PipelineCollector:
             unacked = GaugeMetricFamily("celery_unacked_messages", "Delivered to a worker, not yet acknowledged")
             unacked.add_metric([], queues["unacked"])
             yield unacked
-            orphaned = GaugeMetricFamily("celery_unacked_orphaned_messages",
-                                         "Unacknowledged past the longest task hold: their worker died")
+            orphaned = GaugeMetricFamily(
+                "celery_unacked_orphaned_messages", "Unacknowledged past the longest task hold: their worker died"
+            )
             orphaned.add_metric([], queues["unacked_orphaned"])
             yield orphaned
 
@@ -69,7 +77,10 @@ class PipelineCollector:
             yield samples
             if lag_now["samples"]:
                 quantiles = GaugeMetricFamily(
-                    "pipeline_indexing_lag_seconds", "Commit-to-indexed lag over the last 5 minutes", labels=["quantile"])
+                    "pipeline_indexing_lag_seconds",
+                    "Commit-to-indexed lag over the last 5 minutes",
+                    labels=["quantile"],
+                )
                 quantiles.add_metric(["0.5"], lag_now["p50"])
                 quantiles.add_metric(["0.99"], lag_now["p99"])
                 quantiles.add_metric(["1"], lag_now["max"])

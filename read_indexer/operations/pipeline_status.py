@@ -8,6 +8,7 @@ look at.
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
 databases) and Elasticsearch.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,17 +17,15 @@ from collections.abc import Callable
 import orjson
 from django.db import connections
 
-from read_indexer.observability import broker_queues, lag
-
 from read_indexer.capture import drift_sweep
-
-from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
-from read_indexer.errors import describe_failure
-from read_indexer.lifecycle.rebuild_lock import reindex_running
 from read_indexer.celery_config import RETRY_BACKOFF_MAX, TASK_TIME_LIMIT
+from read_indexer.errors import describe_failure
+from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
+from read_indexer.lifecycle.rebuild_lock import reindex_running
+from read_indexer.observability import broker_queues, lag
+from read_indexer.task_names import ALL_QUEUES
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
-from read_indexer.task_names import ALL_QUEUES
 from write_service.read_model import outbox as change_log
 
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
@@ -43,8 +42,10 @@ def _one_row(sql: str, params: list | None = None, using: str = "default") -> tu
 def outbox() -> dict:
     backlog = change_log.backlog()
     return {
-        "unindexed": backlog["unindexed"], "oldest_unindexed_seconds": _round(backlog["unindexed_age"]),
-        "uncounted": backlog["uncounted"], "oldest_uncounted_seconds": _round(backlog["uncounted_age"]),
+        "unindexed": backlog["unindexed"],
+        "oldest_unindexed_seconds": _round(backlog["unindexed_age"]),
+        "uncounted": backlog["uncounted"],
+        "oldest_uncounted_seconds": _round(backlog["uncounted_age"]),
         "dead_letters": backlog["dead_letters"],
     }
 
@@ -65,8 +66,7 @@ def queues() -> dict:
         pipe.zrange("unacked_index", 0, -1, withscores=True)
         *lengths, unacked, delivered = pipe.execute()
     steps = len(broker_queues.KOMBU_PRIORITY_STEPS)
-    depths = {queue: sum(lengths[i * steps:(i + 1) * steps])
-              for i, queue in enumerate(ALL_QUEUES)}
+    depths = {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(ALL_QUEUES)}
     delivered_at = dict(delivered)
     now = time.time()
     held = {queue: 0 for queue in ALL_QUEUES}
@@ -119,8 +119,15 @@ def _index_counts(es, index: str) -> dict:
 
 def cluster() -> dict:
     health = get_es_client().cluster.health()
-    keys = ("status", "number_of_nodes", "active_primary_shards", "active_shards", "relocating_shards",
-            "initializing_shards", "unassigned_shards")
+    keys = (
+        "status",
+        "number_of_nodes",
+        "active_primary_shards",
+        "active_shards",
+        "relocating_shards",
+        "initializing_shards",
+        "unassigned_shards",
+    )
     return {key: health.get(key) for key in keys}
 
 
@@ -134,16 +141,25 @@ def replication() -> dict:
     # now() - last replayed commit also grows while the primary is idle: with nothing left to
     # replay the replica is current, whatever that age says.
     replica = {
-        "in_recovery": in_recovery, "caught_up": bool(caught_up), "pending_replay_bytes": pending_bytes,
-        "last_replay_age_seconds": _round(replay_age), "lag_seconds": 0.0 if caught_up else _round(replay_age),
+        "in_recovery": in_recovery,
+        "caught_up": bool(caught_up),
+        "pending_replay_bytes": pending_bytes,
+        "last_replay_age_seconds": _round(replay_age),
+        "lag_seconds": 0.0 if caught_up else _round(replay_age),
     }
     with connections["default"].cursor() as cursor:
         cursor.execute(
             "SELECT application_name, state, sync_state, EXTRACT(EPOCH FROM replay_lag)::float8,"
-            " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication")
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication"
+        )
         standbys = [
-            {"application_name": row[0], "state": row[1], "sync_state": row[2],
-             "replay_lag_seconds": _round(row[3]), "replay_lag_bytes": row[4]}
+            {
+                "application_name": row[0],
+                "state": row[1],
+                "sync_state": row[2],
+                "replay_lag_seconds": _round(row[3]),
+                "replay_lag_bytes": row[4],
+            }
             for row in cursor.fetchall()
         ]
     note = None
@@ -157,8 +173,13 @@ def _round(value: float | None) -> float | None:
 
 
 SECTIONS: dict[str, Callable[[], dict]] = {
-    "outbox": outbox, "queues": queues, "lag": indexing_lag, "drift_sweep": drift, "indexes": indexes,
-    "cluster": cluster, "replication": replication,
+    "outbox": outbox,
+    "queues": queues,
+    "lag": indexing_lag,
+    "drift_sweep": drift,
+    "indexes": indexes,
+    "cluster": cluster,
+    "replication": replication,
 }
 
 
@@ -188,8 +209,10 @@ def _warnings(status: dict) -> list[str]:
         found.append(f"{box['dead_letters']} dead letters (manage.py dead_letters list)")
     unrepaired = _drift_total((status.get("drift_sweep", {}).get("last") or {}).get("unrepaired", {}))
     if unrepaired:
-        found.append(f"the last drift sweep left {unrepaired} drifted documents (its log names them: "
-                     "verify --repair, or reindex for documents ahead)")
+        found.append(
+            f"the last drift sweep left {unrepaired} drifted documents (its log names them: "
+            "verify --repair, or reindex for documents ahead)"
+        )
     if status.get("cluster", {}).get("status") == "red":
         found.append("the Elasticsearch cluster is red")
     for entry in status.get("indexes", {}).values():
@@ -215,28 +238,44 @@ def render(status: dict) -> list[str]:
     def age(seconds) -> str:
         return "-" if seconds is None else f"{seconds:.1f} s"
 
-    section("Outbox", "outbox", lambda d: [
-        f"{'unindexed events':<22}{d['unindexed']:>10,}   oldest {age(d['oldest_unindexed_seconds'])}",
-        f"{'uncounted events':<22}{d['uncounted']:>10,}   oldest {age(d['oldest_uncounted_seconds'])}",
-        f"{'dead letters':<22}{d['dead_letters']:>10,}",
-    ])
-    section("Celery queues (broker)", "queues", lambda d: [
-        *(f"{queue:<22}{depth:>10,}" for queue, depth in d["depths"].items()),
-        f"{'unacked (in workers)':<22}{d['unacked'] - d['unacked_orphaned']:>10,}",
-        f"{'unacked (orphaned)':<22}{d['unacked_orphaned']:>10,}   worker died; redelivered at the visibility timeout",
-    ])
-    section("Commit-to-indexed lag (last 5 min)", "lag", lambda d: [
-        "no samples (idle)" if not d["samples"] else
-        f"p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   max {d['max']:.3f} s   ({d['samples']:,} samples)"
-    ])
+    section(
+        "Outbox",
+        "outbox",
+        lambda d: [
+            f"{'unindexed events':<22}{d['unindexed']:>10,}   oldest {age(d['oldest_unindexed_seconds'])}",
+            f"{'uncounted events':<22}{d['uncounted']:>10,}   oldest {age(d['oldest_uncounted_seconds'])}",
+            f"{'dead letters':<22}{d['dead_letters']:>10,}",
+        ],
+    )
+    section(
+        "Celery queues (broker)",
+        "queues",
+        lambda d: [
+            *(f"{queue:<22}{depth:>10,}" for queue, depth in d["depths"].items()),
+            f"{'unacked (in workers)':<22}{d['unacked'] - d['unacked_orphaned']:>10,}",
+            f"{'unacked (orphaned)':<22}{d['unacked_orphaned']:>10,}   worker died; redelivered at the visibility "
+            "timeout",
+        ],
+    )
+    section(
+        "Commit-to-indexed lag (last 5 min)",
+        "lag",
+        lambda d: [
+            "no samples (idle)"
+            if not d["samples"]
+            else f"p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   max {d['max']:.3f} s   ({d['samples']:,} samples)"
+        ],
+    )
 
     def drift_lines(d: dict) -> list[str]:
         last = d["last"]
         if last is None:
             return ["no pass recorded"]
-        out = [f"{time.time() - last['finished_at']:.0f} s ago: {sum(last['checked'].values()):,} documents checked "
-               f"({last['changes']:,} changes{', window truncated' if last['truncated'] else ''}), "
-               f"repaired {_drift_total(last['repaired']):,}, unrepaired {_drift_total(last['unrepaired']):,}"]
+        out = [
+            f"{time.time() - last['finished_at']:.0f} s ago: {sum(last['checked'].values()):,} documents checked "
+            f"({last['changes']:,} changes{', window truncated' if last['truncated'] else ''}), "
+            f"repaired {_drift_total(last['repaired']):,}, unrepaired {_drift_total(last['unrepaired']):,}"
+        ]
         for outcome in ("repaired", "unrepaired"):
             for index, kinds in last[outcome].items():
                 out.append(f"{outcome} in {index}: " + ", ".join(f"{kind} {count:,}" for kind, count in kinds.items()))
@@ -253,8 +292,10 @@ def render(status: dict) -> list[str]:
             rebuild = entry.get("rebuild")
             if rebuild:
                 state = "running" if rebuild["running"] else "INTERRUPTED (reindex --resume)"
-                header = (f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, {rebuild['loaded'] or 0:,} rows "
-                          f"loaded (up to id {rebuild['last_id']})")
+                header = (
+                    f"{'':<22}    rebuild {state}, phase {rebuild['phase']}, {rebuild['loaded'] or 0:,} rows "
+                    f"loaded (up to id {rebuild['last_id']})"
+                )
                 if not rebuild["targets"]:
                     out.append(f"{header}: no dual-write target")
                 for target in rebuild["targets"]:
@@ -262,19 +303,28 @@ def render(status: dict) -> list[str]:
         return out
 
     section("Indexes (alias -> physical index)", "indexes", index_lines)
-    section("Elasticsearch cluster", "cluster", lambda d: [
-        f"status {d['status']}, {d['number_of_nodes']} node(s), {d['active_shards']} active shards, "
-        f"{d['unassigned_shards']} unassigned, {d['initializing_shards']} initializing, {d['relocating_shards']} relocating"
-    ])
+    section(
+        "Elasticsearch cluster",
+        "cluster",
+        lambda d: [
+            f"status {d['status']}, {d['number_of_nodes']} node(s), {d['active_shards']} active shards, "
+            f"{d['unassigned_shards']} unassigned, {d['initializing_shards']} initializing, "
+            f"{d['relocating_shards']} relocating"
+        ],
+    )
 
     def replication_lines(d: dict) -> list[str]:
         replica = d["replica"]
         replay = "caught up" if replica["caught_up"] else f"{replica['pending_replay_bytes'] or 0:,} bytes to replay"
-        out = [f"replica: lag {age(replica['lag_seconds'])} ({replay}; "
-               f"last replayed commit {age(replica['last_replay_age_seconds'])} ago)"]
+        out = [
+            f"replica: lag {age(replica['lag_seconds'])} ({replay}; "
+            f"last replayed commit {age(replica['last_replay_age_seconds'])} ago)"
+        ]
         for standby in d["primary_standbys"]:
-            out.append(f"primary sees {standby['application_name']}: state {standby['state'] or '?'}, "
-                       f"replay lag {age(standby['replay_lag_seconds'])}, {standby['replay_lag_bytes'] or 0:,} bytes")
+            out.append(
+                f"primary sees {standby['application_name']}: state {standby['state'] or '?'}, "
+                f"replay lag {age(standby['replay_lag_seconds'])}, {standby['replay_lag_bytes'] or 0:,} bytes"
+            )
         if not d["primary_standbys"]:
             out.append("primary sees no standby")
         if d["note"]:

@@ -16,6 +16,7 @@ wrong is reported.
 May touch: PostgreSQL (read), the index behind one alias (read; repair: versioned writes through
 documents.project_and_index, and deletes of orphans guarded by their seq_no).
 """
+
 from __future__ import annotations
 
 import time
@@ -60,17 +61,24 @@ class IndexVerification:
 
     def as_dict(self) -> dict:
         return {
-            "index": self.index_name, "alias": self.alias, "physical_index": self.physical_index,
-            "rows": self.rows, "documents": self.documents, "compare_seconds": self.compare_seconds,
-            "rows_per_second": self.rows_per_second, "read_from": self.read_from, "drift": self.drift.as_dict(),
-            "drift_counts": self.drift.counts(), "repaired": self.repaired,
+            "index": self.index_name,
+            "alias": self.alias,
+            "physical_index": self.physical_index,
+            "rows": self.rows,
+            "documents": self.documents,
+            "compare_seconds": self.compare_seconds,
+            "rows_per_second": self.rows_per_second,
+            "read_from": self.read_from,
+            "drift": self.drift.as_dict(),
+            "drift_counts": self.drift.counts(),
+            "repaired": self.repaired,
             "remaining": self.remaining.as_dict() if self.remaining is not None else None,
         }
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -99,17 +107,30 @@ def _index_hashes(definition, id_field: str, chunk_size: int) -> Iterator[list[_
         search_after = None
         while True:
             response = es.search(
-                pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, size=chunk_size,
-                sort=[{id_field: {"order": "asc", "missing": "_last"}}, "_shard_doc"], source=False, version=True,
-                docvalue_fields=[id_field, "content_hash", "deleted"], track_total_hits=False, search_after=search_after,
+                pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                size=chunk_size,
+                sort=[{id_field: {"order": "asc", "missing": "_last"}}, "_shard_doc"],
+                source=False,
+                version=True,
+                docvalue_fields=[id_field, "content_hash", "deleted"],
+                track_total_hits=False,
+                search_after=search_after,
             )
             hits = response["hits"]["hits"]
             if not hits:
                 return
             pit_id = response.get("pit_id", pit_id)
             search_after = hits[-1]["sort"]
-            yield [_IndexedDocument(hit["_id"], _field(hit, id_field), hit["_version"], _field(hit, "content_hash"),
-                                    _field(hit, "deleted") is True) for hit in hits]
+            yield [
+                _IndexedDocument(
+                    hit["_id"],
+                    _field(hit, id_field),
+                    hit["_version"],
+                    _field(hit, "content_hash"),
+                    _field(hit, "deleted") is True,
+                )
+                for hit in hits
+            ]
     finally:
         es.close_point_in_time(id=pit_id)
 
@@ -159,8 +180,9 @@ def _prefetched(pages: Iterator[list], depth: int = 2) -> Iterator:
         stop.set()  # the consumer stopped early (a failure on the other side): let the thread end
 
 
-def _compare_hashes(index_name: str, definition, chunk_size: int, using: str, rows_bar: tqdm,
-                    docs_bar: tqdm) -> tuple[Drift, int, int]:
+def _compare_hashes(
+    index_name: str, definition, chunk_size: int, using: str, rows_bar: tqdm, docs_bar: tqdm
+) -> tuple[Drift, int, int]:
     """One merge of both sides in row id order: (drift, rows, documents)."""
     drift, rows, docs = Drift(), 0, 0
     database = _prefetched(_database_hashes(index_name, chunk_size, using))
@@ -207,18 +229,25 @@ def _recheck(index_name: str, alias: str, drift: Drift, chunk_size: int) -> Drif
 
 def _compare(index_name: str, definition, chunk_size: int, using: str) -> tuple[Drift, int, int]:
     es, bar = get_es_client(), {"dynamic_ncols": True, "mininterval": 0.5, "unit_scale": True}
-    with tqdm(total=count_rows(index_name, using=using), desc=f"{definition.alias} rows", unit="rows", **bar) as rows, \
-            tqdm(total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs",
-                 **bar) as docs:
+    with (
+        tqdm(total=count_rows(index_name, using=using), desc=f"{definition.alias} rows", unit="rows", **bar) as rows,
+        tqdm(
+            total=es.count(index=definition.alias)["count"], desc=f"{definition.alias} documents", unit="docs", **bar
+        ) as docs,
+    ):
         return _compare_hashes(index_name, definition, chunk_size, using, rows, docs)
 
 
-def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0, primary_only: bool = False) -> IndexVerification:
+def verify(
+    index_name: str, *, chunk_size: int = 5000, settle: float = 2.0, primary_only: bool = False
+) -> IndexVerification:
     definition = PROJECTIONS[index_name].index
     es = get_es_client()
     if not es.indices.exists_alias(name=definition.alias):
-        raise OperatorError(f"The alias {definition.alias} does not exist; create it with "
-                            f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`.")
+        raise OperatorError(
+            f"The alias {definition.alias} does not exist; create it with "
+            f"`manage.py search_indexes ensure` or `manage.py reindex {index_name}`."
+        )
     report = IndexVerification(index_name, definition.alias, next(iter(es.indices.get_alias(name=definition.alias))))
     source = replica_reads.caught_up_replica("verify", primary_only=primary_only)
     es.indices.refresh(index=definition.alias)  # the scan searches; make every acknowledged write visible
@@ -231,8 +260,11 @@ def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0, prim
         failed = exc
     if failed is not None:  # outside the except: the failed attempt's threads and point in time are gone
         # Nothing of a half-read replica is kept: the comparison starts again on the primary.
-        source = replica_reads.ReadSource(replica_reads.PRIMARY, "reading from the primary: the replica failed "
-                                          f"mid-run ({type(failed).__name__}), so the comparison started over there")
+        source = replica_reads.ReadSource(
+            replica_reads.PRIMARY,
+            "reading from the primary: the replica failed "
+            f"mid-run ({type(failed).__name__}), so the comparison started over there",
+        )
         log.warning("verify.replica_failed", alias=definition.alias, error=str(failed).strip()[:300])
         report.drift, report.rows, report.documents = _compare(index_name, definition, chunk_size, source.using)
     report.compare_seconds, report.read_from = round(time.monotonic() - started, 2), source.reason
@@ -241,8 +273,15 @@ def verify(index_name: str, *, chunk_size: int = 5000, settle: float = 2.0, prim
         # or a write in flight may make a current document look drifted for a moment).
         time.sleep(settle)
         report.drift = _recheck(index_name, definition.alias, report.drift, chunk_size)
-    log.info("verify.finished", alias=definition.alias, rows=report.rows, documents=report.documents,
-             compare_seconds=report.compare_seconds, rows_per_second=report.rows_per_second, **report.drift.counts())
+    log.info(
+        "verify.finished",
+        alias=definition.alias,
+        rows=report.rows,
+        documents=report.documents,
+        compare_seconds=report.compare_seconds,
+        rows_per_second=report.rows_per_second,
+        **report.drift.counts(),
+    )
     return report
 
 
@@ -254,8 +293,13 @@ def _delete_orphans(index_name: str, alias: str, orphan_ids: list[str]) -> int:
         return 0
     found = [d for d in es.mget(index=alias, ids=confirmed, realtime=True)["docs"] if d.get("found")]
     actions = [
-        {"_op_type": "delete", "_index": d["_index"], "_id": d["_id"],
-         "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"]}
+        {
+            "_op_type": "delete",
+            "_index": d["_index"],
+            "_id": d["_id"],
+            "if_seq_no": d["_seq_no"],
+            "if_primary_term": d["_primary_term"],
+        }
         for d in found
     ]
     deleted = 0
@@ -311,8 +355,10 @@ def repair(report: IndexVerification, *, chunk_size: int = 1000) -> IndexVerific
 
 def render(report: IndexVerification, *, sample: int = 20) -> list[str]:
     """Human-readable lines: drift by kind with the first ids of each."""
-    lines = [f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents, "
-             f"compared in {report.compare_seconds} s ({report.rows_per_second:,.0f} rows/s), {report.read_from}"]
+    lines = [
+        f"{report.alias} -> {report.physical_index}: {report.rows:,} rows, {report.documents:,} documents, "
+        f"compared in {report.compare_seconds} s ({report.rows_per_second:,.0f} rows/s), {report.read_from}"
+    ]
     for kind, ids in report.drift.as_dict().items():
         if ids:
             more = f" (+{len(ids) - sample:,} more)" if len(ids) > sample else ""
@@ -323,6 +369,8 @@ def render(report: IndexVerification, *, sample: int = 20) -> list[str]:
         repaired = ", ".join(f"{kind} {count:,}" for kind, count in report.repaired.items())
         lines.append(f"  repaired: {repaired}; still drifted: {report.remaining.total:,}")
         if report.remaining.ahead:
-            lines.append("  documents ahead of the database cannot be repaired in place: "
-                         f"run `manage.py reindex {report.index_name}`")
+            lines.append(
+                "  documents ahead of the database cannot be repaired in place: "
+                f"run `manage.py reindex {report.index_name}`"
+            )
     return lines

@@ -1,4 +1,5 @@
 """Re-project documents by id into every write target of their index."""
+
 from __future__ import annotations
 
 from read_indexer.lifecycle import index_lifecycle

@@ -6,6 +6,7 @@ flight look like drift for a moment). A row without a document = missing; a diff
 = stale; a version higher than the database's = `ahead`; a live document without a row = orphan.
 May touch: PostgreSQL (read: the projection SQL), the index behind one alias (a realtime mget).
 """
+
 from __future__ import annotations
 
 import hashlib

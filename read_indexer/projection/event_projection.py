@@ -3,6 +3,7 @@
 A change only says *which row* changed; the documents are re-read from PostgreSQL, so a
 duplicated, reordered or late change can only ever (re)write the current state, with its version.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

@@ -16,6 +16,7 @@ Documents are versioned like every other write (external_gte), so a re-run is ha
 May touch: the outbox rows of the given changes (lock, indexed_at), the rows read by projections,
 the assessments, attempts, posts and comments indexes (versioned writes).
 """
+
 from __future__ import annotations
 
 import structlog

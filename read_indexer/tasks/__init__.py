@@ -5,4 +5,5 @@ retry policy. Every task is idempotent, so late acks + reject-on-worker-lost
 (read_indexer.celery_config) can redeliver any of them after a crash without harm. Imported here so
 `autodiscover_tasks` registers every queue's tasks.
 """
+
 from read_indexer.tasks import counters, fanout, indexing, maintenance  # noqa: F401

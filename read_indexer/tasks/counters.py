@@ -1,11 +1,12 @@
 """Queue `counters`: apply the counter deltas of captured changes, one batch per task."""
+
 from __future__ import annotations
 
 from celery import shared_task
 
+from read_indexer import task_names
 from read_indexer.capture import counters_flag
 from read_indexer.tasks.retry_policy import RETRYING
-from read_indexer import task_names
 from write_service.read_model import counters
 
 

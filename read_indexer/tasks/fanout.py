@@ -1,11 +1,12 @@
 """Queue `fanout`: re-project every child document a change reaches (its own worker: slow runs)."""
+
 from __future__ import annotations
 
 from celery import shared_task
 
+from read_indexer import task_names
 from read_indexer.projection import event_projection, fanout
 from read_indexer.tasks.retry_policy import RETRYING
-from read_indexer import task_names
 
 
 @shared_task(name=task_names.FAN_OUT, bind=True, **RETRYING)

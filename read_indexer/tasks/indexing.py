@@ -1,12 +1,13 @@
 """Queue `indexing`: re-project the documents of captured changes."""
+
 from __future__ import annotations
 
 from celery import shared_task
 
+from read_indexer import task_names
 from read_indexer.projection import event_projection
 from read_indexer.tasks.fanout import fan_out_task
 from read_indexer.tasks.retry_policy import RETRYING
-from read_indexer import task_names
 
 
 @shared_task(name=task_names.PROJECT_EVENTS, bind=True, **RETRYING)

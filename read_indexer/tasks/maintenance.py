@@ -11,10 +11,10 @@ import structlog
 from celery import shared_task
 from django_redis import get_redis_connection
 
+from read_indexer import task_names
 from read_indexer.capture import drift_sweep, outbox_relay
 from read_indexer.tasks.counters import apply_counters_task
 from read_indexer.tasks.indexing import project_events_task
-from read_indexer import task_names
 from write_service.read_model import counters
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ def exclusive(name: str, timeout: float):
 def outbox_relay_task() -> dict:
     ids, counters_behind = outbox_relay.changes_to_resend()
     for start in range(0, len(ids), outbox_relay.IDS_PER_TASK):
-        project_events_task.delay(ids[start:start + outbox_relay.IDS_PER_TASK])
+        project_events_task.delay(ids[start : start + outbox_relay.IDS_PER_TASK])
     if counters_behind:
         apply_counters_task.delay()
     if ids:

@@ -6,6 +6,7 @@ figure, that the hot counter came out exact and that capture was really off, the
 Runs in its own namespace (database assessments_bench, indexes bench_*, Redis 12/13, ports
 8500-8507) and writes to a temporary file, never over bench/results/latest.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,39 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.slow]
 
 REQUIRED_KEYS = (
-    "scale", "read_vs_orm_throughput_ratio", "api_vs_raw_es_throughput_ratio", "api_added_p50_ms_one_client",
-    "search_vs_es_cpu_per_request", "floor_vs_raw_es_throughput_ratio", "floor_added_p50_ms_one_client",
-    "nginx_vs_raw_es_throughput_ratio", "nginx_added_p50_ms_one_client", "write_with_capture_throughput_ratio",
-    "write_with_capture_throughput_ratio_workers_paused", "lag_p99_seconds_steady", "lag_p99_seconds_burst",
-    "raw_sql_lag_p99_seconds", "reindex_vs_raw_bulk_ratio", "hot_counter_speedup", "hot_counter_exact",
-    "verify_seconds", "verify_docs_per_second", "suggest_p95_ms",
+    "scale",
+    "read_vs_orm_throughput_ratio",
+    "api_vs_raw_es_throughput_ratio",
+    "api_added_p50_ms_one_client",
+    "search_vs_es_cpu_per_request",
+    "floor_vs_raw_es_throughput_ratio",
+    "floor_added_p50_ms_one_client",
+    "nginx_vs_raw_es_throughput_ratio",
+    "nginx_added_p50_ms_one_client",
+    "write_with_capture_throughput_ratio",
+    "write_with_capture_throughput_ratio_workers_paused",
+    "lag_p99_seconds_steady",
+    "lag_p99_seconds_burst",
+    "raw_sql_lag_p99_seconds",
+    "reindex_vs_raw_bulk_ratio",
+    "hot_counter_speedup",
+    "hot_counter_exact",
+    "verify_seconds",
+    "verify_docs_per_second",
+    "suggest_p95_ms",
 )
-FIGURES = ("reads", "api_vs_raw_es", "suggest", "writes", "pgbouncer", "hot_counter", "lag", "raw_sql_lag", "reindex",
-           "verify")
+FIGURES = (
+    "reads",
+    "api_vs_raw_es",
+    "suggest",
+    "writes",
+    "pgbouncer",
+    "hot_counter",
+    "lag",
+    "raw_sql_lag",
+    "reindex",
+    "verify",
+)
 
 
 # About 3 minutes on a quiet machine (bench/README.md); each of the 11 stages may wait up to 30 s for idle first
@@ -35,8 +60,13 @@ FIGURES = ("reads", "api_vs_raw_es", "suggest", "writes", "pgbouncer", "hot_coun
 @pytest.mark.timeout(900)
 def test_bench_small_writes_every_figure(tmp_path):
     output = tmp_path / "small.json"
-    completed = subprocess.run([str(ROOT / "bench" / "run"), "--scale", "small", "--output", str(output)],
-                               cwd=ROOT, capture_output=True, text=True, timeout=880)
+    completed = subprocess.run(
+        [str(ROOT / "bench" / "run"), "--scale", "small", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=880,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads(output.read_text())
 

@@ -1,4 +1,5 @@
 """bench/relevance's metric maths on small examples computed by hand."""
+
 from __future__ import annotations
 
 import math

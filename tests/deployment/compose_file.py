@@ -2,6 +2,7 @@
 (`${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`, `$$`),
 with the values of compose/.env.example. No Docker needed.
 """
+
 from __future__ import annotations
 
 import re

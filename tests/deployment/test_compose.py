@@ -6,6 +6,7 @@ set for every Python service, and those settings really load; every service has 
 and volumes agree between services; the NGINX, pgBouncer, Redis, PostgreSQL and Gunicorn files
 are the native stack's own. `docker compose config` is tests/deployment/test_compose_cli.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared import config as shared_config
 from read_indexer.task_names import ALL_QUEUES
+from shared import config as shared_config
 from tests.deployment.compose_file import (
     COMPOSE_DIR,
     COMPOSE_FILE,
@@ -50,11 +51,33 @@ def services(compose) -> dict[str, dict]:
 
 
 def test_the_expected_services_exist(services):
-    expected = {"postgres-primary", "postgres-replica", "pgbouncer", "redis", "elasticsearch", "migrate", "write",
-                "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener", "nginx"}
+    expected = {
+        "postgres-primary",
+        "postgres-replica",
+        "pgbouncer",
+        "redis",
+        "elasticsearch",
+        "migrate",
+        "write",
+        "search",
+        "worker-indexing",
+        "worker-fanout",
+        "worker-counters",
+        "beat",
+        "listener",
+        "nginx",
+    }
     assert expected <= set(services), f"missing: {sorted(expected - set(services))}"
     assert set(python_services({"services": services})) == {
-        "migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener"}
+        "migrate",
+        "write",
+        "search",
+        "worker-indexing",
+        "worker-fanout",
+        "worker-counters",
+        "beat",
+        "listener",
+    }
 
 
 def test_secrets_have_no_defaults_in_the_compose_file():
@@ -66,14 +89,16 @@ def test_secrets_have_no_defaults_in_the_compose_file():
 
 # --- settings ------------------------------------------------------------------------------------
 
+
 def _required_in_production() -> set[str]:
     """_PRODUCTION_REQUIRED plus every variable whose only default is per-environment (none in production)."""
     per_env = {name for defaults in shared_config._ENV_DEFAULTS.values() for name in defaults}
     return set(shared_config._PRODUCTION_REQUIRED) | (per_env - set(shared_config._ENV_DEFAULTS["production"]))
 
 
-@pytest.mark.parametrize("name", ["migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters",
-                                  "beat", "listener"])
+@pytest.mark.parametrize(
+    "name", ["migrate", "write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener"]
+)
 def test_every_python_service_sets_every_production_variable(services, name, monkeypatch):
     env = environment(services[name])
     assert env.get("APP_ENV") == "production"
@@ -104,13 +129,16 @@ def test_search_api_settings_load_with_the_compose_environment(services):
     if not (ROOT / "search_api" / "settings.py").exists():
         pytest.skip("search_api/settings.py does not exist yet")
     env = environment(services["search"])
-    result = _run_with_env(env, "-c", "import django; django.setup(); from django.conf import settings; print(settings.APP_ENV)")
+    result = _run_with_env(
+        env, "-c", "import django; django.setup(); from django.conf import settings; print(settings.APP_ENV)"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("production")
     assert env["DJANGO_SETTINGS_MODULE"] == "search_api.settings"
 
 
 # --- health, start order, restarts, limits --------------------------------------------------------
+
 
 def test_every_long_running_service_has_a_health_check(services):
     for name, svc in services.items():
@@ -123,8 +151,11 @@ def test_every_long_running_service_has_a_health_check(services):
 def test_one_shot_jobs_are_awaited_by_exit_code(services):
     for name in ONE_SHOT:
         assert services[name].get("restart") == "no", f"{name} must not be restarted after it succeeded"
-        awaited_by = [other for other, svc in services.items()
-                      if (svc.get("depends_on") or {}).get(name, {}).get("condition") == "service_completed_successfully"]
+        awaited_by = [
+            other
+            for other, svc in services.items()
+            if (svc.get("depends_on") or {}).get(name, {}).get("condition") == "service_completed_successfully"
+        ]
         assert awaited_by, f"nothing waits for {name}"
 
 
@@ -150,8 +181,10 @@ def test_app_processes_wait_for_the_migrations(services):
 def test_restart_policies_and_resource_limits(services):
     for name, svc in services.items():
         if name not in ONE_SHOT:
-            assert svc.get("restart") in ("unless-stopped", "always", "on-failure"), f"{name}: restart={svc.get('restart')}"
-        limits = (((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {})
+            assert svc.get("restart") in ("unless-stopped", "always", "on-failure"), (
+                f"{name}: restart={svc.get('restart')}"
+            )
+        limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
         assert limits.get("cpus") and limits.get("memory"), f"{name} has no cpu/memory limit"
 
 
@@ -163,6 +196,7 @@ def test_exactly_one_beat(services):
 
 # --- ports --------------------------------------------------------------------------------------
 
+
 def _health_url_port(svc: dict) -> int:
     test = " ".join(svc["healthcheck"]["test"])
     return int(re.search(r"http://127\.0\.0\.1:(\d+)/", test).group(1))
@@ -170,8 +204,10 @@ def _health_url_port(svc: dict) -> int:
 
 def test_app_server_ports_agree_with_nginx_health_checks_and_expose(services):
     nginx_env = environment(services["nginx"])
-    for name, upstream, bind in (("write", "NGINX_WRITE_UPSTREAM", "GUNICORN_BIND"),
-                                 ("search", "NGINX_SEARCH_UPSTREAM", "SEARCH_BIND")):  # search_api/server.py
+    for name, upstream, bind in (
+        ("write", "NGINX_WRITE_UPSTREAM", "GUNICORN_BIND"),
+        ("search", "NGINX_SEARCH_UPSTREAM", "SEARCH_BIND"),
+    ):  # search_api/server.py
         svc = services[name]
         bind_port = port_of(environment(svc)[bind])
         host, _, port = nginx_env[upstream].rpartition(":")
@@ -201,7 +237,9 @@ def test_database_redis_and_elasticsearch_addresses_agree(services):
         assert env["PG_PORT"] == env["PG_REPLICA_PORT"] == pgbouncer["PG_PRIMARY_PORT"] == "5432", name
         assert env["PG_REPLICA_HOST"] == "postgres-replica", name
         assert env["PG_DB"] == pgbouncer["PG_DB"] and env["PG_USER"] == pgbouncer["PG_USER"], name
-        assert env["PG_PASSWORD"] == pgbouncer["PG_PASSWORD"] == environment(services["postgres-primary"])["PG_PASSWORD"]
+        assert (
+            env["PG_PASSWORD"] == pgbouncer["PG_PASSWORD"] == environment(services["postgres-primary"])["PG_PASSWORD"]
+        )
         redis_url, es_url = urlsplit(env["REDIS_URL"]), urlsplit(env["ES_URL"])
         assert (redis_url.hostname, redis_url.port) == ("redis", 6379), name
         assert (es_url.hostname, es_url.port) == ("elasticsearch", 9200), name
@@ -223,6 +261,7 @@ def test_forwarded_headers_are_trusted_from_the_compose_network_only(compose, se
 
 
 # --- volumes -----------------------------------------------------------------------------------
+
 
 def test_named_volumes_are_declared_used_and_mounted_at_the_data_directories(compose, services):
     used = {volume: (name, path) for name, svc in services.items() for volume, path in named_volumes(svc).items()}
@@ -255,6 +294,7 @@ def test_metrics_directories_are_tmpfs_and_probes_stay_out_of_them(services):
 
 # --- the same files as the native stack -----------------------------------------------------------
 
+
 def test_nginx_runs_the_native_stacks_template(services):
     nginx = services["nginx"]
     mounts = bind_mounts(nginx)
@@ -267,8 +307,14 @@ def test_nginx_runs_the_native_stacks_template(services):
     assert '"$STACK_ROOT/conf/nginx-render.sh" "$STACK_ROOT/conf/nginx.conf"' in native
     # Every placeholder of the template is given by compose and by the native script.
     placeholders = set(re.findall(r"\$\{(NGINX_[A-Z_]+)\}", template.read_text()))
-    assert placeholders == {"NGINX_LISTEN", "NGINX_WRITE_UPSTREAM", "NGINX_SEARCH_UPSTREAM", "NGINX_STATIC_ROOT",
-                            "NGINX_DOCS_ROOT", "NGINX_ACCESS_LOG"}
+    assert placeholders == {
+        "NGINX_LISTEN",
+        "NGINX_WRITE_UPSTREAM",
+        "NGINX_SEARCH_UPSTREAM",
+        "NGINX_STATIC_ROOT",
+        "NGINX_DOCS_ROOT",
+        "NGINX_ACCESS_LOG",
+    }
     assert placeholders <= set(environment(nginx))
     exported = set(re.findall(r"\b(NGINX_[A-Z_]+)=", native))
     assert placeholders <= exported, f"stack/nginx.sh does not set {sorted(placeholders - exported)}"
@@ -325,7 +371,7 @@ def test_worker_queue_groups_match_the_native_stack_and_cover_every_queue(servic
     apps_sh = (ROOT / "stack" / "apps.sh").read_text()
     native_groups = set(re.findall(r"worker -Q ([a-z,]+)", apps_sh))
     compose_groups = set()
-    for name, svc in services.items():
+    for svc in services.values():
         command = svc.get("command") or []
         if "worker" in command:
             compose_groups.add(command[command.index("-Q") + 1])
@@ -334,6 +380,7 @@ def test_worker_queue_groups_match_the_native_stack_and_cover_every_queue(servic
 
 
 # --- the image -----------------------------------------------------------------------------------
+
 
 def test_dockerfile_is_multi_stage_locked_and_non_root():
     dockerfile = (COMPOSE_DIR / "Dockerfile").read_text()

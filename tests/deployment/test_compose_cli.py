@@ -3,6 +3,7 @@
 Apart from tests/deployment/test_compose.py because it needs the client that bin/test installs
 (compose/compose-cli.sh), so it is not part of the fast tier (`bin/test --fast`).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def _compose_command() -> list[str] | None:
         probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
         if probe.returncode == 0:
             return ["docker", "compose"]
-    installed = os.path.join(os.environ.get("STACK_CACHE", "/var/cache/cqrs-stack"), "docker", "cli-plugins",
-                             "docker-compose")
+    installed = os.path.join(
+        os.environ.get("STACK_CACHE", "/var/cache/cqrs-stack"), "docker", "cli-plugins", "docker-compose"
+    )
     for candidate in (installed, shutil.which("docker-compose")):
         if candidate and os.path.exists(candidate):
             version = subprocess.run([candidate, "version"], capture_output=True, text=True).stdout
@@ -42,13 +44,20 @@ def _compose_command() -> list[str] | None:
 def test_docker_compose_config_accepts_the_file(compose):
     command = _compose_command()
     if command is None:
-        pytest.skip("no Docker Compose v2 client here (`docker compose`, docker-compose v2, $DOCKER_COMPOSE; "
-                    "compose/compose-cli.sh installs one): the structural checks of test_compose.py still ran")
+        pytest.skip(
+            "no Docker Compose v2 client here (`docker compose`, docker-compose v2, $DOCKER_COMPOSE; "
+            "compose/compose-cli.sh installs one): the structural checks of test_compose.py still ran"
+        )
     # A clean environment: Compose lets the shell's variables (PG_DB of a test namespace, say)
     # win over --env-file, and this checks the file with .env.example alone.
     env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
-    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
-                            capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     rendered = yaml.safe_load(result.stdout)
     assert set(rendered["services"]) == set(compose["services"])

@@ -3,6 +3,7 @@
 `manage.py` and Gunicorn (write_service.wsgi) are run as an operator would, in a clean
 environment: the compose file's production environment minus one required variable.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from shared.config import _PRODUCTION_REQUIRED
 from tests.deployment.compose_file import ROOT, environment, load
 
 pytestmark = pytest.mark.fast  # no server: bin/test --fast
+
 
 @pytest.fixture(scope="module")
 def production_env() -> dict[str, str]:
@@ -67,9 +69,15 @@ def test_gunicorn_stops_with_the_sentence_instead_of_respawning_workers(producti
     env = {k: v for k, v in production_env.items() if k != "SECRET_KEY"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
-    result = _run({**env, "GUNICORN_BIND": "127.0.0.1:0", "GUNICORN_WORKERS": "1"}, gunicorn,
-                  "-c", "write_service/gunicorn.conf.py", "--no-control-socket", "write_service.wsgi:application",
-                  timeout=60)
+    result = _run(
+        {**env, "GUNICORN_BIND": "127.0.0.1:0", "GUNICORN_WORKERS": "1"},
+        gunicorn,
+        "-c",
+        "write_service/gunicorn.conf.py",
+        "--no-control-socket",
+        "write_service.wsgi:application",
+        timeout=60,
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output

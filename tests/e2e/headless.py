@@ -2,6 +2,7 @@
 browser reads commands on fd 3 and writes replies on fd 4, NUL-separated JSON), so a test needs
 no driver package and no debugging port. The browser is stack/chromium.sh's (Debian's package).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -45,12 +46,26 @@ class Browser:
             os.dup2(from_browser_w, 4)
 
         self._process = subprocess.Popen(
-            [chromium_executable(), "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-             "--no-first-run", "--disable-extensions", "--disable-background-networking",
-             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--window-size=1280,2000",
-             f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=as_fds_3_and_4, pass_fds=(3, 4))
+            [
+                chromium_executable(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                "--no-first-run",
+                "--disable-extensions",
+                "--disable-background-networking",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--window-size=1280,2000",
+                f"--user-data-dir={self._profile.name}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=as_fds_3_and_4,
+            pass_fds=(3, 4),
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""

@@ -1,6 +1,7 @@
 """The API reference page (issue 17): /docs/ through the real NGINX, loaded in headless Chromium
 (stack/chromium.sh), lists every operation of both OpenAPI documents, as those documents say
 through the same NGINX, and the browser fetches nothing from any other host."""
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,14 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 # Each Swagger UI instance lives in its own element of stack/docs_ui/page/index.html.
 SECTIONS = {"write-api": "/api/v1/schema?format=json", "search-api": "/search/v1/schema"}
 # Every operation block Swagger UI rendered in one section: [method, path] pairs.
-LISTED = """JSON.stringify(Object.fromEntries(%s.map(id => [id,
+LISTED = (
+    "JSON.stringify(Object.fromEntries("
+    + json.dumps(list(SECTIONS))
+    + """.map(id => [id,
   [...document.querySelectorAll('#' + id + ' .opblock')].map(block => [
     block.querySelector('.opblock-summary-method')?.textContent.trim().toLowerCase(),
-    block.querySelector('.opblock-summary-path')?.dataset.path])])))""" % json.dumps(list(SECTIONS))
+    block.querySelector('.opblock-summary-path')?.dataset.path])])))"""
+)
 
 
 def operations(document: dict) -> set[tuple[str, str]]:
@@ -54,7 +59,8 @@ def test_docs_page_lists_every_operation_of_both_documents(nginx, search_through
     for section in SECTIONS:
         assert listed.get(section) == expected[section], (
             f"{section}: missing {sorted(expected[section] - listed.get(section, set()))}, "
-            f"extra {sorted(listed.get(section, set()) - expected[section])}")
+            f"extra {sorted(listed.get(section, set()) - expected[section])}"
+        )
 
     # The page's own title, and only our NGINX served it: the UI's code and styles included.
     assert "API reference" in browser.evaluate("document.title")

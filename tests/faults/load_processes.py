@@ -10,6 +10,7 @@ that honours 503 + Retry-After does. The reader records every response with its 
 can be split into inside / outside a fault window.
 Both write their JSON file on exit (SIGTERM included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,8 +85,11 @@ def reader(base: str, token: str, seconds: float, rate: float, out: str) -> None
     session.headers.update({"Authorization": f"Token {token}"})
     record = {"responses": []}
     deadline = time.time() + seconds
-    paths = ["/search/v1/posts?page_size=10", "/search/v1/assessments?page_size=10&ordering=-created_at",
-             "/search/v1/posts?q=load&page_size=5"]
+    paths = [
+        "/search/v1/posts?page_size=10",
+        "/search/v1/assessments?page_size=10&ordering=-created_at",
+        "/search/v1/posts?q=load&page_size=5",
+    ]
     i = 0
     try:
         while time.time() < deadline:

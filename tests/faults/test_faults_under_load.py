@@ -4,6 +4,7 @@ For each fault: the writer keeps a ledger of acknowledged writes; after recovery
 step, every acknowledged write is in the index and equal to the database's projection, counters
 are exact (within 60 s), and read errors outside the fault window are zero (inside it, counted).
 """
+
 from __future__ import annotations
 
 import time
@@ -51,17 +52,29 @@ def test_fault_under_load(fault, servers, tmp_path):
     inside = [e for e in errors if window[0] <= e[0] <= window[1]]
     outside = [e for e in errors if not (window[0] <= e[0] <= window[1])]
     write_5xx = [e for e in written["errors"] if e[1] >= 500]
-    SUMMARY.append({"fault": fault, "acknowledged": written["acknowledged"], "lost": lost, "drift": lost,
-                    "converged_s": converged, "read_errors_in": len(inside), "read_errors_out": len(outside),
-                    "write_5xx": len(write_5xx)})
+    SUMMARY.append(
+        {
+            "fault": fault,
+            "acknowledged": written["acknowledged"],
+            "lost": lost,
+            "drift": lost,
+            "converged_s": converged,
+            "read_errors_in": len(inside),
+            "read_errors_out": len(outside),
+            "write_5xx": len(write_5xx),
+        }
+    )
     assert lost == 0
     assert not outside, outside[:5]
     assert all(e[1] in (0, 503) for e in written["errors"]), written["errors"][:5]  # refused cleanly, never a 500
 
 
 def test_replica_down_reads_fall_back_to_the_primary(servers, api, tenant):
-    created = api.post("/api/v1/assessments", {"title": "fallback", "cut_off": "1", "max_score": "2", "duration_minutes": 5,
-                                               "status": "published"}, token=tenant.staff_token).json()["id"]
+    created = api.post(
+        "/api/v1/assessments",
+        {"title": "fallback", "cut_off": "1", "max_score": "2", "duration_minutes": 5, "status": "published"},
+        token=tenant.staff_token,
+    ).json()["id"]
     outages.stack("postgres.sh", "stop-replica")
     try:
         deadline = time.time() + 20
@@ -72,12 +85,18 @@ def test_replica_down_reads_fall_back_to_the_primary(servers, api, tenant):
                 break
             time.sleep(0.5)
         assert ready["reads_from"] == "primary" and ready["checks"]["replica"]["ok"] is False
-        response = requests.get(f"{servers['write']}/api/v1/assessments/{created}",
-                                headers={"Authorization": f"Token {tenant.candidate_tokens[0]}"}, timeout=10)
+        response = requests.get(
+            f"{servers['write']}/api/v1/assessments/{created}",
+            headers={"Authorization": f"Token {tenant.candidate_tokens[0]}"},
+            timeout=10,
+        )
         assert response.status_code == 200 and response.json()["title"] == "fallback"
     finally:
         outages.stack("postgres.sh", "start")
     wait_http_ok(f"{servers['write']}/health/ready")
     # Once the replica is back, reads return to it by themselves (the router retries every 10 s).
-    wait_until(lambda: requests.get(f"{servers['write']}/health/ready", timeout=5).json()["reads_from"] == "replica",
-               timeout=40, message="reads back on the replica")
+    wait_until(
+        lambda: requests.get(f"{servers['write']}/health/ready", timeout=5).json()["reads_from"] == "replica",
+        timeout=40,
+        message="reads back on the replica",
+    )

@@ -1,5 +1,6 @@
 """Soak: a mixed load for SOAK_SECONDS (60 in CI, 600 for the full run). Resident memory of every
 process of ours stays flat (start vs end, after a warm-up), no errors, lag bounded."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def _process_tree_rss() -> dict[str, int]:
     """RSS in KiB of each of our processes (Gunicorn masters and workers, Celery pools)."""
     rss = {}
     for component in COMPONENTS:
-        pid = subprocess.run([str(ROOT / "stack" / "apps.sh"), "pid", component], cwd=ROOT, capture_output=True,
-                             text=True).stdout.strip()
+        pid = subprocess.run(
+            [str(ROOT / "stack" / "apps.sh"), "pid", component], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         if not pid:
             continue
         pgid = os.getpgid(int(pid))
@@ -63,11 +65,17 @@ def test_soak_memory_flat_no_errors_lag_bounded(servers, tmp_path):
     end = _process_tree_rss()
     figures = lag.percentiles(window_seconds=SOAK_SECONDS)
     common = sorted(set(start) & set(end))
-    SOAK.append({
-        "seconds": SOAK_SECONDS, "writes": written["acknowledged"], "write_errors": len(written["errors"]),
-        "reads": len(read["responses"]), "read_errors": sum(status != 200 for _, status, _ in read["responses"]),
-        "lag": figures, "rss": _by_component(start, end, common),
-    })
+    SOAK.append(
+        {
+            "seconds": SOAK_SECONDS,
+            "writes": written["acknowledged"],
+            "write_errors": len(written["errors"]),
+            "reads": len(read["responses"]),
+            "read_errors": sum(status != 200 for _, status, _ in read["responses"]),
+            "lag": figures,
+            "rss": _by_component(start, end, common),
+        }
+    )
     assert written["errors"] == [] and all(status == 200 for _, status, _ in read["responses"])
     assert common, "no process measured"
     for name in common:  # flat: under 25% or 32 MiB of growth, whichever is larger

@@ -1,4 +1,5 @@
 """Fixtures of the operator-command tests (issue 6), over the real stack and real workers."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Commands run as subprocesses (`python manage.py ...`) with this test run's environment, so exit
 codes, stderr and SIGKILL behave exactly as they do for an operator.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,12 +24,12 @@ from django.db import connections
 from read_indexer.operations import pipeline_status
 from read_indexer.projection.documents import project_and_index
 from read_indexer.task_names import QUEUE_MAINTENANCE
+from tests.helpers import PASSWORD, make_tenant
 from write_service.accounts.models import Organisation, Role, User
 from write_service.accounts.services import organisation_create
 from write_service.assessments.services import assessment_create, assessment_update, attempt_start, attempt_submit
 from write_service.discussions.models import Post
 from write_service.discussions.services import comment_create, post_create, post_delete, post_update
-from tests.helpers import PASSWORD, make_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_ORGANISATION = "operators-seed"
@@ -42,13 +43,25 @@ def command_env(**overrides: str) -> dict:
 
 
 def manage(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=command_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=command_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def manage_async(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=command_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=command_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def log_entries(stderr: str, event: str, **fields) -> list[dict]:
@@ -84,11 +97,18 @@ class Writer(threading.Thread):
     def __init__(self, seed_organisation: int):
         super().__init__(daemon=True)
         self.seed_staff = User.objects.get(organisation_id=seed_organisation, role=Role.STAFF)
-        self.seed_post_ids = list(Post.objects.filter(organisation_id=seed_organisation).order_by("id")
-                                  .values_list("id", flat=True)[:2000])
+        self.seed_post_ids = list(
+            Post.objects.filter(organisation_id=seed_organisation).order_by("id").values_list("id", flat=True)[:2000]
+        )
         self.tenant = make_tenant(candidates=12)
-        self.assessment = assessment_create(actor=self.tenant.staff, title="reindex under load", cut_off=Decimal(50),
-                                            max_score=Decimal(100), duration_minutes=30, status="published")
+        self.assessment = assessment_create(
+            actor=self.tenant.staff,
+            title="reindex under load",
+            cut_off=Decimal(50),
+            max_score=Decimal(100),
+            duration_minutes=30,
+            status="published",
+        )
         self.stop = threading.Event()
         self.post_ids: list[int] = []
         self.write_times: list[float] = []
@@ -118,8 +138,11 @@ class Writer(threading.Thread):
                     attempt = attempt_start(actor=candidate, assessment_id=self.assessment.pk)
                     attempt_submit(actor=candidate, attempt_id=attempt.pk, score=Decimal(random.randint(0, 100)))
                 if i % 10 == 0:
-                    assessment_update(actor=staff, assessment_id=self.assessment.pk,
-                                      changes={"cut_off": Decimal(random.randint(10, 90))})
+                    assessment_update(
+                        actor=staff,
+                        assessment_id=self.assessment.pk,
+                        changes={"cut_off": Decimal(random.randint(10, 90))},
+                    )
                 self.write_times.append(time.time())
         except Exception as exc:  # surfaced by the test, not swallowed
             self.errors.append(repr(exc))
@@ -153,8 +176,9 @@ def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
     """Ensures the seed organisation has `count` indexed posts (inserted in SQL once, then reused)."""
     organisation = Organisation.objects.filter(name=SEED_ORGANISATION).first()
     if organisation is None:
-        organisation, _staff = organisation_create(name=SEED_ORGANISATION, admin_username=SEED_ORGANISATION,
-                                                   admin_password=PASSWORD)
+        organisation, _staff = organisation_create(
+            name=SEED_ORGANISATION, admin_username=SEED_ORGANISATION, admin_password=PASSWORD
+        )
     author = User.objects.get(username=SEED_ORGANISATION)
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM discussions_post WHERE organisation_id = %s", [organisation.pk])
@@ -164,7 +188,7 @@ def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
                 """
                 INSERT INTO discussions_post (organisation_id, author_id, title, body, tags, created_at, updated_at,
                                               comments_count, last_activity_at, version)
-                SELECT %s, %s, 'seed post ' || g, 'seed body ' || g || ' lorem ipsum dolor sit amet', 
+                SELECT %s, %s, 'seed post ' || g, 'seed body ' || g || ' lorem ipsum dolor sit amet',
                        ARRAY['seed', 'tag' || (g %% 10)], now(), now(), 0, now(), 1
                 FROM generate_series(1, %s) AS g
                 """,
@@ -174,7 +198,7 @@ def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
         ids = [row[0] for row in cursor.fetchall()]
     if indexed_seed_posts(organisation.pk) != len(ids):
         for start in range(0, len(ids), 2000):
-            project_and_index("posts", ids[start:start + 2000])
+            project_and_index("posts", ids[start : start + 2000])
         # Searchable before returning (indexed_seed_posts refreshes): a test's readers start at once,
         # and the scheduled refresh can be seconds behind on a loaded machine (issue 15: readers
         # counted part of the seed and blamed the reindex).
@@ -200,8 +224,8 @@ def held_by_live_workers() -> dict[str, int]:
     them: a message of a killed worker (the fault tests SIGKILL workers) is in no live worker's
     lists, so it does not keep the pipeline "busy" for three minutes after the kill.
     """
-    from read_indexer.observability.broker_queues import broker
     from read_indexer.celery_app import app as celery_app
+    from read_indexer.observability.broker_queues import broker
 
     live: set[str] = set()
     # A connection of its own each time: the app's pooled one dies with a Redis restart (the crash
@@ -251,9 +275,11 @@ def beat_stopped() -> Iterator[None]:
 
     apps("stop", "beat")
     try:
-        wait_until(lambda: not depth(QUEUE_MAINTENANCE) and not held_by_live_workers().get(QUEUE_MAINTENANCE),
-                   timeout=60, message="no maintenance task queued or running")
+        wait_until(
+            lambda: not depth(QUEUE_MAINTENANCE) and not held_by_live_workers().get(QUEUE_MAINTENANCE),
+            timeout=60,
+            message="no maintenance task queued or running",
+        )
         yield
     finally:
         apps("start", "beat")
-

@@ -1,4 +1,5 @@
 """`dead_letters list|replay|discard` (issue 6): a replayed event is delivered, a discarded one is gone."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -15,18 +16,33 @@ from write_service.outbox.models import DeadLetter, OutboxEvent
 def _dead_letter(event_type: str, payload: dict) -> OutboxEvent:
     """An event the pipeline gave up on (e.g. Elasticsearch was down longer than the relay's patience)."""
     now = timezone.now()
-    event = OutboxEvent.objects.create(event_type=event_type, payload=payload, occurred_at=now, dead_at=now,
-                                       relay_attempts=12, last_error="ConnectionError: Elasticsearch unreachable")
+    event = OutboxEvent.objects.create(
+        event_type=event_type,
+        payload=payload,
+        occurred_at=now,
+        dead_at=now,
+        relay_attempts=12,
+        last_error="ConnectionError: Elasticsearch unreachable",
+    )
     DeadLetter.objects.create(event=event, handler="indexing", error=event.last_error, attempts=12)
     return event
 
 
 def test_list_replay_and_discard(pipeline, tenant):
     with transaction.atomic():
-        post = Post.objects.create(organisation=tenant.organisation, author=tenant.staff, title="never indexed",
-                                   body="its change died", last_activity_at=timezone.now())
+        post = Post.objects.create(
+            organisation=tenant.organisation,
+            author=tenant.staff,
+            title="never indexed",
+            body="its change died",
+            last_activity_at=timezone.now(),
+        )
         lost = row_changes(Post, post.pk).get()  # recorded by the capture trigger, dead before it commits
-        lost.dead_at, lost.relay_attempts, lost.last_error = timezone.now(), 12, "ConnectionError: Elasticsearch unreachable"
+        lost.dead_at, lost.relay_attempts, lost.last_error = (
+            timezone.now(),
+            12,
+            "ConnectionError: Elasticsearch unreachable",
+        )
         lost.save()
         DeadLetter.objects.create(event=lost, handler="indexing", error=lost.last_error, attempts=12)
     broken = _dead_letter("post.exploded", {"post_id": post.pk})  # a contract bug: replaying cannot help
@@ -41,8 +57,9 @@ def test_list_replay_and_discard(pipeline, tenant):
     replayed = manage("dead_letters", "replay", str(lost.pk))
     assert replayed.returncode == 0 and f"Replayed 1 event(s): {lost.pk}." in replayed.stdout
     es = get_es_client()
-    wait_until(lambda: es.exists(index=POSTS.alias, id=str(post.pk)), timeout=30,
-               message="the replayed event's document")
+    wait_until(
+        lambda: es.exists(index=POSTS.alias, id=str(post.pk)), timeout=30, message="the replayed event's document"
+    )
     wait_until(lambda: OutboxEvent.objects.get(pk=lost.pk).indexed_at is not None, timeout=30, message="indexed_at")
     assert not DeadLetter.objects.filter(event_id=lost.pk).exists()
     assert OutboxEvent.objects.get(pk=lost.pk).dead_at is None

@@ -1,6 +1,7 @@
 """`ensure_index` (run by `bin/run`, the tests and the bench before they use an index) brings a live
 index to its definition: in place when Elasticsearch can (settings, added fields), by the
 zero-downtime rebuild when it cannot (an analyzer of an index created before the English analysis)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,11 +14,15 @@ from shared.es_client import get_es_client
 from shared.indexes import POSTS
 
 # The posts definition as it was before English analysis: standard analyzer, no `exact` subfields.
-BEFORE_ANALYSIS = dataclasses.replace(POSTS, analysis={}, properties={
-    **POSTS.properties,
-    "title": {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}},
-    "body": {"type": "text"},
-})
+BEFORE_ANALYSIS = dataclasses.replace(
+    POSTS,
+    analysis={},
+    properties={
+        **POSTS.properties,
+        "title": {"type": "text", "fields": {"sort": {"type": "keyword", "ignore_above": 256}}},
+        "body": {"type": "text"},
+    },
+)
 
 
 def _revision(es, index: str) -> str | None:
@@ -30,11 +35,20 @@ def test_an_index_older_than_its_analysis_is_rebuilt_with_every_document(pipelin
     current = alias_target(POSTS)
     old = create_physical_index(BEFORE_ANALYSIS)
     # Copied client-side (the node has no reindex module).
-    helpers.bulk(es, ({"_index": old, "_id": hit["_id"], "_source": hit["_source"]}
-                      for hit in helpers.scan(es, index=POSTS.alias, query={"query": {"match_all": {}}})))
+    helpers.bulk(
+        es,
+        (
+            {"_index": old, "_id": hit["_id"], "_source": hit["_source"]}
+            for hit in helpers.scan(es, index=POSTS.alias, query={"query": {"match_all": {}}})
+        ),
+    )
     es.indices.refresh(index=old)
-    es.indices.update_aliases(actions=[{"remove": {"index": current, "alias": POSTS.alias}},
-                                       {"add": {"index": old, "alias": POSTS.alias, "is_write_index": True}}])
+    es.indices.update_aliases(
+        actions=[
+            {"remove": {"index": current, "alias": POSTS.alias}},
+            {"add": {"index": old, "alias": POSTS.alias, "is_write_index": True}},
+        ]
+    )
     es.indices.delete(index=current)
     assert _revision(es, old) != POSTS.revision
     seed_query = {"term": {"organisation": seed_organisation}}

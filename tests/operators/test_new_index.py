@@ -1,6 +1,7 @@
 """An index added by an upgrade (the comments index, over a table that already had rows) is loaded
 by `search_indexes ensure`, not left empty behind its new alias: run here under a prefix of its own,
 where no alias exists yet, then verified clean like any index."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,12 @@ def test_ensure_loads_a_new_index_over_existing_rows():
         assert es.count(index=f"{prefix}comments")["count"] >= Comment.objects.count() > 0
         verified = manage("verify", "comments", "--json", ES_INDEX_PREFIX=prefix)
         assert verified.returncode == 0, verified.stderr[-2000:]
-        assert json_output(verified)["indexes"][0]["drift_counts"] == {"missing": 0, "stale": 0, "ahead": 0, "orphan": 0}
+        assert json_output(verified)["indexes"][0]["drift_counts"] == {
+            "missing": 0,
+            "stale": 0,
+            "ahead": 0,
+            "orphan": 0,
+        }
     finally:
         created = list(es.indices.get(index=f"{prefix}*").body)  # deletes take names, not wildcards
         if created:

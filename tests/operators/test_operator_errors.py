@@ -1,4 +1,5 @@
 """Clear errors (issue 6): one sentence on stderr and a non-zero exit, never a traceback."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,10 +15,17 @@ ES_DOWN = {"ES_URL": "http://127.0.0.1:9"}
 PG_DOWN = {"PG_PORT": "9", "PGBOUNCER_PORT": "9", "PG_REPLICA_PORT": "9"}
 
 CASES = {
-    "unknown index (reindex)": (("reindex", "nosuch"), {},
-                                "Unknown index 'nosuch'; choose one of: assessments, attempts, posts, comments, all."),
+    "unknown index (reindex)": (
+        ("reindex", "nosuch"),
+        {},
+        "Unknown index 'nosuch'; choose one of: assessments, attempts, posts, comments, all.",
+    ),
     "unknown index (verify)": (("verify", "nosuch", "--repair"), {}, "Unknown index 'nosuch'"),
-    "elasticsearch down (reindex)": (("reindex", "posts"), ES_DOWN, "Elasticsearch is unreachable at http://127.0.0.1:9"),
+    "elasticsearch down (reindex)": (
+        ("reindex", "posts"),
+        ES_DOWN,
+        "Elasticsearch is unreachable at http://127.0.0.1:9",
+    ),
     "elasticsearch down (verify)": (("verify", "all"), ES_DOWN, "Elasticsearch is unreachable"),
     "elasticsearch down (status)": (("pipeline_status",), ES_DOWN, "Elasticsearch is unreachable"),
     "postgresql down (reindex)": (("reindex", "posts"), PG_DOWN, "PostgreSQL is unreachable"),

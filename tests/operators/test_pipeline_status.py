@@ -1,9 +1,10 @@
 """`pipeline_status` (issue 6): every section, for humans and for scripts."""
+
 from __future__ import annotations
 
 from read_indexer.lifecycle.index_lifecycle import alias_target
-from shared.indexes import ALL_INDEXES
 from read_indexer.task_names import ALL_QUEUES
+from shared.indexes import ALL_INDEXES
 from tests.operators.support import json_output, manage, wait_for_idle_pipeline
 
 
@@ -32,8 +33,15 @@ def test_json_has_every_section_and_the_table_is_readable(pipeline):
     assert status["replication"]["note"] is None
 
     assert as_table.returncode == as_json.returncode
-    for title in ("Outbox", "Celery queues", "Commit-to-indexed lag", "Indexes", "Elasticsearch cluster",
-                  "PostgreSQL replication", "Warnings"):
+    for title in (
+        "Outbox",
+        "Celery queues",
+        "Commit-to-indexed lag",
+        "Indexes",
+        "Elasticsearch cluster",
+        "PostgreSQL replication",
+        "Warnings",
+    ):
         assert title in as_table.stdout
     assert "unacked (orphaned)" in as_table.stdout
     assert all(definition.alias in as_table.stdout for definition in ALL_INDEXES.values())

@@ -1,5 +1,6 @@
 """`reindex` (issue 6): no downtime and no lost write while writers write and readers search;
 a reindex killed halfway is finished by `--resume`; `--dry-run` changes nothing."""
+
 from __future__ import annotations
 
 import threading
@@ -7,15 +8,22 @@ import time
 
 from read_indexer.lifecycle import rebuild_checkpoint
 from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
-from write_service.read_model.projections import PROJECTIONS
 from read_indexer.lifecycle.rebuild_checkpoint import LOADING
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, POSTS
 from tests.helpers import wait_until
 from tests.operators.support import (
-    Writer, cpu_pressure, indexed_seed_posts, json_output, logged_at, manage, manage_async, wait_for_idle_pipeline,
+    Writer,
+    cpu_pressure,
+    indexed_seed_posts,
+    json_output,
+    logged_at,
+    manage,
+    manage_async,
+    wait_for_idle_pipeline,
 )
 from write_service.discussions.services import post_create
+from write_service.read_model.projections import PROJECTIONS
 
 
 class Reader(threading.Thread):
@@ -71,12 +79,15 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
     assert writer.errors == []
     started = logged_at(result.stderr, "reindex.started", alias=POSTS.alias)
     swapped = logged_at(result.stderr, "reindex.alias_swapped", alias=POSTS.alias)
-    assert sum(started <= t <= swapped for t in writer.write_times) >= 3, "the writer must write while posts are rebuilt"
+    assert sum(started <= t <= swapped for t in writer.write_times) >= 3, (
+        "the writer must write while posts are rebuilt"
+    )
     assert reader.errors == [] and reader.searches > 0
     seen = {count: f"{at - started:+.2f}s" for count, at in sorted(reader.seed_counts.items(), key=lambda kv: kv[1])}
     assert set(reader.seed_counts) == {seeded}, (
         f"readers saw a partial index: first seen (relative to the posts rebuild's start, swap at "
-        f"{swapped - started:+.2f}s): {seen}")
+        f"{swapped - started:+.2f}s): {seen}"
+    )
 
     for name, definition in ALL_INDEXES.items():
         assert alias_target(definition) != before[name], f"{definition.alias} did not move"
@@ -121,6 +132,7 @@ def test_reindex_killed_halfway_is_finished_by_resume(pipeline, seeded_posts, te
     # Writes made while no reindex runs reach the half-built index (dual writes), not only the alias.
     crashed_posts = [post_create(actor=tenant.staff, title=f"written while crashed {i}", body="b").pk for i in range(3)]
     es = get_es_client()
+
     def in_half_built_index():
         return all(d["found"] for d in es.mget(index=checkpoint.index, ids=[str(i) for i in crashed_posts])["docs"])
 

@@ -18,6 +18,7 @@ What is proven, over the real stack (one PostgreSQL primary and its real hot sta
 The replica is shared by every namespace on the machine: it is down for seconds only, restarted
 in a `finally`, and each test waits until it streams (and has caught up) again.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,16 +34,24 @@ from django.db import DatabaseError, connections
 
 from read_indexer.lifecycle import rebuild_checkpoint, replica_reads
 from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
-from write_service.read_model.projections import PROJECTIONS
 from read_indexer.lifecycle.rebuild_checkpoint import LOADING
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until
 from tests.operators.support import (
-    ROOT, Writer, beat_stopped, indexed_seed_posts, json_output, log_entries, logged_at, manage, manage_async,
+    ROOT,
+    Writer,
+    beat_stopped,
+    indexed_seed_posts,
+    json_output,
+    log_entries,
+    logged_at,
+    manage,
+    manage_async,
     wait_for_idle_pipeline,
 )
 from write_service.discussions.services import post_create, post_update
+from write_service.read_model.projections import PROJECTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +66,13 @@ REINDEX_PAGE = "50"
 
 # --- the shared replica --------------------------------------------------------------------------
 
+
 def _postgres(action: str) -> None:
     # Without our PG_DB: `start` also ensures the stack's own databases, not ones named after ours.
     env = {key: value for key, value in os.environ.items() if key != "PG_DB"}
-    subprocess.run([str(ROOT / "stack" / "postgres.sh"), action], check=True, cwd=ROOT, env=env,
-                   capture_output=True, timeout=180)
+    subprocess.run(
+        [str(ROOT / "stack" / "postgres.sh"), action], check=True, cwd=ROOT, env=env, capture_output=True, timeout=180
+    )
 
 
 def _replica_streaming() -> bool:
@@ -115,6 +126,7 @@ def no_drift_sweep(pipeline):
 
 # --- commands watched while they run --------------------------------------------------------------
 
+
 class RunningCommand:
     """A manage.py process whose stdout and stderr (progress bars included) are read as they come."""
 
@@ -122,8 +134,10 @@ class RunningCommand:
         self.process = manage_async(*args)
         self._out: list[bytes] = []
         self._err: list[bytes] = []
-        self._drains = [threading.Thread(target=self._drain, args=(stream, chunks), daemon=True)
-                        for stream, chunks in ((self.process.stdout, self._out), (self.process.stderr, self._err))]
+        self._drains = [
+            threading.Thread(target=self._drain, args=(stream, chunks), daemon=True)
+            for stream, chunks in ((self.process.stdout, self._out), (self.process.stderr, self._err))
+        ]
         for drain in self._drains:
             drain.start()
 
@@ -153,11 +167,14 @@ class RunningCommand:
                     drain.join(5)
                 if predicate():
                     return
-                raise AssertionError(f"the command exited ({self.process.returncode}) before {message}:\n"
-                                     f"{self.stdout[-2000:]}\n{self.stderr[-3000:]}")
+                raise AssertionError(
+                    f"the command exited ({self.process.returncode}) before {message}:\n"
+                    f"{self.stdout[-2000:]}\n{self.stderr[-3000:]}"
+                )
             time.sleep(0.02)
-        raise AssertionError(f"timed out after {timeout}s waiting for {message}:\n{self.stdout[-2000:]}\n"
-                             f"{self.stderr[-3000:]}")
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {message}:\n{self.stdout[-2000:]}\n{self.stderr[-3000:]}"
+        )
 
     def finish(self, timeout: float = 180) -> subprocess.CompletedProcess:
         try:
@@ -201,6 +218,7 @@ def _assert_one_sentence_failure(result: subprocess.CompletedProcess, expected: 
 
 # --- helpers of the verdicts -----------------------------------------------------------------------
 
+
 def _lost_update(tenant) -> int:
     """A post whose document holds its previous content at its current version (what a lost update
     leaves), created last so it has the highest id: a comparison reaches it at its very end."""
@@ -215,8 +233,9 @@ def _lost_update(tenant) -> int:
     wait_for_idle_pipeline()
     current = es.get(index=POSTS.alias, id=doc_id)
     assert current["_source"]["title"] == "the title now"
-    es.index(index=POSTS.alias, id=doc_id, document=before_edit, version=current["_version"],
-             version_type="external_gte")
+    es.index(
+        index=POSTS.alias, id=doc_id, document=before_edit, version=current["_version"], version_type="external_gte"
+    )
     es.indices.refresh(index=POSTS.alias)
     return post.pk
 
@@ -240,6 +259,7 @@ def _assert_rebuilt_and_clean(old_index: str, seed_organisation: int, seeded: in
 
 
 # --- 1. from the caught-up replica, under a concurrent writer --------------------------------------
+
 
 def test_reindex_under_a_concurrent_writer_reads_the_caught_up_replica_and_loses_no_write(replica, seeded_posts):
     seed_organisation, seeded = seeded_posts
@@ -272,7 +292,9 @@ def test_reindex_under_a_concurrent_writer_reads_the_caught_up_replica_and_loses
     found = get_es_client().mget(index=new_index, ids=[str(i) for i in touched])["docs"]
     actual = {int(d["_id"]): (d.get("_version"), d.get("_source")) for d in found}
     wrong = {i: {"index": actual[i], "database": expected[i]} for i in touched if actual[i] != expected[i]}
-    assert not wrong, f"{len(wrong)} of {len(touched)} posts written during the reindex differ: {list(wrong.items())[:3]}"
+    assert not wrong, (
+        f"{len(wrong)} of {len(touched)} posts written during the reindex differ: {list(wrong.items())[:3]}"
+    )
 
     verified = manage("verify", "posts", "--json", "--settle", "1")
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
@@ -282,17 +304,23 @@ def test_reindex_under_a_concurrent_writer_reads_the_caught_up_replica_and_loses
 
 # --- 2. replica down before the command -------------------------------------------------------------
 
+
 @pytest.mark.faults
 def test_replica_down_verify_reads_the_primary_says_so_and_finds_a_lost_update(replica, no_drift_sweep, tenant):
     stale = _lost_update(tenant)
     replica.stop()
     try:
         # Both forms side by side; once both have chosen the primary, the replica can come back.
-        with running("verify", "posts", "--json", "--settle", "1") as as_json, \
-                running("verify", "posts", "--settle", "1") as as_text:
+        with (
+            running("verify", "posts", "--json", "--settle", "1") as as_json,
+            running("verify", "posts", "--settle", "1") as as_text,
+        ):
             for command in (as_json, as_text):
-                command.wait_for(lambda: _logged(command.stderr, "replica_reads.using_primary"), timeout=60,
-                                 message="verify to choose where it reads")
+                command.wait_for(
+                    lambda command=command: _logged(command.stderr, "replica_reads.using_primary"),
+                    timeout=60,
+                    message="verify to choose where it reads",
+                )
             replica.start()
             found, shown = as_json.finish(timeout=120), as_text.finish(timeout=120)
     finally:
@@ -326,8 +354,11 @@ def test_replica_down_reindex_loads_from_the_primary_and_says_so(replica, seeded
     replica.stop()
     try:
         with running("reindex", "posts", "--workers", "2", "--batch-size", "500") as command:
-            command.wait_for(lambda: f"Loading {POSTS.alias}: " in command.stdout, timeout=60,
-                             message="the reindex to choose where it reads")
+            command.wait_for(
+                lambda: f"Loading {POSTS.alias}: " in command.stdout,
+                timeout=60,
+                message="the reindex to choose where it reads",
+            )
             replica.start()  # the load reads the primary to its end: the replica can come back now
             result = command.finish(timeout=240)
     finally:
@@ -342,20 +373,30 @@ def test_replica_down_reindex_loads_from_the_primary_and_says_so(replica, seeded
 
 # --- 3. replica stopped in the middle of the run ---------------------------------------------------
 
+
 @pytest.mark.faults
-def test_replica_stopped_mid_verify_starts_the_comparison_over_on_the_primary(replica, no_drift_sweep, tenant,
-                                                                              seeded_posts):
+def test_replica_stopped_mid_verify_starts_the_comparison_over_on_the_primary(
+    replica, no_drift_sweep, tenant, seeded_posts
+):
     stale = _lost_update(tenant)  # the highest id: compared after the replica has gone
     rows, documents = _post_rows(), get_es_client().count(index=POSTS.alias)["count"]
     with running("verify", "posts", "--json", "--settle", "1", "--chunk-size", VERIFY_CHUNK) as command:
         try:
-            command.wait_for(lambda: _logged(command.stderr, "replica_reads.caught_up")
-                             and _rows_percent(command.stderr, POSTS.alias) >= 1,
-                             timeout=90, message="the comparison on the replica to show progress")
+            command.wait_for(
+                lambda: (
+                    _logged(command.stderr, "replica_reads.caught_up")
+                    and _rows_percent(command.stderr, POSTS.alias) >= 1
+                ),
+                timeout=90,
+                message="the comparison on the replica to show progress",
+            )
             progress_at_stop = _rows_percent(command.stderr, POSTS.alias)
             replica.stop()
-            command.wait_for(lambda: _logged(command.stderr, "verify.replica_failed") or command.exited(),
-                             timeout=60, message="verify to notice the replica is gone")
+            command.wait_for(
+                lambda: _logged(command.stderr, "verify.replica_failed") or command.exited(),
+                timeout=60,
+                message="verify to notice the replica is gone",
+            )
         finally:
             replica.start()  # verify goes on against the primary meanwhile
         result = command.finish(timeout=240)
@@ -374,7 +415,8 @@ def test_replica_stopped_mid_verify_starts_the_comparison_over_on_the_primary(re
         finished = logged_at(result.stderr, "verify.finished", alias=POSTS.alias)
         assert finished <= replica.stopped_at, (
             f"the replica stopped at {progress_at_stop}% of the comparison, yet verify neither noticed nor "
-            f"finished first: {report['read_from']}")
+            f"finished first: {report['read_from']}"
+        )
         assert report["read_from"].startswith(FROM_REPLICA), report
     assert progress_at_stop < 100, "the comparison was too quick to stop the replica inside it: lower VERIFY_CHUNK"
 

@@ -1,10 +1,10 @@
 """`verify` (issue 6): injected drift of each kind is detected, and `--repair` heals exactly it."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-
 from django.db import connections
 
 from shared.es_client import get_es_client
@@ -46,15 +46,24 @@ def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactl
     # update leaves behind.
     es.index(index=alias, id=stale, document=before_edit, version=current["_version"], version_type="external_gte")
     orphan = str(_max_post_id() + 1_000_000)
-    es.index(index=alias, id=orphan, version=1, version_type="external",
-             document={"id": int(orphan), "organisation": tenant.organisation.pk, "title": "ghost", "deleted": False})
+    es.index(
+        index=alias,
+        id=orphan,
+        version=1,
+        version_type="external",
+        document={"id": int(orphan), "organisation": tenant.organisation.pk, "title": "ghost", "deleted": False},
+    )
     es.indices.refresh(index=alias)
     untouched_before = es.get(index=alias, id=untouched)
 
     found = manage("verify", "posts", "--json", "--settle", "0")
     assert found.returncode == 1, found.stderr[-2000:]
-    assert json_output(found)["indexes"][0]["drift"] == {"missing": [int(gone)], "stale": [int(stale)], "ahead": [],
-                                                        "orphan": [orphan]}
+    assert json_output(found)["indexes"][0]["drift"] == {
+        "missing": [int(gone)],
+        "stale": [int(stale)],
+        "ahead": [],
+        "orphan": [orphan],
+    }
     assert f"Drift found in {POSTS.alias}" in found.stderr.splitlines()[-1] and "Traceback" not in found.stderr
 
     repaired = manage("verify", "posts", "--repair", "--json", "--settle", "0")
@@ -74,13 +83,19 @@ def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactl
 
 
 def test_a_document_ahead_of_the_database_is_reported_and_reindex_fixes_it(pipeline, tenant):
-    assessment = assessment_create(actor=tenant.staff, title="from the future", cut_off=Decimal(1),
-                                   max_score=Decimal(2), duration_minutes=5)
+    assessment = assessment_create(
+        actor=tenant.staff, title="from the future", cut_off=Decimal(1), max_score=Decimal(2), duration_minutes=5
+    )
     wait_for_idle_pipeline()
     es, alias, doc_id = get_es_client(), ASSESSMENTS.alias, str(assessment.pk)
     current = es.get(index=alias, id=doc_id)
-    es.index(index=alias, id=doc_id, version=current["_version"] + 100, version_type="external",
-             document={**current["_source"], "title": "written by a restored backup"})
+    es.index(
+        index=alias,
+        id=doc_id,
+        version=current["_version"] + 100,
+        version_type="external",
+        document={**current["_source"], "title": "written by a restored backup"},
+    )
 
     attempted = manage("verify", "assessments", "--repair", "--json", "--settle", "0")
     assert attempted.returncode == 1

@@ -1,23 +1,30 @@
 """Whole-table walks (reindex, verify): every projection walks its own ids, every row exactly once, in key order."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 
-from write_service.read_model.projections import PROJECTIONS
+from tests.helpers import make_tenant
 from write_service.assessments.models import Attempt
 from write_service.assessments.services import assessment_create, attempt_start
 from write_service.discussions.models import Post
 from write_service.discussions.services import post_create
-from tests.helpers import make_tenant
+from write_service.read_model.projections import PROJECTIONS
 
 
 @pytest.mark.parametrize(("index_name", "model"), [("attempts", Attempt), ("posts", Post)])
 def test_walks_page_through_the_tables_own_ids(index_name, model):
     tenant = make_tenant(candidates=3)  # a few rows of each table exist, whatever ran before
-    assessment = assessment_create(actor=tenant.staff, title="walked", cut_off=Decimal(5), max_score=Decimal(10),
-                                   duration_minutes=5, status="published")
+    assessment = assessment_create(
+        actor=tenant.staff,
+        title="walked",
+        cut_off=Decimal(5),
+        max_score=Decimal(10),
+        duration_minutes=5,
+        status="published",
+    )
     for candidate in tenant.candidates:
         attempt_start(actor=candidate, assessment_id=assessment.pk)
         post_create(actor=tenant.staff, title="walked", body="b")

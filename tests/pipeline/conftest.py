@@ -1,10 +1,12 @@
 """Fixtures for the pipeline: real workers, and reading documents back from Elasticsearch."""
+
 from __future__ import annotations
 
 import pytest
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests.search_api.conftest import search, search_server  # noqa: F401 (fixtures: the real search API)
 
 
 def es_source(index: str, doc_id: int) -> dict | None:

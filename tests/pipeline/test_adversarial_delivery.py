@@ -5,6 +5,7 @@ produced at that moment (as a slow worker would hold it), then all of them are i
 random order with duplicates, interleaved with re-deliveries of the real events. At the end,
 every document must equal the database's current projection.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -14,30 +15,35 @@ from hypothesis import strategies as st
 
 from read_indexer.projection.documents import write_documents
 from read_indexer.projection.event_projection import project_events
-from write_service.read_model.projections import PROJECTIONS
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests.helpers import make_tenant, row_changes
+from tests.pipeline.conftest import es_source
 from write_service.assessments import services as assessments
 from write_service.assessments.models import Assessment
 from write_service.discussions import services as discussions
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import make_tenant, row_changes
-from tests.pipeline.conftest import es_source
+from write_service.read_model.projections import PROJECTIONS
 
-OPERATIONS = st.lists(st.sampled_from(["edit", "comment", "uncomment", "cut_off", "submit_other"]), min_size=1, max_size=6)
+OPERATIONS = st.lists(
+    st.sampled_from(["edit", "comment", "uncomment", "cut_off", "submit_other"]), min_size=1, max_size=6
+)
 
 
 def _snapshot(snapshots: list, index: str, doc_id: int) -> None:
     snapshots.extend((index, doc) for doc in PROJECTIONS[index].project([doc_id]))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(operations=OPERATIONS, delete_at_end=st.booleans(), data=st.data())
 def test_random_delivery_orders_converge_to_the_database(operations, delete_at_end, data):
     tenant = make_tenant(candidates=4)
     staff, first = tenant.staff, tenant.candidates[0]
-    assessment = assessments.assessment_create(actor=staff, title="adv", cut_off=Decimal(50), max_score=Decimal(100),
-                                               duration_minutes=10, status="published")
+    assessment = assessments.assessment_create(
+        actor=staff, title="adv", cut_off=Decimal(50), max_score=Decimal(100), duration_minutes=10, status="published"
+    )
     attempt = assessments.attempt_start(actor=first, assessment_id=assessment.pk)
     assessments.attempt_submit(actor=first, attempt_id=attempt.pk, score=Decimal(60))
     post = discussions.post_create(actor=staff, title="adv post", body="b", assessment_id=assessment.pk)
@@ -62,7 +68,9 @@ def test_random_delivery_orders_converge_to_the_database(operations, delete_at_e
         elif operation == "uncomment" and comments:
             discussions.comment_delete(actor=staff, comment_id=comments.pop().pk)
         elif operation == "cut_off":
-            assessments.assessment_update(actor=staff, assessment_id=assessment.pk, changes={"cut_off": Decimal(40 + step * 5)})
+            assessments.assessment_update(
+                actor=staff, assessment_id=assessment.pk, changes={"cut_off": Decimal(40 + step * 5)}
+            )
         elif operation == "submit_other":
             other = next(others, None)
             if other is not None:

@@ -1,22 +1,23 @@
 """An indexing task takes the pending backlog along, and a poison event in it cannot block the rest."""
+
 from __future__ import annotations
 
 from read_indexer.projection import event_projection
-
 from read_indexer.projection.event_projection import project_events
 from shared.events import ROW_CHANGE_TYPES
+from tests.helpers import make_tenant, wait_until
 from write_service.discussions.models import Post
 from write_service.discussions.services import post_create
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import make_tenant, wait_until
 
 
 def _indexed_posts(titles: list[str]) -> tuple[list[int], list[int]]:
     """Posts written through the service; waits until the workers indexed them. (post ids, change ids)"""
     tenant = make_tenant(candidates=0)
     post_ids = [post_create(actor=tenant.staff, title=title, body="b").pk for title in titles]
-    events = OutboxEvent.objects.filter(event_type__in=ROW_CHANGE_TYPES, payload__table=Post._meta.db_table,
-                                        payload__id__in=post_ids)
+    events = OutboxEvent.objects.filter(
+        event_type__in=ROW_CHANGE_TYPES, payload__table=Post._meta.db_table, payload__id__in=post_ids
+    )
 
     def settled() -> bool:
         return events.count() == len(post_ids) and not events.filter(indexed_at__isnull=True).exists()
@@ -56,6 +57,8 @@ def test_a_poison_event_in_the_backlog_does_not_stop_the_tasks_own_events(monkey
 
     assert targets.ids["posts"] == {own_post}, "the fallback projected the task's own events alone"
     assert OutboxEvent.objects.get(pk=own_event).indexed_at is not None
-    assert OutboxEvent.objects.get(pk=poison_event).indexed_at is None, "left to its own task: retries, then a dead letter"
+    assert OutboxEvent.objects.get(pk=poison_event).indexed_at is None, (
+        "left to its own task: retries, then a dead letter"
+    )
     monkeypatch.undo()
     assert set(event_projection.project_events([poison_event]).ids["posts"]) == {poison_post}  # healed: indexes again

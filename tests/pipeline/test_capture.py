@@ -22,6 +22,7 @@ runs again next time and leaves no migration in the product's apps.
 
 Every test has its own tenant (make_tenant), so tests cannot see each other's rows.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,17 +44,17 @@ from django.db.models import Max
 from django.test import override_settings
 from django.utils import timezone
 
-from write_service.read_model.projections import HARD_DELETED_VERSION, PROJECTIONS, ProjectedDocument
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests.helpers import Tenant, make_tenant, wait_until
+from tests.search_api.conftest import SearchClient
 from write_service.accounts.models import User
 from write_service.assessments.models import Assessment, Attempt, AttemptStatus
 from write_service.assessments.services import assessment_create
 from write_service.discussions import services as discussions
 from write_service.discussions.models import Comment, Post
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import Tenant, make_tenant, wait_until
-from tests.search_api.conftest import SearchClient, search, search_server  # noqa: F401 (fixtures: the real search API)
+from write_service.read_model.projections import HARD_DELETED_VERSION, PROJECTIONS, ProjectedDocument
 
 CAPTURE_TIMEOUT = 10.0
 RELAY_SWEEPS_SECONDS = 5.0  # beat runs the outbox relay every 2 s; it re-sends what is unprocessed after 3 s
@@ -62,6 +63,7 @@ MIGRATION_APP = "capture_migration"
 
 
 # --- reading back -------------------------------------------------------------------------------
+
 
 def _es_document(index: str, doc_id: int) -> tuple[dict, int] | None:
     """(source, _version) of a document, in one realtime get, or None."""
@@ -91,7 +93,9 @@ def _reached(search: SearchClient, token: str, index: str, ids: list[int], param
     if not all(_document_current(index, doc) for doc in projected.values()):
         return None
     id_field = PROJECTIONS[index].id_field
-    rows = {row[id_field]: row for row in search.all_rows(LIST_PATHS[index], token, params) if row[id_field] in projected}
+    rows = {
+        row[id_field]: row for row in search.all_rows(LIST_PATHS[index], token, params) if row[id_field] in projected
+    }
     live = {row_id for row_id, doc in projected.items() if not doc.source["deleted"]}
     if set(rows) != live:
         return None
@@ -102,9 +106,15 @@ def _reached(search: SearchClient, token: str, index: str, ids: list[int], param
     return rows
 
 
-def _wait_reached(search: SearchClient, token: str, index: str, ids: list[int], params: dict, what: str) -> dict[int, dict]:
-    found = wait_until(lambda: (rows := _reached(search, token, index, ids, params)) is not None and (rows,),
-                       timeout=CAPTURE_TIMEOUT, interval=0.2, message=f"{what}: documents as projected, listed by the search API")
+def _wait_reached(
+    search: SearchClient, token: str, index: str, ids: list[int], params: dict, what: str
+) -> dict[int, dict]:
+    found = wait_until(
+        lambda: (rows := _reached(search, token, index, ids, params)) is not None and (rows,),
+        timeout=CAPTURE_TIMEOUT,
+        interval=0.2,
+        message=f"{what}: documents as projected, listed by the search API",
+    )
     return found[0]
 
 
@@ -126,6 +136,7 @@ def _holds_for(predicate: Callable[[], bool], seconds: float, message: str) -> N
 
 # --- the change log -----------------------------------------------------------------------------
 
+
 def _last_outbox_id() -> int:
     return OutboxEvent.objects.aggregate(last=Max("id"))["last"] or 0
 
@@ -139,17 +150,28 @@ def _wait_counted(since: int, model, ids: list[int]) -> None:
     """The capture recorded changes of these rows and the counters batch has claimed every one."""
     changes = _changes(since, model, ids)
     assert changes.exists(), f"no change of {model.__name__} {ids} recorded"
-    wait_until(lambda: not changes.filter(counters_applied_at__isnull=True).exists(), timeout=CAPTURE_TIMEOUT,
-               interval=0.1, message=f"the counters batch claiming the changes of {model.__name__} {ids}")
+    wait_until(
+        lambda: not changes.filter(counters_applied_at__isnull=True).exists(),
+        timeout=CAPTURE_TIMEOUT,
+        interval=0.1,
+        message=f"the counters batch claiming the changes of {model.__name__} {ids}",
+    )
 
 
 # --- writing behind the service layer's back ----------------------------------------------------
 
+
 def _primary():
     """A psycopg2 connection of its own straight to the primary (the default alias goes through pgBouncer)."""
     config = settings.CONFIG
-    return psycopg2.connect(host=config.pg_host, port=config.pg_port, dbname=config.pg_db, user=config.pg_user,
-                            password=config.pg_password, application_name="test_capture")
+    return psycopg2.connect(
+        host=config.pg_host,
+        port=config.pg_port,
+        dbname=config.pg_db,
+        user=config.pg_user,
+        password=config.pg_password,
+        application_name="test_capture",
+    )
 
 
 def _queryset_update(ids: list[int], title: str) -> None:
@@ -171,11 +193,31 @@ def _raw_sql(ids: list[int], title: str) -> None:
 
 def _psql(ids: list[int], title: str) -> None:
     config = settings.CONFIG
-    sql = f"UPDATE discussions_post SET title = '{title}' WHERE id IN ({', '.join(map(str, ids))})"  # hex and words only
+    sql = (
+        f"UPDATE discussions_post SET title = '{title}' WHERE id IN ({', '.join(map(str, ids))})"  # hex and words only
+    )
     result = subprocess.run(
-        ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", config.pg_host, "-p", str(config.pg_port), "-U", config.pg_user,
-         "-d", config.pg_db, "-c", sql],
-        env={**os.environ, "PGPASSWORD": config.pg_password}, capture_output=True, text=True, timeout=30)
+        [
+            "psql",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            config.pg_host,
+            "-p",
+            str(config.pg_port),
+            "-U",
+            config.pg_user,
+            "-d",
+            config.pg_db,
+            "-c",
+            sql,
+        ],
+        env={**os.environ, "PGPASSWORD": config.pg_password},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"UPDATE {len(ids)}", result.stdout
 
@@ -185,8 +227,10 @@ def _migration_applied() -> bool:
 
 
 def _data_migration(ids: list[int], title: str) -> None:
-    with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.capture_migration.apps.CaptureMigrationConfig"],
-                           CAPTURE_MIGRATION_RETITLE={"ids": ids, "title": title}):
+    with override_settings(
+        INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.capture_migration.apps.CaptureMigrationConfig"],
+        CAPTURE_MIGRATION_RETITLE={"ids": ids, "title": title},
+    ):
         call_command("migrate", MIGRATION_APP, "zero", interactive=False, verbosity=0)  # an interrupted run's leftover
         try:
             call_command("migrate", MIGRATION_APP, interactive=False, verbosity=0)
@@ -207,9 +251,12 @@ UPDATE_WRITERS = {
 
 # --- set-ups through the service layer ----------------------------------------------------------
 
+
 def _indexed_posts(search: SearchClient, tenant: Tenant, count: int) -> list[Post]:
-    posts = [discussions.post_create(actor=tenant.staff, title=f"before {i}", body="body", tags=["capture"])
-             for i in range(count)]
+    posts = [
+        discussions.post_create(actor=tenant.staff, title=f"before {i}", body="body", tags=["capture"])
+        for i in range(count)
+    ]
     _post_rows(search, tenant, [p.pk for p in posts], "posts created through the service")
     return posts
 
@@ -218,8 +265,9 @@ def _live_comments(post_id: int) -> int:
     return Comment.objects.filter(post_id=post_id, deleted_at__isnull=True).count()
 
 
-def _assert_comment_counts(search: SearchClient, tenant: Tenant, since: int, comment_ids: list[int],
-                           expected: dict[int, int]) -> dict[int, dict]:
+def _assert_comment_counts(
+    search: SearchClient, tenant: Tenant, since: int, comment_ids: list[int], expected: dict[int, int]
+) -> dict[int, dict]:
     """Once the changes of these comments are counted: each post's comments_count is the expected
     figure and its COUNT(*) of live comments, in the row, the document and the search API."""
     _wait_counted(since, Comment, comment_ids)
@@ -233,7 +281,9 @@ def _assert_comment_counts(search: SearchClient, tenant: Tenant, since: int, com
 def _post_with_comments(search: SearchClient, tenant: Tenant, count: int) -> tuple[Post, list[int]]:
     since = _last_outbox_id()
     post = discussions.post_create(actor=tenant.staff, title="commented", body="body")
-    comment_ids = [discussions.comment_create(actor=tenant.staff, post_id=post.pk, body=f"c{i}").pk for i in range(count)]
+    comment_ids = [
+        discussions.comment_create(actor=tenant.staff, post_id=post.pk, body=f"c{i}").pk for i in range(count)
+    ]
     if comment_ids:
         _assert_comment_counts(search, tenant, since, comment_ids, {post.pk: count})
     else:
@@ -242,6 +292,7 @@ def _post_with_comments(search: SearchClient, tenant: Tenant, count: int) -> tup
 
 
 # --- posts: every kind of bypass write ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("write", UPDATE_WRITERS.values(), ids=UPDATE_WRITERS.keys())
 def test_a_bypass_update_reaches_the_search_api_with_its_content_and_version(search, write):
@@ -254,7 +305,8 @@ def test_a_bypass_update_reaches_the_search_api_with_its_content_and_version(sea
 
     changes = _changes(since, Post, ids)
     assert sorted((c.payload["id"], c.payload["op"], c.event_type) for c in changes) == [
-        (post_id, "update", "row.changed") for post_id in sorted(ids)], "one captured change per row"
+        (post_id, "update", "row.changed") for post_id in sorted(ids)
+    ], "one captured change per row"
     assert dict(Post.objects.filter(pk__in=ids).values_list("id", "version")) == {i: versions[i] + 1 for i in ids}
     rows = _post_rows(search, tenant, ids, f"posts retitled by a {write.__name__}")
     assert {row["title"] for row in rows.values()} == {title}
@@ -267,15 +319,26 @@ def test_a_bypass_update_reaches_the_search_api_with_its_content_and_version(sea
 def test_bulk_created_posts_reach_the_search_api(search):
     tenant = make_tenant(candidates=0)
     suffix = uuid.uuid4().hex[:10]
-    posts = Post.objects.bulk_create([
-        Post(organisation=tenant.organisation, author=tenant.staff, title=f"bulk {i} {suffix}", body="inserted in bulk",
-             tags=["bulk"]) for i in range(3)])
+    posts = Post.objects.bulk_create(
+        [
+            Post(
+                organisation=tenant.organisation,
+                author=tenant.staff,
+                title=f"bulk {i} {suffix}",
+                body="inserted in bulk",
+                tags=["bulk"],
+            )
+            for i in range(3)
+        ]
+    )
     ids = [post.pk for post in posts]
     assert sorted(c.payload["op"] for c in _changes(0, Post, ids)) == ["insert"] * 3
 
     rows = _post_rows(search, tenant, ids, "bulk-created posts")
     assert {post_id: rows[post_id]["title"] for post_id in ids} == {post.pk: post.title for post in posts}
-    assert all(rows[post_id]["comments_count"] == 0 and rows[post_id]["author"]["id"] == tenant.staff.pk for post_id in ids)
+    assert all(
+        rows[post_id]["comments_count"] == 0 and rows[post_id]["author"]["id"] == tenant.staff.pk for post_id in ids
+    )
     for post_id in ids:
         assert _es_document("posts", post_id)[1] == 1 + _user_version(tenant.staff)
 
@@ -294,39 +357,64 @@ def test_a_queryset_delete_unlists_the_post_and_leaves_a_tombstone(search):
 
 # --- attempts: counters from bypass writes ------------------------------------------------------
 
+
 def test_bypass_writes_of_attempts_keep_the_assessment_counters_exact(search):
     tenant = make_tenant(candidates=3)
-    assessment = assessment_create(actor=tenant.staff, title="bypassed", cut_off=Decimal(50), max_score=Decimal(100),
-                                   duration_minutes=30, status="published")
+    assessment = assessment_create(
+        actor=tenant.staff,
+        title="bypassed",
+        cut_off=Decimal(50),
+        max_score=Decimal(100),
+        duration_minutes=30,
+        status="published",
+    )
     assessment_params = {"id": str(assessment.pk)}
     _wait_reached(search, tenant.staff_token, "assessments", [assessment.pk], assessment_params, "the new assessment")
     since, started = _last_outbox_id(), timezone.now() - timedelta(minutes=10)
 
-    attempts = Attempt.objects.bulk_create([
-        Attempt(assessment=assessment, candidate=candidate, started_at=started) for candidate in tenant.candidates])
+    attempts = Attempt.objects.bulk_create(
+        [Attempt(assessment=assessment, candidate=candidate, started_at=started) for candidate in tenant.candidates]
+    )
     ids = [attempt.pk for attempt in attempts]
     submitted, deleted = ids[:2], ids[1]
-    assert Attempt.objects.filter(pk__in=submitted).update(
-        status=AttemptStatus.SUBMITTED, score=Decimal(70), submitted_at=started + timedelta(minutes=5)) == 2
+    assert (
+        Attempt.objects.filter(pk__in=submitted).update(
+            status=AttemptStatus.SUBMITTED, score=Decimal(70), submitted_at=started + timedelta(minutes=5)
+        )
+        == 2
+    )
     assert Attempt.objects.filter(pk=deleted).delete()[0] == 1
 
     _wait_counted(since, Attempt, ids)
     row = Assessment.objects.get(pk=assessment.pk)
-    recount = (Attempt.objects.filter(assessment=assessment).count(),
-               Attempt.objects.filter(assessment=assessment, status=AttemptStatus.SUBMITTED).count())
+    recount = (
+        Attempt.objects.filter(assessment=assessment).count(),
+        Attempt.objects.filter(assessment=assessment, status=AttemptStatus.SUBMITTED).count(),
+    )
     assert (row.attempts_count, row.submitted_count) == recount == (2, 1)
-    [listed] = _wait_reached(search, tenant.staff_token, "assessments", [assessment.pk], assessment_params,
-                             "the assessment's counters").values()
+    [listed] = _wait_reached(
+        search, tenant.staff_token, "assessments", [assessment.pk], assessment_params, "the assessment's counters"
+    ).values()
     assert (listed["attempts_count"], listed["submitted_count"]) == (2, 1)
 
-    attempt_rows = _wait_reached(search, tenant.staff_token, "attempts", ids, {"assessment": str(assessment.pk)},
-                                 "attempts inserted, submitted and deleted in bulk")
-    assert {attempt_id: row["status"] for attempt_id, row in attempt_rows.items()} == {ids[0]: "submitted", ids[2]: "started"}
+    attempt_rows = _wait_reached(
+        search,
+        tenant.staff_token,
+        "attempts",
+        ids,
+        {"assessment": str(assessment.pk)},
+        "attempts inserted, submitted and deleted in bulk",
+    )
+    assert {attempt_id: row["status"] for attempt_id, row in attempt_rows.items()} == {
+        ids[0]: "submitted",
+        ids[2]: "started",
+    }
     assert attempt_rows[ids[0]]["score"] == 70.0 and attempt_rows[ids[0]]["time_taken_seconds"] == 300.0
     assert _es_document("attempts", deleted) == ({"attempt_id": deleted, "deleted": True}, HARD_DELETED_VERSION)
 
 
 # --- comments: counters from bypass writes ------------------------------------------------------
+
 
 def test_a_comment_inserted_by_raw_sql_is_counted_and_moves_the_last_activity(search):
     tenant = make_tenant(candidates=0)
@@ -334,9 +422,11 @@ def test_a_comment_inserted_by_raw_sql_is_counted_and_moves_the_last_activity(se
     since = _last_outbox_id()
 
     with closing(_primary()) as conn, conn, conn.cursor() as cursor:
-        cursor.execute("INSERT INTO discussions_comment (post_id, author_id, body, created_at, version) "
-                       "VALUES (%s, %s, 'typed in SQL', clock_timestamp(), 1) RETURNING id, created_at",
-                       [post.pk, tenant.staff.pk])
+        cursor.execute(
+            "INSERT INTO discussions_comment (post_id, author_id, body, created_at, version) "
+            "VALUES (%s, %s, 'typed in SQL', clock_timestamp(), 1) RETURNING id, created_at",
+            [post.pk, tenant.staff.pk],
+        )
         comment_id, created_at = cursor.fetchone()
 
     rows = _assert_comment_counts(search, tenant, since, [comment_id], {post.pk: 3})
@@ -392,6 +482,7 @@ def test_a_soft_delete_and_an_undelete_by_queryset_update_are_counted(search):
 
 # --- a rolled-back bypass write ------------------------------------------------------------------
 
+
 def test_rolled_back_bypass_writes_emit_nothing(search):
     tenant = make_tenant(candidates=0)
     post, marker = _indexed_posts(search, tenant, 2)
@@ -400,8 +491,16 @@ def test_rolled_back_bypass_writes_emit_nothing(search):
     with pytest.raises(RuntimeError):
         with transaction.atomic():
             Post.objects.filter(pk=post.pk).update(title="rolled back (queryset)")
-            ghosts = Post.objects.bulk_create([Post(organisation=tenant.organisation, author=tenant.staff,
-                                                    title="rolled back (bulk_create)", body="never committed")])
+            ghosts = Post.objects.bulk_create(
+                [
+                    Post(
+                        organisation=tenant.organisation,
+                        author=tenant.staff,
+                        title="rolled back (bulk_create)",
+                        body="never committed",
+                    )
+                ]
+            )
             raise RuntimeError("the client went away")
     ghost_ids = [ghost.pk for ghost in ghosts]
     with closing(_primary()) as conn, conn.cursor() as cursor:
@@ -413,9 +512,11 @@ def test_rolled_back_bypass_writes_emit_nothing(search):
     _post_rows(search, tenant, [marker.pk], "the write committed after the rollbacks")
 
     def nothing_emitted() -> bool:
-        return (not _changes(since, Post, [post.pk, *ghost_ids]).exists()
-                and _es_document("posts", post.pk) == document
-                and all(_es_document("posts", ghost_id) is None for ghost_id in ghost_ids))
+        return (
+            not _changes(since, Post, [post.pk, *ghost_ids]).exists()
+            and _es_document("posts", post.pk) == document
+            and all(_es_document("posts", ghost_id) is None for ghost_id in ghost_ids)
+        )
 
     _holds_for(nothing_emitted, RELAY_SWEEPS_SECONDS, "a rolled-back write recorded a change or moved a document")
     assert Post.objects.get(pk=post.pk).version == version, "the version bump rolled back with the write"

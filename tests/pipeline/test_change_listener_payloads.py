@@ -2,6 +2,7 @@
 
 Format, written by `outbox_capture()` in the trigger migration: `c:` when counters have work or
 `-:` when not, then the outbox ids to index, comma-separated, or `*` when they did not fit."""
+
 from __future__ import annotations
 
 import pytest

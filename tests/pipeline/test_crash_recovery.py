@@ -1,5 +1,6 @@
 """Crashes under a steady writer: after recovery, with no manual step, the index converges to the
 database and counters are exact (the outbox relay and idempotent handlers do the work)."""
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,10 @@ def _run_with_fault(fault, seconds_before: float = 3, seconds_after: float = 3) 
     ledger = writer.stop()
     assert len(ledger.posts) > 5
     converged_in = wait_for_convergence(ledger, timeout=90)
-    print(f"\nconverged {converged_in:.1f}s after the writer stopped; {len(ledger.posts)} posts, "
-          f"{sum(ledger.comments.values())} comments acknowledged, {len(ledger.errors)} writes refused")
+    print(
+        f"\nconverged {converged_in:.1f}s after the writer stopped; {len(ledger.posts)} posts, "
+        f"{sum(ledger.comments.values())} comments acknowledged, {len(ledger.errors)} writes refused"
+    )
     return converged_in
 
 

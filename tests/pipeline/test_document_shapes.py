@@ -1,6 +1,7 @@
 """Each document's shape is declared three times (mapping in shared/indexes.py, projection SQL in
 write_service/read_model/projections.py, list schemas in search_api/lists.py): these tests prove
 the three agree, field by field, for every index, on documents PostgreSQL really renders."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -15,8 +16,15 @@ from write_service.discussions.services import comment_create, post_create
 from write_service.read_model.projections import PROJECTIONS
 
 # JSON values each mapping type accepts (PostgreSQL renders float8 as a JSON number, dates as ISO text).
-JSON_TYPES = {"long": (int,), "integer": (int,), "double": (int, float), "keyword": (str,), "text": (str,),
-              "date": (str,), "boolean": (bool,)}
+JSON_TYPES = {
+    "long": (int,),
+    "integer": (int,),
+    "double": (int, float),
+    "keyword": (str,),
+    "text": (str,),
+    "date": (str,),
+    "boolean": (bool,),
+}
 
 
 def _mapped_fields(properties: dict, prefix: str = "") -> dict[str, dict]:
@@ -46,13 +54,22 @@ def _document_fields(source: dict, prefix: str = "") -> dict[str, object]:
 @pytest.fixture(scope="module")
 def one_row_of_each_index():
     tenant = make_tenant(candidates=1)
-    assessment = assessment_create(actor=tenant.staff, title="Shapes of graphs", description="Every field set",
-                                   tags=["graphs"], difficulty="medium", cut_off=Decimal(5), max_score=Decimal(10),
-                                   duration_minutes=30, status="published")
+    assessment = assessment_create(
+        actor=tenant.staff,
+        title="Shapes of graphs",
+        description="Every field set",
+        tags=["graphs"],
+        difficulty="medium",
+        cut_off=Decimal(5),
+        max_score=Decimal(10),
+        duration_minutes=30,
+        status="published",
+    )
     attempt = attempt_start(actor=tenant.candidates[0], assessment_id=assessment.pk)
     attempt_submit(actor=tenant.candidates[0], attempt_id=attempt.pk, score=Decimal(7))
-    post = post_create(actor=tenant.staff, title="A post", body="with a body", tags=["graphs"],
-                       assessment_id=assessment.pk)
+    post = post_create(
+        actor=tenant.staff, title="A post", body="with a body", tags=["graphs"], assessment_id=assessment.pk
+    )
     comment = comment_create(actor=tenant.candidates[0], post_id=post.pk, body="a comment on graphs")
     return {"assessments": assessment.pk, "attempts": attempt.pk, "posts": post.pk, "comments": comment.pk}
 
@@ -66,12 +83,18 @@ def test_every_index_has_a_projection_and_every_list_an_index():
 def test_the_projection_fills_exactly_the_mapped_fields_with_their_types(index_name, one_row_of_each_index):
     projection = PROJECTIONS[index_name]
     document = projection.project([one_row_of_each_index[index_name]])[0].source
-    mapped = {path: spec for path, spec in _mapped_fields(projection.index.mappings()["properties"]).items()
-              if "." not in path or path.split(".", 1)[0] not in _subfield_parents(projection)}
+    mapped = {
+        path: spec
+        for path, spec in _mapped_fields(projection.index.mappings()["properties"]).items()
+        if "." not in path or path.split(".", 1)[0] not in _subfield_parents(projection)
+    }
     rendered = _document_fields(document)
     assert set(rendered) == set(mapped)
-    wrong = {path: (value, mapped[path]["type"]) for path, value in rendered.items()
-             if not _holds(value, JSON_TYPES[mapped[path]["type"]])}
+    wrong = {
+        path: (value, mapped[path]["type"])
+        for path, value in rendered.items()
+        if not _holds(value, JSON_TYPES[mapped[path]["type"]])
+    }
     assert wrong == {}
     assert all(value is not None for path, value in rendered.items() if path in ("deleted", projection.id_field))
 
@@ -79,8 +102,7 @@ def test_the_projection_fills_exactly_the_mapped_fields_with_their_types(index_n
 def _holds(value, types: tuple) -> bool:
     """A field holds null, a value of its type, or an array of them (a keyword field's tags)."""
     values = value if isinstance(value, list) else [value]
-    return all(v is None or (isinstance(v, types) and not (bool not in types and isinstance(v, bool)))
-               for v in values)
+    return all(v is None or (isinstance(v, types) and not (bool not in types and isinstance(v, bool))) for v in values)
 
 
 def _subfield_parents(projection) -> set[str]:

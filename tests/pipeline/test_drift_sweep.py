@@ -1,6 +1,7 @@
 """The drift sweep (read_indexer/capture/drift_sweep.py): a document gone wrong behind the pipeline's back is
 found among the recently changed rows, repaired, logged and counted; a document ahead of the
 database is logged and counted but left alone; a clean window repairs nothing."""
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,6 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from read_indexer.capture import drift_sweep
-
 from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
@@ -36,8 +36,11 @@ def _indexed_post(api, tenant, title: str) -> int:
     changes = OutboxEvent.objects.filter(payload__table="discussions_post", payload__id=post_id)
     assert changes.exists(), "the capture recorded no change row for the post"
     settled = timedelta(seconds=drift_sweep.SETTLE_SECONDS)
-    wait_until(lambda: not changes.filter(indexed_at__gt=timezone.now() - settled).exists(), timeout=10,
-               message="the post's changes older than the sweep's settle time")
+    wait_until(
+        lambda: not changes.filter(indexed_at__gt=timezone.now() - settled).exists(),
+        timeout=10,
+        message="the post's changes older than the sweep's settle time",
+    )
     return post_id
 
 
@@ -54,8 +57,13 @@ def test_a_corrupted_document_is_repaired_logged_and_counted_and_a_clean_window_
     es, doc_id = get_es_client(), str(post_id)
     indexed = es.get(index=POSTS.alias, id=doc_id)
     # Same version, other content: what a lost update or a buggy writer leaves behind.
-    es.index(index=POSTS.alias, id=doc_id, document={**indexed["_source"], "title": "a wrong title"},
-             version=indexed["_version"], version_type="external_gte")
+    es.index(
+        index=POSTS.alias,
+        id=doc_id,
+        document={**indexed["_source"], "title": "a wrong title"},
+        version=indexed["_version"],
+        version_type="external_gte",
+    )
     before = _counter("pipeline_drift_repaired_total", "stale")
 
     with caplog.at_level(logging.WARNING, logger="read_indexer.capture.drift_sweep"):

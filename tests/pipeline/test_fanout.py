@@ -2,6 +2,7 @@
 user reaches every attempt and post of theirs. The bookkeeping is the captured change's own outbox
 row: a lost fan-out task, or a worker killed in the middle of one, is finished by the ordinary
 outbox relay, and a duplicate never runs beside a run in progress."""
+
 from __future__ import annotations
 
 import time
@@ -10,26 +11,31 @@ from decimal import Decimal
 import psycopg2
 from django.conf import settings
 
+from read_indexer import task_names
 from read_indexer.observability import broker_queues
 from read_indexer.operations import pipeline_status
-
 from read_indexer.projection import fanout
-from write_service.read_model.projections import PROJECTIONS
-from read_indexer import task_names
-from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
-from write_service.outbox.models import OutboxEvent
 from tests.conftest import apps
 from tests.helpers import make_tenant, wait_until
 from tests.operators.support import held_by_live_workers, wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source
+from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
+from write_service.outbox.models import OutboxEvent
+from write_service.read_model.projections import PROJECTIONS
 
 RELAY_SWEEPS_SECONDS = 7  # beat runs the outbox relay every 2 s
 
 
 def _assessment_with_attempts(candidates: int):
     tenant = make_tenant(candidates=candidates)
-    assessment = assessment_create(actor=tenant.staff, title="to delete", cut_off=Decimal(5), max_score=Decimal(10),
-                                   duration_minutes=5, status="published")
+    assessment = assessment_create(
+        actor=tenant.staff,
+        title="to delete",
+        cut_off=Decimal(5),
+        max_score=Decimal(10),
+        duration_minutes=5,
+        status="published",
+    )
     attempt_ids = []
     for i, candidate in enumerate(tenant.candidates):
         attempt = attempt_start(actor=candidate, assessment_id=assessment.pk)
@@ -40,8 +46,9 @@ def _assessment_with_attempts(candidates: int):
 
 
 def _deletion_event(assessment_id: int) -> OutboxEvent:
-    return OutboxEvent.objects.get(event_type="row.fanout", payload__table="assessments_assessment",
-                                   payload__id=assessment_id)
+    return OutboxEvent.objects.get(
+        event_type="row.fanout", payload__table="assessments_assessment", payload__id=assessment_id
+    )
 
 
 def _tombstoned(attempt_ids: list[int]) -> bool:
@@ -49,12 +56,20 @@ def _tombstoned(attempt_ids: list[int]) -> bool:
 
 
 def _wait_until_finished(assessment_id: int, attempt_ids: list[int], timeout: float) -> None:
-    wait_until(lambda: _tombstoned(attempt_ids) and _deletion_event(assessment_id).indexed_at is not None,
-               timeout=timeout, message="every attempt a tombstone, then the deletion event indexed")
+    wait_until(
+        lambda: _tombstoned(attempt_ids) and _deletion_event(assessment_id).indexed_at is not None,
+        timeout=timeout,
+        message="every attempt a tombstone, then the deletion event indexed",
+    )
     for attempt_id in attempt_ids:
         expected = PROJECTIONS["attempts"].project([attempt_id])[0].source
         assert es_source("attempts", attempt_id) == expected and set(expected) == {
-            "attempt_id", "assessment", "organisation", "deleted", "content_hash"}
+            "attempt_id",
+            "assessment",
+            "organisation",
+            "deleted",
+            "content_hash",
+        }
 
 
 def test_deleting_an_assessment_tombstones_every_attempt():
@@ -71,10 +86,13 @@ def _lock_like_a_running_fan_out(event_id: int):
     db = settings.DATABASES["default"]
     for _ in range(5):
         OutboxEvent.objects.filter(pk=event_id).update(next_relay_at=None)
-        conn = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                                dbname=db["NAME"])
+        conn = psycopg2.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]
+        )
         with conn.cursor() as cursor:
-            cursor.execute("SELECT next_relay_at, indexed_at FROM outbox_outboxevent WHERE id = %s FOR UPDATE", [event_id])
+            cursor.execute(
+                "SELECT next_relay_at, indexed_at FROM outbox_outboxevent WHERE id = %s FOR UPDATE", [event_id]
+            )
             next_relay_at, indexed_at = cursor.fetchone()
         assert indexed_at is None
         if next_relay_at is None:  # beat's relay did not claim it between our reset and the lock
@@ -96,9 +114,14 @@ def test_a_lost_fan_out_and_a_killed_run_are_finished_by_the_outbox_relay():
     try:
         assessment_delete(actor=tenant.staff, assessment_id=assessment.pk)
         event = _deletion_event(assessment.pk)
-        wait_until(lambda: (es_source("assessments", assessment.pk) or {}).get("deleted") is True, timeout=30,
-                   message="the assessment's own tombstone (indexing path)")
-        wait_until(lambda: broker_queues.depth(task_names.QUEUE_FANOUT) >= 1, timeout=30, message="the fan-out task sent")
+        wait_until(
+            lambda: (es_source("assessments", assessment.pk) or {}).get("deleted") is True,
+            timeout=30,
+            message="the assessment's own tombstone (indexing path)",
+        )
+        wait_until(
+            lambda: broker_queues.depth(task_names.QUEUE_FANOUT) >= 1, timeout=30, message="the fan-out task sent"
+        )
 
         # A run in progress holds the event row, until its worker is killed (below).
         conn = _lock_like_a_running_fan_out(event.pk)
@@ -109,7 +132,9 @@ def test_a_lost_fan_out_and_a_killed_run_are_finished_by_the_outbox_relay():
             assert fanout.fan_out([event.pk]) == 0, "a duplicate stands aside while a run holds the row"
             relays_before = OutboxEvent.objects.get(pk=event.pk).relay_attempts
             time.sleep(RELAY_SWEEPS_SECONDS)
-            assert OutboxEvent.objects.get(pk=event.pk).relay_attempts == relays_before, "the relay skips a running fan-out"
+            assert OutboxEvent.objects.get(pk=event.pk).relay_attempts == relays_before, (
+                "the relay skips a running fan-out"
+            )
             assert broker_queues.depth(task_names.QUEUE_FANOUT) == 0
             assert not any(_tombstoned([a]) for a in attempt_ids)
             assert OutboxEvent.objects.get(pk=event.pk).indexed_at is None
@@ -129,9 +154,17 @@ def test_renaming_a_user_reaches_every_attempt_and_post_of_theirs():
     tenant, assessment, attempt_ids = _assessment_with_attempts(1)
     candidate = tenant.candidates[0]
     post = post_create(actor=candidate, title="by the candidate", body="text")
-    wait_until(lambda: es_source("attempts", attempt_ids[0]) and es_source("posts", post.pk), timeout=30,
-               message="attempt and post indexed")
+    wait_until(
+        lambda: es_source("attempts", attempt_ids[0]) and es_source("posts", post.pk),
+        timeout=30,
+        message="attempt and post indexed",
+    )
     User.objects.filter(pk=candidate.pk).update(display_name="Renamed Candidate")  # a bypass write, no service
-    wait_until(lambda: es_source("attempts", attempt_ids[0])["candidate"]["display_name"] == "Renamed Candidate"
-               and es_source("posts", post.pk)["author"]["display_name"] == "Renamed Candidate",
-               timeout=30, message="the new name in the attempt and the post")
+    wait_until(
+        lambda: (
+            es_source("attempts", attempt_ids[0])["candidate"]["display_name"] == "Renamed Candidate"
+            and es_source("posts", post.pk)["author"]["display_name"] == "Renamed Candidate"
+        ),
+        timeout=30,
+        message="the new name in the attempt and the post",
+    )

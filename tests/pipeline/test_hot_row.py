@@ -8,6 +8,7 @@ this post's comment events are the batches that touched it. One UPDATE per batch
 far fewer than comments, is the O(batches) promise. (The 1-per-50 target is for the benchmark's
 load, bench/: here one pytest process writes at only ~50 comments/s beside the whole stack.)
 """
+
 from __future__ import annotations
 
 import uuid
@@ -16,14 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connections
 from django_redis import get_redis_connection
 
-from read_indexer.tasks.counters import apply_counters_task
 from read_indexer import task_names
-
+from read_indexer.tasks.counters import apply_counters_task
+from tests.helpers import make_tenant, wait_until
+from tests.pipeline.conftest import es_source
 from write_service.discussions.models import Comment, Post
 from write_service.discussions.services import comment_create, post_create
 from write_service.outbox.models import OutboxEvent
-from tests.helpers import make_tenant, wait_until
-from tests.pipeline.conftest import es_source
 
 COMMENTS = 2000
 CLIENTS = 16
@@ -45,19 +45,29 @@ def test_hot_post_counts_exactly_with_one_update_per_batch():
         written = sum(pool.map(client, [COMMENTS // CLIENTS] * CLIENTS))
     assert written == COMMENTS
 
-    row = wait_until(lambda: (p := Post.objects.get(pk=post.pk)).comments_count == COMMENTS and p, timeout=60,
-                     message=f"comments_count == {COMMENTS}")
+    row = wait_until(
+        lambda: (p := Post.objects.get(pk=post.pk)).comments_count == COMMENTS and p,
+        timeout=60,
+        message=f"comments_count == {COMMENTS}",
+    )
     updates = row.version - 1
     batches = (
         OutboxEvent.objects.filter(payload__table=Comment._meta.db_table, payload__new__post_id=post.pk)
-        .values("counters_applied_at").distinct().count()
+        .values("counters_applied_at")
+        .distinct()
+        .count()
     )
-    print(f"\nhot row: {COMMENTS} comments in {batches} batches, {updates} counter UPDATEs on the post row "
-          f"({COMMENTS / max(updates, 1):.0f} comments per UPDATE)")
+    print(
+        f"\nhot row: {COMMENTS} comments in {batches} batches, {updates} counter UPDATEs on the post row "
+        f"({COMMENTS / max(updates, 1):.0f} comments per UPDATE)"
+    )
     assert updates == batches
     assert updates <= COMMENTS / 10
-    wait_until(lambda: (d := es_source("posts", post.pk)) and d["comments_count"] == COMMENTS, timeout=30,
-               message="the post document shows the exact count")
+    wait_until(
+        lambda: (d := es_source("posts", post.pk)) and d["comments_count"] == COMMENTS,
+        timeout=30,
+        message="the post document shows the exact count",
+    )
 
 
 def test_only_the_scheduled_flush_clears_the_coalescing_flag():

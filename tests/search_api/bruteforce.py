@@ -5,52 +5,86 @@ Tests compare the API against it over the same documents (the projected sources)
 tables below restate the contract; `test_every_filter_and_ordering_is_modelled` keeps them in
 step with the list schemas.
 """
+
 from __future__ import annotations
 
 import functools
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # param name -> (document path, kind)
 FILTERS: dict[str, dict[str, tuple[str, str]]] = {
     "assessments": {
-        "id": ("id", "int"), "tags": ("tags", "str"), "difficulty": ("difficulty", "str"), "status": ("status", "str"),
-        "organisation": ("organisation", "int"), "created_at": ("created_at", "time"),
+        "id": ("id", "int"),
+        "tags": ("tags", "str"),
+        "difficulty": ("difficulty", "str"),
+        "status": ("status", "str"),
+        "organisation": ("organisation", "int"),
+        "created_at": ("created_at", "time"),
         "attempts_count": ("attempts_count", "int"),
     },
     "leaderboard": {
-        "candidate": ("candidate.id", "int"), "qualified": ("qualified", "bool"), "score": ("score", "num"),
-        "time_taken": ("time_taken_seconds", "num"), "submitted_at": ("submitted_at", "time"),
-        "percentile": ("percentile", "num"), "rank": ("rank", "int"),
+        "candidate": ("candidate.id", "int"),
+        "qualified": ("qualified", "bool"),
+        "score": ("score", "num"),
+        "time_taken": ("time_taken_seconds", "num"),
+        "submitted_at": ("submitted_at", "time"),
+        "percentile": ("percentile", "num"),
+        "rank": ("rank", "int"),
     },
     "posts": {
-        "id": ("id", "int"), "tags": ("tags", "str"), "assessment": ("assessment", "int"), "author": ("author.id", "int"),
-        "comments_count": ("comments_count", "int"), "created_at": ("created_at", "time"),
+        "id": ("id", "int"),
+        "tags": ("tags", "str"),
+        "assessment": ("assessment", "int"),
+        "author": ("author.id", "int"),
+        "comments_count": ("comments_count", "int"),
+        "created_at": ("created_at", "time"),
         "last_activity_at": ("last_activity_at", "time"),
     },
     "comments": {"id": ("id", "int"), "author": ("author.id", "int"), "created_at": ("created_at", "time")},
 }
 FILTERS["attempts"] = {
-    **FILTERS["leaderboard"], "assessment": ("assessment", "int"), "status": ("status", "str"),
+    **FILTERS["leaderboard"],
+    "assessment": ("assessment", "int"),
+    "status": ("status", "str"),
     "started_at": ("started_at", "time"),
 }
 # ordering name -> document path (nulls always last; ties by the id field ascending)
 ORDERINGS: dict[str, dict[str, str]] = {
     "assessments": {"created_at": "created_at", "attempts_count": "attempts_count", "title": "title"},
-    "leaderboard": {"rank": "rank", "score": "score", "time_taken": "time_taken_seconds", "percentile": "percentile",
-                    "submitted_at": "submitted_at"},
-    "attempts": {"started_at": "started_at", "submitted_at": "submitted_at", "score": "score",
-                 "time_taken": "time_taken_seconds"},
+    "leaderboard": {
+        "rank": "rank",
+        "score": "score",
+        "time_taken": "time_taken_seconds",
+        "percentile": "percentile",
+        "submitted_at": "submitted_at",
+    },
+    "attempts": {
+        "started_at": "started_at",
+        "submitted_at": "submitted_at",
+        "score": "score",
+        "time_taken": "time_taken_seconds",
+    },
     "posts": {"created_at": "created_at", "comments_count": "comments_count", "last_activity_at": "last_activity_at"},
     "comments": {"created_at": "created_at"},
 }
-DEFAULT_ORDERING = {"assessments": "-created_at", "leaderboard": "rank", "attempts": "-started_at", "posts": "-created_at",
-                    "comments": "created_at"}
+DEFAULT_ORDERING = {
+    "assessments": "-created_at",
+    "leaderboard": "rank",
+    "attempts": "-started_at",
+    "posts": "-created_at",
+    "comments": "created_at",
+}
 ID_FIELD = {"assessments": "id", "leaderboard": "attempt_id", "attempts": "attempt_id", "posts": "id", "comments": "id"}
 TEXT_FIELDS = {"assessments": ("title", "description"), "posts": ("title", "body"), "comments": ("body",)}
-FACETS = {"assessments": ("tags", "difficulty", "status", "organisation"), "leaderboard": ("qualified",),
-          "attempts": ("status", "qualified", "assessment"), "posts": ("tags", "assessment"), "comments": ()}
+FACETS = {
+    "assessments": ("tags", "difficulty", "status", "organisation"),
+    "leaderboard": ("qualified",),
+    "attempts": ("status", "qualified", "assessment"),
+    "posts": ("tags", "assessment"),
+    "comments": (),
+}
 
 
 def get(doc: dict, path: str):
@@ -61,7 +95,7 @@ def get(doc: dict, path: str):
 
 def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text)
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)  # the index keeps milliseconds
 
 
@@ -83,8 +117,13 @@ def matches(list_name: str, doc: dict, param: str, raw: str) -> bool:
         wanted = {_value(kind, item) for item in raw.split(",")}
         return any(v in wanted for v in values)
     target = _value(kind, raw)
-    compare = {"": lambda v: v == target, "gte": lambda v: v >= target, "lte": lambda v: v <= target,
-               "gt": lambda v: v > target, "lt": lambda v: v < target}[lookup]
+    compare = {
+        "": lambda v: v == target,
+        "gte": lambda v: v >= target,
+        "lte": lambda v: v <= target,
+        "gt": lambda v: v > target,
+        "lt": lambda v: v < target,
+    }[lookup]
     return any(compare(v) for v in values)
 
 

@@ -2,6 +2,7 @@
 HTTP client for it. The search API is only ever tested over HTTP: it is a separate service with
 its own settings (no database), which the test process (write_service settings) cannot host.
 """
+
 from __future__ import annotations
 
 import os

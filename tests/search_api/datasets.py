@@ -4,19 +4,20 @@ pipeline, then refreshed so they are searchable at once.
 Rows are bulk-created, so the capture triggers record them like any write: the data set is read
 once the pipeline is idle (the counters batch has added the attempts to their assessments' random
 counts, and indexed everything). Every timestamp lies days in the past, so counter reconciliation
-(which recounts recently active rows) leaves the deliberately random counters alone. Values are drawn from small pools on purpose: ties in every
-sortable field exercise the tie-breaker and the cursor.
+(which recounts recently active rows) leaves the deliberately random counters alone. Values are
+drawn from small pools on purpose: ties in every sortable field exercise the tie-breaker and the
+cursor.
 """
+
 from __future__ import annotations
 
 import os
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from write_service.read_model.projections import PROJECTIONS
 from tests.helpers import Tenant, make_tenant
 from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import refresh_indexes
@@ -24,6 +25,7 @@ from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.assessments.selectors import attempts_with_metrics
 from write_service.discussions.models import Comment, Post
+from write_service.read_model.projections import PROJECTIONS
 
 SEED = int(os.environ.get("SEARCH_TEST_SEED") or random.randrange(2**32))
 WORDS = ["python", "graphs", "sql", "tree", "stream", "cache", "queue", "heap", "parser", "vector", "index", "shard"]
@@ -53,24 +55,33 @@ def _text(rng: random.Random, low: int, high: int) -> str:
 
 
 def _times(rng: random.Random, count: int) -> list[datetime]:
-    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
     # Microseconds below the millisecond: the index keeps milliseconds only.
-    return [base + timedelta(hours=rng.randint(0, 500), microseconds=rng.choice([0, 123, 123456, 999999]))
-            for _ in range(count)]
+    return [
+        base + timedelta(hours=rng.randint(0, 500), microseconds=rng.choice([0, 123, 123456, 999999]))
+        for _ in range(count)
+    ]
 
 
 def _assessments(rng: random.Random, tenant: Tenant, count: int, times: list[datetime]) -> list[Assessment]:
-    rows = Assessment.objects.bulk_create([
-        Assessment(
-            organisation=tenant.organisation, created_by=tenant.staff, title=_text(rng, 1, 4),
-            description=_text(rng, 0, 12), tags=sorted(set(rng.sample(TAGS, rng.randint(0, 3)))),
-            difficulty=rng.choice(["easy", "medium", "hard"]),
-            status=rng.choices(["draft", "published", "archived"], weights=[3, 5, 2])[0],
-            cut_off=Decimal(rng.choice(["50", "55.5", "70"])), max_score=Decimal("100"),
-            duration_minutes=rng.choice([30, 60]), attempts_count=rng.choice([0, 1, 3, 3, 7, 20]),
-        )
-        for _ in range(count)
-    ])
+    rows = Assessment.objects.bulk_create(
+        [
+            Assessment(
+                organisation=tenant.organisation,
+                created_by=tenant.staff,
+                title=_text(rng, 1, 4),
+                description=_text(rng, 0, 12),
+                tags=sorted(set(rng.sample(TAGS, rng.randint(0, 3)))),
+                difficulty=rng.choice(["easy", "medium", "hard"]),
+                status=rng.choices(["draft", "published", "archived"], weights=[3, 5, 2])[0],
+                cut_off=Decimal(rng.choice(["50", "55.5", "70"])),
+                max_score=Decimal("100"),
+                duration_minutes=rng.choice([30, 60]),
+                attempts_count=rng.choice([0, 1, 3, 3, 7, 20]),
+            )
+            for _ in range(count)
+        ]
+    )
     for row in rows:
         row.created_at = rng.choice(times)
         row.deleted_at = rng.choice(times) if rng.random() < 0.08 else None
@@ -78,29 +89,48 @@ def _assessments(rng: random.Random, tenant: Tenant, count: int, times: list[dat
     return rows
 
 
-def _attempts(rng: random.Random, assessment: Assessment, candidates: list[User], times: list[datetime]) -> list[Attempt]:
+def _attempts(
+    rng: random.Random, assessment: Assessment, candidates: list[User], times: list[datetime]
+) -> list[Attempt]:
     rows = []
     for candidate in candidates:
         started = rng.choice(times)
         submitted = rng.random() < 0.85
-        rows.append(Attempt(
-            assessment=assessment, candidate=candidate, started_at=started,
-            submitted_at=started + timedelta(seconds=rng.choice(DURATIONS)) if submitted else None,
-            score=rng.choice(SCORES) if submitted else None, status="submitted" if submitted else "started",
-        ))
+        rows.append(
+            Attempt(
+                assessment=assessment,
+                candidate=candidate,
+                started_at=started,
+                submitted_at=started + timedelta(seconds=rng.choice(DURATIONS)) if submitted else None,
+                score=rng.choice(SCORES) if submitted else None,
+                status="submitted" if submitted else "started",
+            )
+        )
     return Attempt.objects.bulk_create(rows)
 
 
-def _posts(rng: random.Random, tenant: Tenant, authors: list[User], assessments: list[Assessment],
-           count: int, times: list[datetime]) -> list[Post]:
-    rows = Post.objects.bulk_create([
-        Post(
-            organisation=tenant.organisation, author=rng.choice(authors), title=_text(rng, 1, 5), body=_text(rng, 0, 15),
-            tags=sorted(set(rng.sample(TAGS, rng.randint(0, 2)))),
-            assessment=rng.choice([None, *assessments]), comments_count=rng.choice([0, 0, 1, 2, 5, 13]),
-        )
-        for _ in range(count)
-    ])
+def _posts(
+    rng: random.Random,
+    tenant: Tenant,
+    authors: list[User],
+    assessments: list[Assessment],
+    count: int,
+    times: list[datetime],
+) -> list[Post]:
+    rows = Post.objects.bulk_create(
+        [
+            Post(
+                organisation=tenant.organisation,
+                author=rng.choice(authors),
+                title=_text(rng, 1, 5),
+                body=_text(rng, 0, 15),
+                tags=sorted(set(rng.sample(TAGS, rng.randint(0, 2)))),
+                assessment=rng.choice([None, *assessments]),
+                comments_count=rng.choice([0, 0, 1, 2, 5, 13]),
+            )
+            for _ in range(count)
+        ]
+    )
     for row in rows:
         row.created_at = rng.choice(times)
         row.last_activity_at = row.created_at + timedelta(hours=rng.choice([0, 0, 1, 48]))
@@ -110,9 +140,9 @@ def _posts(rng: random.Random, tenant: Tenant, authors: list[User], assessments:
 
 
 def _comments(rng: random.Random, post: Post, authors: list[User], count: int, times: list[datetime]) -> list[Comment]:
-    rows = Comment.objects.bulk_create([
-        Comment(post=post, author=rng.choice(authors), body=_text(rng, 1, 12)) for _ in range(count)
-    ])
+    rows = Comment.objects.bulk_create(
+        [Comment(post=post, author=rng.choice(authors), body=_text(rng, 1, 12)) for _ in range(count)]
+    )
     for row in rows:
         row.created_at = rng.choice(times)
         row.deleted_at = rng.choice(times) if rng.random() < 0.08 else None
@@ -124,11 +154,18 @@ def build_dataset(seed: int) -> Dataset:
     rng = random.Random(seed)
     tenant, other = make_tenant(candidates=1), make_tenant(candidates=0)
     suffix = uuid.uuid4().hex[:8]
-    bulk_candidates = User.objects.bulk_create([
-        User(username=f"bulk-{suffix}-{i}", organisation=tenant.organisation, role=Role.CANDIDATE,
-             display_name=rng.choice(["Ada", "Alan", "Grace", ""]), password="!")
-        for i in range(36)
-    ])
+    bulk_candidates = User.objects.bulk_create(
+        [
+            User(
+                username=f"bulk-{suffix}-{i}",
+                organisation=tenant.organisation,
+                role=Role.CANDIDATE,
+                display_name=rng.choice(["Ada", "Alan", "Grace", ""]),
+                password="!",
+            )
+            for i in range(36)
+        ]
+    )
     candidate = tenant.candidates[0]
     times = _times(rng, 25)
 
@@ -149,10 +186,20 @@ def build_dataset(seed: int) -> Dataset:
     commented = next(p for p in posts if p.deleted_at is None)
     comments = _comments(rng, commented, [tenant.staff, candidate, *bulk_candidates[:5]], 60, times)
 
-    ids = {"assessments": [a.pk for a in own + foreign], "attempts": [a.pk for a in attempts], "posts": [p.pk for p in posts],
-           "comments": [c.pk for c in comments]}
-    dataset = Dataset(seed=seed, tenant=tenant, other=other, candidate=candidate, leaderboards=[published.pk, draft.pk],
-                      commented_post=commented.pk)
+    ids = {
+        "assessments": [a.pk for a in own + foreign],
+        "attempts": [a.pk for a in attempts],
+        "posts": [p.pk for p in posts],
+        "comments": [c.pk for c in comments],
+    }
+    dataset = Dataset(
+        seed=seed,
+        tenant=tenant,
+        other=other,
+        candidate=candidate,
+        leaderboards=[published.pk, draft.pk],
+        commented_post=commented.pk,
+    )
     wait_for_idle_pipeline()
     for index_name, row_ids in ids.items():
         dataset.docs[index_name] = [doc.source for doc in PROJECTIONS[index_name].project(row_ids)]
@@ -168,6 +215,13 @@ def with_reference_metrics(attempt_docs: list[dict]) -> list[dict]:
     assessment_ids = sorted({d["assessment"] for d in attempt_docs})
     reference = {r["attempt_id"]: r for r in attempts_with_metrics(assessment_ids=assessment_ids)}
     statuses = dict(Assessment.objects.filter(pk__in=assessment_ids).values_list("pk", "status"))
-    return [{**doc, "rank": reference[doc["attempt_id"]]["rank"], "percentile": reference[doc["attempt_id"]]["percentile"],
-             "qualified": reference[doc["attempt_id"]]["qualified"], "assessment_status": statuses[doc["assessment"]]}
-            for doc in attempt_docs]
+    return [
+        {
+            **doc,
+            "rank": reference[doc["attempt_id"]]["rank"],
+            "percentile": reference[doc["attempt_id"]]["percentile"],
+            "qualified": reference[doc["attempt_id"]]["qualified"],
+            "assessment_status": statuses[doc["assessment"]],
+        }
+        for doc in attempt_docs
+    ]

@@ -1,5 +1,6 @@
 """Authentication from the Redis cache only: tokens and write-side sessions, and every way they
 stop being valid (expiry, revocation, deactivation, password change, a missing cache entry)."""
+
 from __future__ import annotations
 
 import time

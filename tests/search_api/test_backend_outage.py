@@ -1,6 +1,7 @@
 """Elasticsearch or Redis unreachable: a JSON 503 with Retry-After and an unready health check,
 never a 500 or a traceback. Each case runs its own short-lived search server pointed at a dead port
 (the shared servers stay untouched)."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ def search_server_with(**env):
     port = _free_port()
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "search_api.server"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_PORT": str(port), "SEARCH_WORKERS": "1", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_PORT": str(port), "SEARCH_WORKERS": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -44,8 +48,11 @@ def search_server_with(**env):
         process.wait(timeout=30)
 
 
-@pytest.mark.parametrize("env", [{"ES_URL": "http://127.0.0.1:9"}, {"REDIS_URL": "redis://127.0.0.1:9"}],
-                         ids=["elasticsearch-down", "redis-down"])
+@pytest.mark.parametrize(
+    "env",
+    [{"ES_URL": "http://127.0.0.1:9"}, {"REDIS_URL": "redis://127.0.0.1:9"}],
+    ids=["elasticsearch-down", "redis-down"],
+)
 def test_unreachable_backend_is_a_json_503(search, dataset, env):
     token = fresh_token(dataset.tenant.staff)
     with search_server_with(**env) as base:

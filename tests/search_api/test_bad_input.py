@@ -1,6 +1,7 @@
 """The bad-input matrix: each malformed request gets the expected 4xx, naming the parameter, in
 the contract's shape {"errors": {"param": ["message", ...]}}; never a 5xx.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,11 @@ def _path(caller, list_name: str) -> str:
     return LISTS[list_name].format(leaderboard=caller["leaderboard"])
 
 
-@pytest.mark.parametrize(("list_name", "params", "param", "message"), BAD_PARAMS,
-                         ids=[f"{case[0]}-{case[2]}-{i}" for i, case in enumerate(BAD_PARAMS)])
+@pytest.mark.parametrize(
+    ("list_name", "params", "param", "message"),
+    BAD_PARAMS,
+    ids=[f"{case[0]}-{case[2]}-{i}" for i, case in enumerate(BAD_PARAMS)],
+)
 def test_bad_parameter_is_a_400_naming_it(search, caller, list_name, params, param, message):
     response = search.get(_path(caller, list_name), caller["token"], params)
     assert response.status_code == 400, response.text
@@ -119,12 +123,24 @@ def test_forged_tampered_and_foreign_cursors_are_400(search, caller):
     response = search.get("/search/v1/assessments", caller["token"], {"ordering": "-created_at", "cursor": raw})
     assert response.status_code == 400
     # And with its own parameters it works, with another page size as well.
-    assert search.get("/search/v1/posts", caller["token"], {"ordering": "-created_at", "cursor": raw, "page_size": "5"}).status_code == 200
+    assert (
+        search.get(
+            "/search/v1/posts", caller["token"], {"ordering": "-created_at", "cursor": raw, "page_size": "5"}
+        ).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("path", ["/search/v1/assessments/999999999999/leaderboard",
-                                  f"/search/v1/assessments/{2**63}/leaderboard",
-                                  "/search/v1/assessments/abc/leaderboard", "/search/v1/nothing", "/search/v1/posts/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/search/v1/assessments/999999999999/leaderboard",
+        f"/search/v1/assessments/{2**63}/leaderboard",
+        "/search/v1/assessments/abc/leaderboard",
+        "/search/v1/nothing",
+        "/search/v1/posts/",
+    ],
+)
 def test_unknown_paths_and_ids_are_json_404(search, caller, path):
     response = search.get(path, caller["token"])
     assert response.status_code == 404
@@ -134,8 +150,9 @@ def test_unknown_paths_and_ids_are_json_404(search, caller, path):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_other_methods_are_405(search, caller, method):
-    response = search.session.request(method, f"{search.base_url}/search/v1/posts",
-                                      headers={"Authorization": f"Token {caller['token']}"}, timeout=10)
+    response = search.session.request(
+        method, f"{search.base_url}/search/v1/posts", headers={"Authorization": f"Token {caller['token']}"}, timeout=10
+    )
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET"
     assert "errors" in response.json()
@@ -143,6 +160,6 @@ def test_other_methods_are_405(search, caller, method):
 
 def test_hostile_text_is_only_ever_words(search, caller):
     """query_string syntax, regexes, scripts and wildcards are just text to match: 200, no error."""
-    for q in ['title:* OR 1=1', '/.*/', 'a~2 "b"~5', '*', 'x AND (y', '{"script": "1"}', '\\', '\x00', 'ünïcödé ✓']:
+    for q in ["title:* OR 1=1", "/.*/", 'a~2 "b"~5', "*", "x AND (y", '{"script": "1"}', "\\", "\x00", "ünïcödé ✓"]:
         response = search.get("/search/v1/posts", caller["token"], {"q": q})
         assert response.status_code == 200, (q, response.text)

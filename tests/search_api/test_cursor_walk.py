@@ -5,6 +5,7 @@ after they are searchable. On the leaderboard every better submission moves the 
 when read) of rows already served, which is what a walk over `rank` must survive; on posts new rows and
 comment activity land mid-walk.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,8 +47,14 @@ def _walk_while_writing(search, token, path, params, id_field, write_between_pag
 
 def test_leaderboard_walk_by_rank_while_submissions_move_ranks(search, pipeline):
     tenant = make_tenant(candidates=0)
-    assessment = assessments.assessment_create(actor=tenant.staff, title="Walk", cut_off=Decimal(50),
-                                               max_score=Decimal(100), duration_minutes=30, status="published")
+    assessment = assessments.assessment_create(
+        actor=tenant.staff,
+        title="Walk",
+        cut_off=Decimal(50),
+        max_score=Decimal(100),
+        duration_minutes=30,
+        status="published",
+    )
     scores = ["10", "20", "20", "30", "40", "50", "50", "60", "70", "80", "90", "95"]
     initial = [_submit(tenant, assessment.pk, s) for s in scores]
     wait_until(lambda: _submitted(initial), timeout=60, message="initial leaderboard indexed")
@@ -85,8 +92,11 @@ def test_post_walk_while_posts_and_comments_land(search, pipeline):
     def post_and_comment(round_number: int) -> None:
         landed.append(discussions.post_create(actor=tenant.candidates[0], title="Late", body="b").pk)
         discussions.comment_create(actor=tenant.staff, post_id=initial[round_number], body="c")
-        wait_until(lambda: es_source("posts", landed[-1]) and es_source("posts", initial[round_number])["comments_count"] == 1,
-                   timeout=60, message="new post and comment indexed")
+        wait_until(
+            lambda: es_source("posts", landed[-1]) and es_source("posts", initial[round_number])["comments_count"] == 1,
+            timeout=60,
+            message="new post and comment indexed",
+        )
         refresh_indexes()
 
     token = fresh_token(tenant.staff)

@@ -1,5 +1,6 @@
 """The search API's Elasticsearch node (search_api/es_node.py: PlainHttpNode) against the real node:
 keep-alive reuse, chunked and HEAD responses, a connection closed under it, an unreachable node."""
+
 from __future__ import annotations
 
 import socket

@@ -5,6 +5,7 @@ the same count and facet counts.
 A deterministic sweep covers each parameter and ordering on its own; hypothesis then explores
 combinations. The data seed is printed on failure (rerun with SEARCH_TEST_SEED=<seed>).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,12 @@ from tests.search_api.conftest import fresh_token
 from tests.search_api.datasets import SEED, WORDS, Dataset
 
 SCHEMAS = {schema.name: schema for schema in ALL_LISTS}
-HYPOTHESIS = settings(max_examples=int(os.environ.get("SEARCH_TEST_EXAMPLES", "25")), deadline=None, database=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPOTHESIS = settings(
+    max_examples=int(os.environ.get("SEARCH_TEST_EXAMPLES", "25")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 class Case:
@@ -31,7 +36,11 @@ class Case:
     def __init__(self, dataset: Dataset, list_name: str):
         self.list_name, self.schema = list_name, SCHEMAS[list_name]
         self.token = fresh_token(dataset.tenant.staff)
-        self.viewer = {"user_id": dataset.tenant.staff.pk, "organisation_id": dataset.tenant.organisation.pk, "staff": True}
+        self.viewer = {
+            "user_id": dataset.tenant.staff.pk,
+            "organisation_id": dataset.tenant.organisation.pk,
+            "staff": True,
+        }
         self.docs = dataset.docs["attempts" if list_name == "leaderboard" else list_name]
         self.scope: dict[str, str] = {}
         self.path = f"/search/v1/{list_name}"
@@ -91,7 +100,9 @@ def _value_strategy(case: Case, param: str) -> st.SearchStrategy[str]:
         shifts = [timedelta(milliseconds=s) for s in (-1, 0, 0.5, 1)]
         single = st.builds(
             lambda t, shift, style: _format_time(t + shift, style),
-            st.sampled_from(pool), st.sampled_from(shifts), st.sampled_from(["z", "offset", "naive", "date"]),
+            st.sampled_from(pool),
+            st.sampled_from(shifts),
+            st.sampled_from(["z", "offset", "naive", "date"]),
         )
     else:
         extra = list(filter_.type.choices) if isinstance(filter_.type, Choice) else ["nope"]
@@ -124,16 +135,22 @@ def _orderings(case: Case) -> list[str]:
 @st.composite
 def _params(draw, case: Case) -> dict[str, str]:
     names = [p for p in case.schema.filter_params if p not in case.scope]
-    params = {p: draw(_value_strategy(case, p)) for p in draw(st.lists(st.sampled_from(names), max_size=3, unique=True))}
-    ordering = draw(st.none() | st.lists(st.sampled_from(_orderings(case)), min_size=1, max_size=2,
-                                         unique_by=lambda k: k.lstrip("-")))
+    params = {
+        p: draw(_value_strategy(case, p)) for p in draw(st.lists(st.sampled_from(names), max_size=3, unique=True))
+    }
+    ordering = draw(
+        st.none()
+        | st.lists(st.sampled_from(_orderings(case)), min_size=1, max_size=2, unique_by=lambda k: k.lstrip("-"))
+    )
     if case.schema.search_fields and draw(st.booleans()):
         params["q"] = " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2)))
         ordering = ordering or [case.schema.default_ordering]  # relevance order is not brute-forced
     if ordering:
         params["ordering"] = ",".join(ordering)
     if case.schema.facets and draw(st.booleans()):
-        params["facets"] = ",".join(draw(st.lists(st.sampled_from(list(case.schema.facets_by_name)), min_size=1, unique=True)))
+        params["facets"] = ",".join(
+            draw(st.lists(st.sampled_from(list(case.schema.facets_by_name)), min_size=1, unique=True))
+        )
     params["page_size"] = str(draw(st.sampled_from([4, 25, 100])))
     return params
 

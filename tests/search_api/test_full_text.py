@@ -1,5 +1,6 @@
 """Full text: every word must match (title or body/description), title matches rank first,
 the safe operators work, and visibility still applies."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,8 +25,15 @@ def corpus(search):
     rare, common = _word(), _word()
 
     def assessment(owner, title, description, status="published"):
-        return assessment_create(actor=owner.staff, title=title, description=description, status=status,
-                                 cut_off=Decimal(1), max_score=Decimal(10), duration_minutes=5).pk
+        return assessment_create(
+            actor=owner.staff,
+            title=title,
+            description=description,
+            status=status,
+            cut_off=Decimal(1),
+            max_score=Decimal(10),
+            duration_minutes=5,
+        ).pk
 
     ids = {
         "title": assessment(tenant, f"{rare} {common}", "plain words here"),
@@ -67,7 +75,11 @@ def test_safe_operators(search, corpus):
     ids, rare, common = corpus["ids"], corpus["rare"], corpus["common"]
     assert _ids(search, corpus, "/search/v1/assessments", f"{common} -{rare}") == [ids["only_common"]]
     assert _ids(search, corpus, "/search/v1/assessments", f'"{rare} {common}"') == [ids["title"]]
-    assert set(_ids(search, corpus, "/search/v1/assessments", f"{rare} | {common}")) == {ids["title"], ids["description"], ids["only_common"]}
+    assert set(_ids(search, corpus, "/search/v1/assessments", f"{rare} | {common}")) == {
+        ids["title"],
+        ids["description"],
+        ids["only_common"],
+    }
 
 
 def test_text_search_with_explicit_ordering(search, corpus):

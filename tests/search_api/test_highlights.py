@@ -1,5 +1,6 @@
 """`highlight=true`: per row, the fragments q matched, with the user's text HTML-escaped and our
 <em> marks the only markup; q's limits apply; bad values are a 400 naming `highlight`."""
+
 from __future__ import annotations
 
 import html
@@ -25,8 +26,15 @@ def corpus(search):
     filler = " ".join(["nothing to see here"] * 40)
 
     def assessment(title, description):
-        return assessment_create(actor=tenant.staff, title=title, description=description, status="published",
-                                 cut_off=Decimal(1), max_score=Decimal(10), duration_minutes=5).pk
+        return assessment_create(
+            actor=tenant.staff,
+            title=title,
+            description=description,
+            status="published",
+            cut_off=Decimal(1),
+            max_score=Decimal(10),
+            duration_minutes=5,
+        ).pk
 
     ids = {
         "script": assessment(f"{SCRIPT} {tag}", "no match in here"),
@@ -82,12 +90,15 @@ def test_highlights_follow_the_cursor(search, corpus):
     assert all(row["highlights"]["title"] for page in pages for row in page["results"])
 
 
-@pytest.mark.parametrize(("path", "params", "message"), [
-    (ASSESSMENTS, {"q": "graph", "highlight": "yes"}, "Enter true or false."),
-    (ASSESSMENTS, {"q": "graph", "highlight": ""}, "Must not be empty."),
-    (POSTS, {"highlight": "true"}, "Needs a full-text query (q=)"),
-    ("/search/v1/attempts", {"highlight": "true"}, "Unknown parameter"),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        (ASSESSMENTS, {"q": "graph", "highlight": "yes"}, "Enter true or false."),
+        (ASSESSMENTS, {"q": "graph", "highlight": ""}, "Must not be empty."),
+        (POSTS, {"highlight": "true"}, "Needs a full-text query (q=)"),
+        ("/search/v1/attempts", {"highlight": "true"}, "Unknown parameter"),
+    ],
+)
 def test_bad_highlight_values_are_a_400_naming_it(search, corpus, path, params, message):
     response = search.get(path, corpus["token"], params)
     assert response.status_code == 400, response.text

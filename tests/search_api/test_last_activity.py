@@ -1,6 +1,7 @@
 """A post's last_activity_at (issue 18): the time of its latest live comment, or its creation.
 Deleting the latest comment used to leave the deleted comment's time in the row and the document
 (the counter path only ever took GREATEST with new comments)."""
+
 from __future__ import annotations
 
 import time

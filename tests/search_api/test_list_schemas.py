@@ -1,6 +1,7 @@
 """The list schemas against the index mappings they query (no server needed): every filter,
 ordering, facet and returned field exists in the mapping with a compatible type, so a typo or
 a mapping change fails here instead of as an Elasticsearch error at request time."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,14 @@ from shared.config import load_config
 
 pytestmark = pytest.mark.fast  # no server: bin/test --fast
 
-COMPATIBLE = {Integer: {"long", "integer"}, Number: {"double"}, Boolean: {"boolean"}, DateTime: {"date"},
-              Keyword: {"keyword"}, Choice: {"keyword"}}
+COMPATIBLE = {
+    Integer: {"long", "integer"},
+    Number: {"double"},
+    Boolean: {"boolean"},
+    DateTime: {"date"},
+    Keyword: {"keyword"},
+    Choice: {"keyword"},
+}
 TYPE_MAX = {"long": 2**63 - 1, "integer": 2**31 - 1}
 
 

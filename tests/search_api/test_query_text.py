@@ -1,6 +1,7 @@
 """How q and highlight become Elasticsearch clauses (no server): the safe query types only,
 typos bounded, exact subfields boosted, highlights HTML-encoded. What they find is tested
 against the real node in test_text_analysis.py and test_highlights.py."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,13 @@ from search_api import openapi
 from search_api.filtering import MAX_Q_LENGTH, ParamErrors, parse_params
 from search_api.lists import ALL_LISTS, ASSESSMENT_LIST, ATTEMPT_LIST, POST_LIST
 from search_api.query_builder import (
-    FUZZINESS, MAX_EXPANSIONS, MAX_FUZZY_WORDS, build_search, has_operator, text_query, weighted_fields,
+    FUZZINESS,
+    MAX_EXPANSIONS,
+    MAX_FUZZY_WORDS,
+    build_search,
+    has_operator,
+    text_query,
+    weighted_fields,
 )
 
 pytestmark = pytest.mark.fast
@@ -42,10 +49,19 @@ def test_exact_subfields_are_searched_boosted_beside_the_stemmed_fields():
             assert mapping["analyzer"] == "english_text" and mapping["fields"]["exact"]["analyzer"] == "folded_text"
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    ("graph theory", False), ("e-mail x-ray", False), ("café's 100%", False),
-    ("graph -theory", True), ('"graph theory"', True), ("a | b", True), ("(a b)", True), ("a + b", True),
-])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("graph theory", False),
+        ("e-mail x-ray", False),
+        ("café's 100%", False),
+        ("graph -theory", True),
+        ('"graph theory"', True),
+        ("a | b", True),
+        ("(a b)", True),
+        ("a + b", True),
+    ],
+)
 def test_operators_are_recognised_as_simple_query_string_reads_them(q, expected):
     assert has_operator(q) is expected
 
@@ -56,8 +72,9 @@ def test_plain_words_are_fuzzy_and_bounded():
     assert len(query["bool"]["must"]) == MAX_Q_LENGTH // 10  # every word must match
     fuzzy = _fuzzy_clauses(query)
     assert len(fuzzy) == MAX_FUZZY_WORDS  # later words: as written or stemmed only
-    assert all(c["fuzziness"] == FUZZINESS and c["max_expansions"] == MAX_EXPANSIONS and c["prefix_length"] >= 1
-               for c in fuzzy)
+    assert all(
+        c["fuzziness"] == FUZZINESS and c["max_expansions"] == MAX_EXPANSIONS and c["prefix_length"] >= 1 for c in fuzzy
+    )
     assert "query_string" not in json.dumps(query)  # simple_query_string would contain it: none here either
     repeated = text_query(ASSESSMENT_LIST, "graph " * 30)
     assert len(repeated["bool"]["must"]) == 1  # a repeated word is one clause
@@ -80,11 +97,14 @@ def test_highlight_is_html_encoded_on_the_declared_fields_only_when_asked():
         assert "highlight" not in build_search(POST_LIST, parse_params(POST_LIST, params), visibility={"match_all": {}})
 
 
-@pytest.mark.parametrize(("schema", "params", "message"), [
-    (ASSESSMENT_LIST, [("q", ["x"]), ("highlight", ["1"])], "Enter true or false."),
-    (ASSESSMENT_LIST, [("highlight", ["true"])], "Needs a full-text query (q=)"),
-    (ATTEMPT_LIST, [("highlight", ["true"])], "Unknown parameter"),
-])
+@pytest.mark.parametrize(
+    ("schema", "params", "message"),
+    [
+        (ASSESSMENT_LIST, [("q", ["x"]), ("highlight", ["1"])], "Enter true or false."),
+        (ASSESSMENT_LIST, [("highlight", ["true"])], "Needs a full-text query (q=)"),
+        (ATTEMPT_LIST, [("highlight", ["true"])], "Unknown parameter"),
+    ],
+)
 def test_bad_highlight_is_named(schema, params, message):
     with pytest.raises(ParamErrors) as error:
         parse_params(schema, params)
@@ -93,8 +113,11 @@ def test_bad_highlight_is_named(schema, params, message):
 
 def test_openapi_declares_highlight_where_the_schema_does():
     paths = openapi.document()["paths"]
-    for path, schema in (("/search/v1/assessments", ASSESSMENT_LIST), ("/search/v1/posts", POST_LIST),
-                         ("/search/v1/attempts", ATTEMPT_LIST)):
+    for path, schema in (
+        ("/search/v1/assessments", ASSESSMENT_LIST),
+        ("/search/v1/posts", POST_LIST),
+        ("/search/v1/attempts", ATTEMPT_LIST),
+    ):
         operation = paths[path]["get"]
         params = {p["name"]: p for p in operation["parameters"]}
         row = operation["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["results"]["items"]

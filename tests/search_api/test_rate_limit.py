@@ -1,5 +1,6 @@
 """Rate limit per token in Redis: exactly `limit` requests per window pass, the rest get 429 with
 Retry-After, even when they arrive concurrently; other tokens are unaffected."""
+
 from __future__ import annotations
 
 import time

@@ -6,11 +6,12 @@ row the search API returns, in every ordering and under every rank / percentile 
 filter, must have the reference selector's metrics, and the lists must hold the same rows in
 the same order. Rows are projected with the workers' own code (read_indexer), then refreshed.
 """
+
 from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -26,16 +27,31 @@ from write_service.assessments.selectors import attempts_with_metrics
 SCORES = ["0", "40", "55", "55", "70", "100"]
 SECONDS = [60, 60, 90, 300]
 CUT_OFFS = ["0", "55", "70", "100.01"]
-RUNS = settings(max_examples=int(os.environ.get("METRICS_TEST_EXAMPLES", "8")), deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-BASE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+RUNS = settings(
+    max_examples=int(os.environ.get("METRICS_TEST_EXAMPLES", "8")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
-boards = st.lists(st.lists(st.tuples(st.integers(0, 4).map(lambda n: n > 0), st.sampled_from(SCORES),
-                                     st.sampled_from(SECONDS)), min_size=1, max_size=9), min_size=1, max_size=3)
-steps = st.lists(st.one_of(
-    st.tuples(st.just("submit"), st.integers(0, 50), st.sampled_from(SCORES), st.sampled_from(SECONDS)),
-    st.tuples(st.just("cut_off"), st.integers(0, 2), st.sampled_from(CUT_OFFS)),
-), min_size=1, max_size=3)
+boards = st.lists(
+    st.lists(
+        st.tuples(st.integers(0, 4).map(lambda n: n > 0), st.sampled_from(SCORES), st.sampled_from(SECONDS)),
+        min_size=1,
+        max_size=9,
+    ),
+    min_size=1,
+    max_size=3,
+)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("submit"), st.integers(0, 50), st.sampled_from(SCORES), st.sampled_from(SECONDS)),
+        st.tuples(st.just("cut_off"), st.integers(0, 2), st.sampled_from(CUT_OFFS)),
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 class World:
@@ -45,21 +61,46 @@ class World:
         self.tenant = make_tenant(candidates=0)
         suffix = uuid.uuid4().hex[:8]
         size = max(map(len, board_facts))
-        self.candidates = User.objects.bulk_create([
-            User(username=f"m-{suffix}-{i}", organisation=self.tenant.organisation, role=Role.CANDIDATE,
-                 display_name=f"C{i}", password="!") for i in range(size)])
-        self.assessments = Assessment.objects.bulk_create([
-            Assessment(organisation=self.tenant.organisation, created_by=self.tenant.staff, title=f"Board {i}",
-                       cut_off=Decimal("55"), max_score=Decimal("100"), duration_minutes=30, status="published")
-            for i in range(len(board_facts))])
+        self.candidates = User.objects.bulk_create(
+            [
+                User(
+                    username=f"m-{suffix}-{i}",
+                    organisation=self.tenant.organisation,
+                    role=Role.CANDIDATE,
+                    display_name=f"C{i}",
+                    password="!",
+                )
+                for i in range(size)
+            ]
+        )
+        self.assessments = Assessment.objects.bulk_create(
+            [
+                Assessment(
+                    organisation=self.tenant.organisation,
+                    created_by=self.tenant.staff,
+                    title=f"Board {i}",
+                    cut_off=Decimal("55"),
+                    max_score=Decimal("100"),
+                    duration_minutes=30,
+                    status="published",
+                )
+                for i in range(len(board_facts))
+            ]
+        )
         rows = []
-        for assessment, facts in zip(self.assessments, board_facts):
-            for candidate, (submitted, score, seconds) in zip(self.candidates, facts):
+        for assessment, facts in zip(self.assessments, board_facts, strict=True):
+            for candidate, (submitted, score, seconds) in zip(self.candidates, facts, strict=False):
                 started = BASE + timedelta(minutes=len(rows))
-                rows.append(Attempt(assessment=assessment, candidate=candidate, started_at=started,
-                                    status="submitted" if submitted else "started",
-                                    score=Decimal(score) if submitted else None,
-                                    submitted_at=started + timedelta(seconds=seconds) if submitted else None))
+                rows.append(
+                    Attempt(
+                        assessment=assessment,
+                        candidate=candidate,
+                        started_at=started,
+                        status="submitted" if submitted else "started",
+                        score=Decimal(score) if submitted else None,
+                        submitted_at=started + timedelta(seconds=seconds) if submitted else None,
+                    )
+                )
         self.attempts = Attempt.objects.bulk_create(rows)
         project_and_index("assessments", [a.pk for a in self.assessments])
         project_and_index("attempts", [a.pk for a in self.attempts])
@@ -128,8 +169,13 @@ def _matches(row: dict, params: dict[str, str]) -> bool:
         if value is None:
             return False
         target = {"qualified": lambda v: v == "true", "rank": int, "percentile": float}[name](raw)
-        if not {"": value == target, "lte": value <= target, "lt": value < target,
-                "gte": value >= target, "gt": value > target}[lookup]:
+        if not {
+            "": value == target,
+            "lte": value <= target,
+            "lt": value < target,
+            "gte": value >= target,
+            "gt": value > target,
+        }[lookup]:
             return False
     return True
 
@@ -147,8 +193,9 @@ def _check(search, world: World) -> None:
             page = search.ok(path, world.token, {**params, "page_size": "100", "facets": "qualified"})
             want = [r for r in board if _matches(r, params)]
             assert [r["attempt_id"] for r in page["results"]] == _sorted_ids(want, "rank"), params
-            assert [_row_metrics(r) for r in page["results"]] == [_row_metrics(r) for r in
-                                                                  sorted(want, key=lambda r: (r["rank"], r["attempt_id"]))]
+            assert [_row_metrics(r) for r in page["results"]] == [
+                _row_metrics(r) for r in sorted(want, key=lambda r: (r["rank"], r["attempt_id"]))
+            ]
             facet = {b["value"]: b["count"] for b in page["facets"]["qualified"]}
             assert facet == {v: n for v in (True, False) if (n := sum(r["qualified"] is v for r in want))}, params
     every = list(reference.values())

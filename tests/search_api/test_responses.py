@@ -1,5 +1,6 @@
 """Response contract: shape, rows exactly as declared (no private fields), facets, headers
 (Server-Timing, request id, rate limit), health endpoints, and the count bound."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,13 @@ TEXT_SHOWN = {"comments": {"body"}}
 
 
 def _paths(dataset) -> dict[str, str]:
-    return {"assessments": "/search/v1/assessments", "attempts": "/search/v1/attempts", "posts": "/search/v1/posts",
-            "leaderboard": f"/search/v1/assessments/{dataset.leaderboards[0]}/leaderboard",
-            "comments": f"/search/v1/posts/{dataset.commented_post}/comments"}
+    return {
+        "assessments": "/search/v1/assessments",
+        "attempts": "/search/v1/attempts",
+        "posts": "/search/v1/posts",
+        "leaderboard": f"/search/v1/assessments/{dataset.leaderboards[0]}/leaderboard",
+        "comments": f"/search/v1/posts/{dataset.commented_post}/comments",
+    }
 
 
 def test_rows_are_exactly_the_declared_fields(search, dataset):
@@ -51,9 +56,14 @@ def test_headers_carry_timing_request_id_and_budget(search, dataset):
 def _search_log_lines(request_id: str) -> list[dict]:
     logs = Path(os.environ.get("STACK_LOGS", f"{os.environ.get('STACK_HOME', '/var/lib/cqrs-stack')}/logs"))
     path = logs / os.environ.get("STACK_NAMESPACE", "test") / "search.log"
-    return [line for line in map(json.loads, (raw for raw in path.read_text(errors="replace").splitlines()
-                                              if raw.startswith("{") and request_id in raw))
-            if line.get("request_id") == request_id]
+    return [
+        line
+        for line in map(
+            json.loads,
+            (raw for raw in path.read_text(errors="replace").splitlines() if raw.startswith("{") and request_id in raw),
+        )
+        if line.get("request_id") == request_id
+    ]
 
 
 def test_one_access_line_per_request_with_the_lists_figures(search, dataset):
@@ -91,14 +101,18 @@ def test_health(search):
 
 def test_count_is_exact_up_to_the_bound_then_a_flagged_lower_bound(search):
     tenant = make_tenant(candidates=0)
-    posts = Post.objects.bulk_create([
-        Post(organisation=tenant.organisation, author=tenant.staff, title=f"Bulk {i}", body="", tags=[])
-        for i in range(COUNT_BOUND + 5)
-    ])
+    posts = Post.objects.bulk_create(
+        [
+            Post(organisation=tenant.organisation, author=tenant.staff, title=f"Bulk {i}", body="", tags=[])
+            for i in range(COUNT_BOUND + 5)
+        ]
+    )
     project_and_index("posts", [p.pk for p in posts])
     refresh_indexes()
     token = fresh_token(tenant.staff)
     page = search.ok("/search/v1/posts", token, {"page_size": "1"})
     assert (page["count"], page["count_is_lower_bound"]) == (COUNT_BOUND, True)
-    narrowed = search.ok("/search/v1/posts", token, {"page_size": "1", "id__in": ",".join(str(p.pk) for p in posts[:100])})
+    narrowed = search.ok(
+        "/search/v1/posts", token, {"page_size": "1", "id__in": ",".join(str(p.pk) for p in posts[:100])}
+    )
     assert (narrowed["count"], narrowed["count_is_lower_bound"]) == (100, False)

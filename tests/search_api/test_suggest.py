@@ -7,6 +7,7 @@ three published assessments whose W-word starts with "gra" (in the middle of the
 start, at its end), one whose W-word does not, a draft, and a published one it then deletes;
 organisation B a published one and a draft. A has eleven posts, B one.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -42,9 +43,18 @@ def world(search, pipeline):
     assessment(b, "draft_b", f"Secret {W}graph plan", status="draft")
     assessment(a, "deleted", f"Deleted {W}graph")
     assert api.delete(f"/api/v1/assessments/{titles['deleted'][0]}", token=a.staff_token).status_code == 204
-    posts = [(ok_json(api.post("/api/v1/posts", {"title": f"Post {i} on {W}graphs", "body": "b"}, token=a.staff_token))["id"],
-              f"Post {i} on {W}graphs") for i in range(A_POSTS)]
-    post_b = ok_json(api.post("/api/v1/posts", {"title": f"B post on {W}graphs", "body": "b"}, token=b.staff_token))["id"]
+    posts = [
+        (
+            ok_json(api.post("/api/v1/posts", {"title": f"Post {i} on {W}graphs", "body": "b"}, token=a.staff_token))[
+                "id"
+            ],
+            f"Post {i} on {W}graphs",
+        )
+        for i in range(A_POSTS)
+    ]
+    post_b = ok_json(api.post("/api/v1/posts", {"title": f"B post on {W}graphs", "body": "b"}, token=b.staff_token))[
+        "id"
+    ]
 
     def indexed():
         docs = {name: es_source("assessments", i) for name, (i, _) in titles.items()}
@@ -53,8 +63,12 @@ def world(search, pipeline):
 
     wait_until(indexed, timeout=60, message="the suggestion world in the index")
     refresh_indexes()
-    tokens = {"staff_a": fresh_token(a.staff), "candidate_a": fresh_token(a.candidates[0]),
-              "staff_b": fresh_token(b.staff), "candidate_b": fresh_token(b.candidates[0])}
+    tokens = {
+        "staff_a": fresh_token(a.staff),
+        "candidate_a": fresh_token(a.candidates[0]),
+        "staff_b": fresh_token(b.staff),
+        "candidate_b": fresh_token(b.candidates[0]),
+    }
     return {"titles": titles, "posts": posts, "post_b": post_b, "tokens": tokens}
 
 
@@ -107,24 +121,33 @@ def test_posts_at_most_limit_of_the_callers_organisation(search, world):
     a_rows = [{"id": i, "title": t} for i, t in world["posts"]]
     staff_a = world["tokens"]["staff_a"]
     assert search.ok(POSTS, staff_a, {"prefix": f"{W}gr"}) == {"results": a_rows[:10]}  # the default and maximum
-    assert search.ok(POSTS, world["tokens"]["candidate_a"], {"prefix": f"{W}gr", "limit": "3"}) == {"results": a_rows[:3]}
+    assert search.ok(POSTS, world["tokens"]["candidate_a"], {"prefix": f"{W}gr", "limit": "3"}) == {
+        "results": a_rows[:3]
+    }
     assert search.ok(POSTS, world["tokens"]["staff_b"], {"prefix": f"{W}gr"}) == {
-        "results": [{"id": world["post_b"], "title": f"B post on {W}graphs"}]}
-    assert search.ok(ASSESSMENTS, staff_a, {"prefix": f"{W}gra", "limit": "2"}) == {"results": _rows(world, "middle", "start")}
+        "results": [{"id": world["post_b"], "title": f"B post on {W}graphs"}]
+    }
+    assert search.ok(ASSESSMENTS, staff_a, {"prefix": f"{W}gra", "limit": "2"}) == {
+        "results": _rows(world, "middle", "start")
+    }
 
 
 @pytest.mark.parametrize("path", [ASSESSMENTS, POSTS])
-@pytest.mark.parametrize(("query", "param", "message"), [
-    ({"prefix": "a"}, "prefix", "at least 2 letters or digits"),
-    ({"prefix": "%%%"}, "prefix", "at least 2 letters or digits"),
-    ("prefix=%%%", "prefix", "at least 2 letters or digits"),  # not even valid percent-encoding
-    ({"prefix": "x" * 3000}, "prefix", "At most 200 characters"),
-    ({}, "prefix", "Required."),
-    ({"limit": "3"}, "prefix", "Required."),
-    ({"prefix": "gra", "limit": "11"}, "limit", "between 1 and 10"),
-    ({"prefix": "gra", "colour": "red"}, "colour", "Unknown parameter. Allowed: prefix, limit."),
-    ({"prefix": "gra", "page_size": "5"}, "page_size", "Unknown parameter. Allowed: prefix, limit."),
-], ids=lambda value: repr(value)[:24])
+@pytest.mark.parametrize(
+    ("query", "param", "message"),
+    [
+        ({"prefix": "a"}, "prefix", "at least 2 letters or digits"),
+        ({"prefix": "%%%"}, "prefix", "at least 2 letters or digits"),
+        ("prefix=%%%", "prefix", "at least 2 letters or digits"),  # not even valid percent-encoding
+        ({"prefix": "x" * 3000}, "prefix", "At most 200 characters"),
+        ({}, "prefix", "Required."),
+        ({"limit": "3"}, "prefix", "Required."),
+        ({"prefix": "gra", "limit": "11"}, "limit", "between 1 and 10"),
+        ({"prefix": "gra", "colour": "red"}, "colour", "Unknown parameter. Allowed: prefix, limit."),
+        ({"prefix": "gra", "page_size": "5"}, "page_size", "Unknown parameter. Allowed: prefix, limit."),
+    ],
+    ids=lambda value: repr(value)[:24],
+)
 def test_bad_input_is_a_400_naming_the_parameter(search, world, path, query, param, message):
     token = world["tokens"]["staff_a"]
     if isinstance(query, str):
@@ -149,6 +172,9 @@ def test_ten_kilobytes_never_reach_the_app(search, world, path):
 @pytest.mark.parametrize("path", [ASSESSMENTS, POSTS])
 def test_authenticated_and_get_only(search, world, path):
     assert search.get(path, params={"prefix": f"{W}gra"}).status_code == 401
-    response = search.session.post(f"{search.base_url}{path}?prefix={W}gra", timeout=10,
-                                   headers={"Authorization": f"Token {world['tokens']['staff_a']}"})
+    response = search.session.post(
+        f"{search.base_url}{path}?prefix={W}gra",
+        timeout=10,
+        headers={"Authorization": f"Token {world['tokens']['staff_a']}"},
+    )
     assert response.status_code == 405 and response.headers["Allow"] == "GET"

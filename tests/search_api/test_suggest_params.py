@@ -2,13 +2,15 @@
 lists' error style), the search body (the list's own tombstone and visibility filters, bounded
 size, no count), the specs against the index mappings, and their OpenAPI operations. The live
 behaviour is tests/search_api/test_suggest.py."""
+
 from __future__ import annotations
 
 import pytest
 
 from search_api import openapi, suggest
 from search_api.auth import STAFF, Principal
-from search_api.filtering import MAX_Q_LENGTH, ParamErrors, parse_params as parse_list_params
+from search_api.filtering import MAX_Q_LENGTH, ParamErrors
+from search_api.filtering import parse_params as parse_list_params
 from search_api.query_builder import base_filters
 from search_api.suggest import ALL_SUGGESTIONS, ASSESSMENT_TITLES, MAX_LIMIT, POST_TITLES, SuggestQuery, parse_params
 
@@ -36,30 +38,42 @@ def test_prefix_is_kept_as_typed_and_limit_defaults_to_the_maximum():
     assert _parse({"prefix": "a b"}).prefix == "a b"  # two letters in all: "a" must match, "b" starts a word
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({}, "Required."),
-    ({"limit": "5"}, "Required."),
-    ({"prefix": ""}, "Must not be empty."),
-    ({"prefix": "   "}, "Must contain a word."),
-    ({"prefix": "a"}, "at least 2 letters or digits"),
-    ({"prefix": " a "}, "at least 2 letters or digits"),
-    ({"prefix": "a!"}, "at least 2 letters or digits"),
-    ({"prefix": "%%%"}, "at least 2 letters or digits"),
-    ({"prefix": "--- ..."}, "at least 2 letters or digits"),
-    ({"prefix": "x" * (MAX_Q_LENGTH + 1)}, f"At most {MAX_Q_LENGTH} characters."),
-    ({"prefix": "graph " * 2000}, f"At most {MAX_Q_LENGTH} characters."),  # 10 kB
-    ({"prefix": ["gra", "que"]}, "more than once"),
-], ids=lambda value: repr(value)[:30])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "Required."),
+        ({"limit": "5"}, "Required."),
+        ({"prefix": ""}, "Must not be empty."),
+        ({"prefix": "   "}, "Must contain a word."),
+        ({"prefix": "a"}, "at least 2 letters or digits"),
+        ({"prefix": " a "}, "at least 2 letters or digits"),
+        ({"prefix": "a!"}, "at least 2 letters or digits"),
+        ({"prefix": "%%%"}, "at least 2 letters or digits"),
+        ({"prefix": "--- ..."}, "at least 2 letters or digits"),
+        ({"prefix": "x" * (MAX_Q_LENGTH + 1)}, f"At most {MAX_Q_LENGTH} characters."),
+        ({"prefix": "graph " * 2000}, f"At most {MAX_Q_LENGTH} characters."),  # 10 kB
+        ({"prefix": ["gra", "que"]}, "more than once"),
+    ],
+    ids=lambda value: repr(value)[:30],
+)
 def test_bad_prefix_is_named(params, message):
     errors = _errors(params)
     assert list(errors) == ["prefix"], errors
     assert any(message in m for m in errors["prefix"]), errors
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ("0", "between 1 and 10"), ("11", "between 1 and 10"), ("-1", "between 1 and 10"),
-    ("ten", "whole number"), (" 5", "whole number"), ("5.0", "whole number"), ("", "Must not be empty."),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("0", "between 1 and 10"),
+        ("11", "between 1 and 10"),
+        ("-1", "between 1 and 10"),
+        ("ten", "whole number"),
+        (" 5", "whole number"),
+        ("5.0", "whole number"),
+        ("", "Must not be empty."),
+    ],
+)
 def test_bad_limit_is_named(raw, message):
     errors = _errors({"prefix": "gra", "limit": raw})
     assert list(errors) == ["limit"] and message in errors["limit"][0], errors
@@ -76,10 +90,13 @@ def test_body_has_the_lists_filters_and_is_bounded():
         visibility = spec.schema.visibility(principal)
         body = suggest.build_search(spec, SuggestQuery(prefix="Graph th", limit=4), visibility=visibility)
         # Exactly what the list itself filters with, unfiltered: tombstones and the caller's visibility.
-        assert body["query"]["bool"]["filter"] == base_filters(spec.schema, parse_list_params(spec.schema, []),
-                                                               visibility=visibility)
+        assert body["query"]["bool"]["filter"] == base_filters(
+            spec.schema, parse_list_params(spec.schema, []), visibility=visibility
+        )
         # On the words as written: the stemmed title's terms need not start with what was typed.
-        assert body["query"]["bool"]["must"] == [{"match_bool_prefix": {"title.exact": {"query": "Graph th", "operator": "and"}}}]
+        assert body["query"]["bool"]["must"] == [
+            {"match_bool_prefix": {"title.exact": {"query": "Graph th", "operator": "and"}}}
+        ]
         assert body["sort"] == [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}]
         assert body["size"] == 4 and body["track_total_hits"] is False
         assert body["_source"] == ["id", "title"]

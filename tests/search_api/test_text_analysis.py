@@ -1,6 +1,7 @@
 """What `q` finds through the English analysis (stack/elasticsearch/CqrsAnalysisPlugin.java on the
 stack's node, analysis-common on the official image): stems, case, accents, typos within
 AUTO:5,8, exact words ranked above stemmed ones, and a query built to be slow answering fast."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,15 @@ def corpus(search):
     long_words = [unique_word() for _ in range(13)]  # a title of at most 200 characters
 
     def assessment(title, description="plain"):
-        return assessment_create(actor=tenant.staff, title=title, description=description, status="published",
-                                 cut_off=Decimal(1), max_score=Decimal(10), duration_minutes=5).pk
+        return assessment_create(
+            actor=tenant.staff,
+            title=title,
+            description=description,
+            status="published",
+            cut_off=Decimal(1),
+            max_score=Decimal(10),
+            duration_minutes=5,
+        ).pk
 
     ids = {
         "plural": assessment(f"Graphs {tag}"),
@@ -98,8 +106,10 @@ def test_a_query_built_to_be_slow_answers_fast_and_right(search, corpus):
     """q's 200 characters of long words, as many misspelt (two edits each) as may be: the most
     fuzzy expansion a q can ask for, bounded by max_expansions, the unfuzzed first letter and
     MAX_FUZZY_WORDS."""
-    words = [w[0] + w[2] + w[1] + w[3:-1] if position < MAX_FUZZY_WORDS else w  # a transposition, a deletion
-             for position, w in enumerate(corpus["long_words"])]
+    words = [
+        w[0] + w[2] + w[1] + w[3:-1] if position < MAX_FUZZY_WORDS else w  # a transposition, a deletion
+        for position, w in enumerate(corpus["long_words"])
+    ]
     q = " ".join(words)
     assert 160 < len(q) <= MAX_Q_LENGTH
     started = time.monotonic()

@@ -6,6 +6,7 @@ then unpublished (`hidden`), and a draft (`da`); organisation B a published (`pb
 (`db`). A's candidate attempts pa (submitted), hidden (submitted) and pb (started only); B's
 candidate attempts pa (submitted). Both organisations have posts.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,9 @@ def world(search, pipeline):
     ids: dict[str, int] = {}
 
     def assessment(tenant, name, status):
-        ids[name] = ok_json(api.post("/api/v1/assessments", {**ASSESSMENT, "status": status}, token=tenant.staff_token))["id"]
+        ids[name] = ok_json(
+            api.post("/api/v1/assessments", {**ASSESSMENT, "status": status}, token=tenant.staff_token)
+        )["id"]
 
     def attempt(token, assessment_name, score=None):
         attempt_id = ok_json(api.post(f"/api/v1/assessments/{ids[assessment_name]}/attempts", {}, token=token))["id"]
@@ -47,31 +50,46 @@ def world(search, pipeline):
     ok_json(api.patch(f"/api/v1/assessments/{ids['hidden']}", {"status": "draft"}, token=a.staff_token), 200)
     posts = {
         "a_staff": ok_json(api.post("/api/v1/posts", {"title": "A staff", "body": "b"}, token=a.staff_token))["id"],
-        "a_candidate": ok_json(api.post("/api/v1/posts", {"title": "A cand", "body": "b"}, token=a.candidate_tokens[0]))["id"],
+        "a_candidate": ok_json(
+            api.post("/api/v1/posts", {"title": "A cand", "body": "b"}, token=a.candidate_tokens[0])
+        )["id"],
         "b_staff": ok_json(api.post("/api/v1/posts", {"title": "B staff", "body": "b"}, token=b.staff_token))["id"],
     }
 
     def indexed():
         docs = [es_source("assessments", i) for i in ids.values()] + [es_source("posts", i) for i in posts.values()]
         attempt_docs = {name: es_source("attempts", i) for name, i in attempts.items()}
-        return (all(docs) and all(attempt_docs.values()) and es_source("assessments", ids["hidden"])["status"] == "draft"
-                and all(attempt_docs[n]["status"] == "submitted" for n in ("a_pa", "a_hidden", "b_pa")))
+        return (
+            all(docs)
+            and all(attempt_docs.values())
+            and es_source("assessments", ids["hidden"])["status"] == "draft"
+            and all(attempt_docs[n]["status"] == "submitted" for n in ("a_pa", "a_hidden", "b_pa"))
+        )
 
     wait_until(indexed, timeout=60, message="the visibility world in the index")
     refresh_indexes()  # GET is real-time, search is not: make the state just seen searchable
     tokens = {
-        "staff_a": fresh_token(a.staff), "candidate_a": fresh_token(a.candidates[0]),
-        "staff_b": fresh_token(b.staff), "candidate_b": fresh_token(b.candidates[0]),
+        "staff_a": fresh_token(a.staff),
+        "candidate_a": fresh_token(a.candidates[0]),
+        "staff_b": fresh_token(b.staff),
+        "candidate_b": fresh_token(b.candidates[0]),
     }
-    return {"ids": ids, "attempts": attempts, "posts": posts, "tokens": tokens,
-            "orgs": f"{a.organisation.pk},{b.organisation.pk}"}
+    return {
+        "ids": ids,
+        "attempts": attempts,
+        "posts": posts,
+        "tokens": tokens,
+        "orgs": f"{a.organisation.pk},{b.organisation.pk}",
+    }
 
 
 # list -> principal -> the world's rows that principal sees (None: 404)
 EXPECTED = {
     "assessments": {
-        "staff_a": {"pa", "hidden", "da", "pb"}, "candidate_a": {"pa", "pb"},
-        "staff_b": {"pa", "pb", "db"}, "candidate_b": {"pa", "pb"},
+        "staff_a": {"pa", "hidden", "da", "pb"},
+        "candidate_a": {"pa", "pb"},
+        "staff_b": {"pa", "pb", "db"},
+        "candidate_b": {"pa", "pb"},
     },
     "leaderboard:pa": dict.fromkeys(PRINCIPALS, {"a_pa", "b_pa"}),
     "leaderboard:pb": dict.fromkeys(PRINCIPALS, set()),  # its only attempt is not submitted
@@ -79,12 +97,16 @@ EXPECTED = {
     "leaderboard:da": {"staff_a": set(), "candidate_a": None, "staff_b": None, "candidate_b": None},
     "leaderboard:db": {"staff_a": None, "candidate_a": None, "staff_b": set(), "candidate_b": None},
     "attempts": {
-        "staff_a": {"a_pa", "a_hidden", "b_pa"}, "candidate_a": {"a_pa", "a_hidden", "a_pb"},
-        "staff_b": {"a_pb"}, "candidate_b": {"b_pa"},
+        "staff_a": {"a_pa", "a_hidden", "b_pa"},
+        "candidate_a": {"a_pa", "a_hidden", "a_pb"},
+        "staff_b": {"a_pb"},
+        "candidate_b": {"b_pa"},
     },
     "posts": {
-        "staff_a": {"a_staff", "a_candidate"}, "candidate_a": {"a_staff", "a_candidate"},
-        "staff_b": {"b_staff"}, "candidate_b": {"b_staff"},
+        "staff_a": {"a_staff", "a_candidate"},
+        "candidate_a": {"a_staff", "a_candidate"},
+        "staff_b": {"b_staff"},
+        "candidate_b": {"b_staff"},
     },
 }
 
@@ -119,8 +141,16 @@ def test_visibility_matrix(search, world, list_key, principal):
 
 
 @pytest.mark.parametrize("list_key", list(EXPECTED))
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Token not-a-real-token"}, {"Authorization": "Bearer x"},
-                                     {"Cookie": "sessionid=forgedsessionkey123"}], ids=["none", "bad-token", "bearer", "bad-session"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Token not-a-real-token"},
+        {"Authorization": "Bearer x"},
+        {"Cookie": "sessionid=forgedsessionkey123"},
+    ],
+    ids=["none", "bad-token", "bearer", "bad-session"],
+)
 def test_anonymous_gets_401_everywhere(search, world, list_key, headers):
     path, params, _, _ = _request(world, list_key)
     response = search.get(path, params=params, headers=dict(headers))
@@ -133,7 +163,9 @@ def test_parameters_cannot_widen_visibility(search, world):
     """Asking for another organisation's rows by filter only narrows the caller's own set."""
     token = world["tokens"]["staff_b"]
     a_org = world["orgs"].split(",")[0]
-    rows = search.ok("/search/v1/assessments", token, {"organisation": a_org, "status__in": "draft,archived"})["results"]
+    rows = search.ok("/search/v1/assessments", token, {"organisation": a_org, "status__in": "draft,archived"})[
+        "results"
+    ]
     assert rows == []
     rows = search.ok("/search/v1/attempts", token, {"assessment": world["ids"]["pa"]})["results"]
     assert rows == []
@@ -150,8 +182,11 @@ def test_one_row_by_id_has_its_lists_visibility_and_row(search, world, kind, pri
     names, id_field = (world["ids"], "id") if kind == "assessments" else (world["attempts"], "attempt_id")
     wait_for_idle_pipeline()  # the assessments' counters too: list and detail must see one state
     refresh_indexes()
-    listed = {row[id_field]: row for page in search.walk(f"/search/v1/{kind}", token, {"page_size": "100"})
-              for row in page["results"]}
+    listed = {
+        row[id_field]: row
+        for page in search.walk(f"/search/v1/{kind}", token, {"page_size": "100"})
+        for row in page["results"]
+    }
     for name, row_id in names.items():
         response = search.get(f"/search/v1/{kind}/{row_id}", token)
         if name in EXPECTED[kind][principal]:

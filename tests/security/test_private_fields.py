@@ -1,5 +1,6 @@
 """A scan of every index proves no private field is stored: documents hold only declared fields
 (mappings are `dynamic: strict`), and no email or password material appears in any value."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ from elasticsearch import helpers
 
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
+from tests.helpers import make_tenant, wait_until
 from write_service.accounts.models import User
 from write_service.discussions.services import post_create
-from tests.helpers import make_tenant, wait_until
 
 PRIVATE_NAMES = {"email", "password", "answers", "raw_answers", "key_hash", "token", "first_name", "last_name"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -39,8 +40,11 @@ def test_no_index_stores_private_fields(pipeline):
     User.objects.filter(pk=tenant.staff.pk).update(email="secret.person@example.com")
     post = post_create(actor=tenant.staff, title="scan me", body="nothing private here")
     es = get_es_client()
-    wait_until(lambda: es.options(ignore_status=404).get(index=ALL_INDEXES["posts"].alias, id=str(post.pk)).body.get("found"),
-               timeout=30, message="the post indexed")
+    wait_until(
+        lambda: es.options(ignore_status=404).get(index=ALL_INDEXES["posts"].alias, id=str(post.pk)).body.get("found"),
+        timeout=30,
+        message="the post indexed",
+    )
     scanned = 0
     for name, definition in ALL_INDEXES.items():
         mapping = next(iter(es.indices.get_mapping(index=definition.alias).body.values()))["mappings"]

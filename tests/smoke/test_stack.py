@@ -1,4 +1,5 @@
 """Smoke tests of the native stack over real connections (issue: foundation)."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,8 +21,9 @@ CONFIG = load_config()
 
 
 def _connect(port: int, dbname: str | None = None):
-    conn = psycopg2.connect(host=CONFIG.pg_host, port=port, user=CONFIG.pg_user, password=CONFIG.pg_password,
-                            dbname=dbname or CONFIG.pg_db)
+    conn = psycopg2.connect(
+        host=CONFIG.pg_host, port=port, user=CONFIG.pg_user, password=CONFIG.pg_password, dbname=dbname or CONFIG.pg_db
+    )
     conn.autocommit = True
     return conn
 

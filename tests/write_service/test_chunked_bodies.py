@@ -1,6 +1,7 @@
 """Chunked request bodies sent straight to Gunicorn (issue 18): NGINX de-chunks them, but Django
 alone read CONTENT_LENGTH bytes, so a chunked body looked empty ("This field is required" for
 fields that were sent, a 400 instead of 413 for 300 KiB). Now read, with the same limit and parser."""
+
 from __future__ import annotations
 
 import http.client
@@ -26,7 +27,7 @@ def _chunked(server: str, path: str, body: bytes, headers: dict, chunk: int = 40
         conn.putheader(name, value)
     conn.endheaders()
     for start in range(0, len(body), chunk):
-        piece = body[start:start + chunk]
+        piece = body[start : start + chunk]
         conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
     conn.send(b"0\r\n\r\n")
     response = conn.getresponse()
@@ -43,9 +44,15 @@ def staff():
 
 def test_chunked_body_is_read_not_treated_as_empty(write_server, staff):
     body = json.dumps({"title": "chunked", "body": "sent in chunks. " * 100 + "end", "tags": ["chunk"]}).encode()
-    status, payload = _chunked(write_server, "/api/v1/posts", body, {"Authorization": f"Token {staff.staff_token}"}, chunk=7)
+    status, payload = _chunked(
+        write_server, "/api/v1/posts", body, {"Authorization": f"Token {staff.staff_token}"}, chunk=7
+    )
     assert status == 201, payload
-    assert payload["title"] == "chunked" and payload["body"] == "sent in chunks. " * 100 + "end" and payload["tags"] == ["chunk"]
+    assert (
+        payload["title"] == "chunked"
+        and payload["body"] == "sent in chunks. " * 100 + "end"
+        and payload["tags"] == ["chunk"]
+    )
     assert Post.objects.get(pk=payload["id"]).body == payload["body"]
 
 

@@ -1,4 +1,5 @@
 """The reference leaderboard (PostgreSQL window functions) vs a brute-force Python computation (ties included)."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,10 +10,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import make_tenant
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
 from write_service.assessments.selectors import attempts_with_metrics, leaderboard
-from tests.helpers import make_tenant
 
 # Few distinct scores and durations, so ties in score and in (score, time) are common.
 attempt_spec = st.tuples(
@@ -33,22 +34,34 @@ def brute_force(rows, cut_off: Decimal) -> dict[int, tuple]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(specs=st.lists(attempt_spec, min_size=1, max_size=25), cut_off=st.sampled_from([Decimal("0"), Decimal("50"), Decimal("60"), Decimal("100")]))
+@given(
+    specs=st.lists(attempt_spec, min_size=1, max_size=25),
+    cut_off=st.sampled_from([Decimal("0"), Decimal("50"), Decimal("60"), Decimal("100")]),
+)
 def test_leaderboard_metrics_match_brute_force(specs, cut_off):
     tenant = make_tenant(candidates=0)
     assessment = Assessment.objects.create(
-        organisation=tenant.organisation, created_by=tenant.staff, title="metrics", cut_off=cut_off,
-        max_score=Decimal("100"), duration_minutes=60, status="published",
+        organisation=tenant.organisation,
+        created_by=tenant.staff,
+        title="metrics",
+        cut_off=cut_off,
+        max_score=Decimal("100"),
+        duration_minutes=60,
+        status="published",
     )
     base = timezone.now() - timedelta(days=1)
     rows = []
     for i, (score, seconds, submitted) in enumerate(specs):
-        candidate = User.objects.create(username=f"m-{uuid.uuid4().hex[:12]}", role=Role.CANDIDATE,
-                                        organisation=tenant.organisation)
+        candidate = User.objects.create(
+            username=f"m-{uuid.uuid4().hex[:12]}", role=Role.CANDIDATE, organisation=tenant.organisation
+        )
         attempt = Attempt.objects.create(
-            assessment=assessment, candidate=candidate, started_at=base + timedelta(minutes=i),
+            assessment=assessment,
+            candidate=candidate,
+            started_at=base + timedelta(minutes=i),
             submitted_at=base + timedelta(minutes=i, seconds=seconds) if submitted else None,
-            score=score if submitted else None, status="submitted" if submitted else "started",
+            score=score if submitted else None,
+            status="submitted" if submitted else "started",
         )
         rows.append({"id": attempt.pk, "score": score, "seconds": seconds, "submitted": submitted})
 

@@ -1,5 +1,6 @@
 """Fuzzing every write endpoint with arbitrary JSON: no 5xx, every 4xx names what was wrong, and a
 rejected request writes nothing (no row, no event)."""
+
 from __future__ import annotations
 
 import json
@@ -8,18 +9,41 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from write_service.outbox.models import OutboxEvent
 from tests.conftest import counters_worker_stopped
 from tests.write_service.endpoints import ENDPOINT_NAMES, json_write_endpoints
+from write_service.outbox.models import OutboxEvent
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=60),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=60),
     st.sampled_from(["", "published", "easy", "staff", "99.999", "-1", "1e308", "NaN", "<script>", "' OR 1=1 --"]),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
-FIELDS = ["title", "description", "tags", "difficulty", "status", "cut_off", "max_score", "duration_minutes", "score",
-          "body", "assessment", "username", "password", "role", "display_name", "email"]
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = [
+    "title",
+    "description",
+    "tags",
+    "difficulty",
+    "status",
+    "cut_off",
+    "max_score",
+    "duration_minutes",
+    "score",
+    "body",
+    "assessment",
+    "username",
+    "password",
+    "role",
+    "display_name",
+    "email",
+]
 bodies = st.one_of(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8), json_values)
 
 

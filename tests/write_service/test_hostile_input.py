@@ -1,6 +1,7 @@
 """Hostile JSON on the write path (issue 18): deep nesting, and numbers and strings Python's json
 accepts but nothing behind it can store. Every one is a clear 400 in the project's error shape,
 naming the field when there is one, and writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ import pytest
 import requests
 
 from tests import summary
+from tests.conftest import counters_worker_stopped
 from tests.write_service.endpoints import ENDPOINT_NAMES, json_write_endpoints
 from write_service.outbox.models import OutboxEvent
-from tests.conftest import counters_worker_stopped
 from write_service.platform.parsers import MAX_DEPTH
 
 DEPTH_ERROR = {"errors": {"detail": [f"JSON nested deeper than {MAX_DEPTH} levels."]}}
@@ -45,7 +46,7 @@ def test_deep_nesting_is_one_clear_400_everywhere(world, target, depth):
 
 def test_nesting_at_the_limit_is_parsed(world):
     inner = "[" * (MAX_DEPTH - 2) + '"a"' + "]" * (MAX_DEPTH - 2)  # object + field value + 62 lists = 64
-    response = send(world, "comment-create", '{"body": [%s]}' % inner)
+    response = send(world, "comment-create", '{"body": [' + inner + "]}")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["body"], response.json()  # the serializer's verdict, not the parser's
 
@@ -97,23 +98,28 @@ def test_hostile_values_are_a_400_naming_the_field(world, target, field, value, 
 
 def test_hostile_keys_and_non_object_bodies_are_named_too(world):
     response = send(world, "post-create", '{"title": "t", "body": "b", "\\ud800": 1}')
-    assert response.status_code == 400 and response.json()["errors"] == {"non_field_errors": ["Key: Invalid Unicode: lone surrogate."]}
+    assert response.status_code == 400 and response.json()["errors"] == {
+        "non_field_errors": ["Key: Invalid Unicode: lone surrogate."]
+    }
     response = send(world, "post-create", '["\\u0000"]')
-    assert response.status_code == 400 and response.json()["errors"] == {"non_field_errors": ["[0]: NUL characters are not allowed."]}
+    assert response.status_code == 400 and response.json()["errors"] == {
+        "non_field_errors": ["[0]: NUL characters are not allowed."]
+    }
     response = send(world, "post-create", b'{"title": "\xff"}')
     assert response.status_code == 400 and response.json()["errors"] == {"detail": ["Request body is not valid utf-8."]}
 
 
 def test_valid_unicode_and_large_valid_numbers_still_work(world):
-    response = send(world, "comment-create", json.dumps({"body": "emoji \U0001F600 and \u00e9"}))
-    assert response.status_code == 201 and response.json()["body"] == "emoji \U0001F600 and \u00e9"
+    response = send(world, "comment-create", json.dumps({"body": "emoji \U0001f600 and \u00e9"}))
+    assert response.status_code == 201 and response.json()["body"] == "emoji \U0001f600 and \u00e9"
     response = send(world, "post-create", json.dumps({"title": "t", "body": "b", "assessment": 2**63 - 1}))
     assert response.status_code == 400 and list(response.json()["errors"]) == ["assessment"]
     assert "No such assessment" in response.json()["errors"]["assessment"][0]
 
 
 def test_deep_nesting_over_http_to_gunicorn(write_server):
-    response = requests.post(f"{write_server}/api/v1/auth/token", data=nested(1000), timeout=10,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        f"{write_server}/api/v1/auth/token", data=nested(1000), timeout=10, headers={"Content-Type": "application/json"}
+    )
     summary.record("write API (HTTP)", response.status_code)
     assert response.status_code == 400 and response.json() == DEPTH_ERROR

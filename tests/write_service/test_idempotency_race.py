@@ -1,4 +1,5 @@
 """The same Idempotency-Key from 20 concurrent clients writes exactly once."""
+
 from __future__ import annotations
 
 import threading
@@ -6,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
 
-from write_service.discussions.models import Post
 from tests.helpers import ApiClient, row_changes
+from write_service.discussions.models import Post
 
 CLIENTS = 20
 
@@ -20,7 +21,9 @@ def test_twenty_concurrent_retries_write_once(tenant, unique):
         try:
             api = ApiClient()
             barrier.wait()
-            response = api.post("/api/v1/posts", body, token=tenant.staff_token, **{"Idempotency-Key": f"race-{unique}"})
+            response = api.post(
+                "/api/v1/posts", body, token=tenant.staff_token, **{"Idempotency-Key": f"race-{unique}"}
+            )
             return response.status_code, response.json()["id"]
         finally:
             connections.close_all()

@@ -3,6 +3,7 @@
 Warm caches (token and user in Redis) mean authentication itself adds no query. Row changes cost
 no statement of their own: the capture triggers write the outbox row inside the row's statement.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,13 +27,21 @@ def test_assessment_create_queries(api, tenant):
 def test_assessment_create_with_idempotency_key_queries(api, tenant):
     # + advisory lock, key lookup, SAVEPOINT/RELEASE of the service, expired-key DELETE, record INSERT.
     with assert_num_queries(9):
-        assert api.post("/api/v1/assessments", ASSESSMENT, token=tenant.staff_token, **{"Idempotency-Key": "q"}).status_code == 201
+        assert (
+            api.post(
+                "/api/v1/assessments", ASSESSMENT, token=tenant.staff_token, **{"Idempotency-Key": "q"}
+            ).status_code
+            == 201
+        )
 
 
 def test_assessment_update_queries(api, tenant, published):
     # BEGIN, SELECT ... FOR UPDATE, UPDATE (its trigger records the change), COMMIT.
     with assert_num_queries(4):
-        assert api.patch(f"/api/v1/assessments/{published}", {"cut_off": "55"}, token=tenant.staff_token).status_code == 200
+        assert (
+            api.patch(f"/api/v1/assessments/{published}", {"cut_off": "55"}, token=tenant.staff_token).status_code
+            == 200
+        )
 
 
 def test_assessment_delete_queries(api, tenant, published):
@@ -45,7 +54,12 @@ def test_attempt_start_and_submit_queries(api, tenant, published):
         response = api.post(f"/api/v1/assessments/{published}/attempts", {}, token=tenant.candidate_tokens[0])
     assert response.status_code == 201
     with assert_num_queries(4):  # BEGIN, SELECT FOR UPDATE (joined assessment), UPDATE, COMMIT
-        assert api.post(f"/api/v1/attempts/{response.json()['id']}/submit", {"score": "5"}, token=tenant.candidate_tokens[0]).status_code == 200
+        assert (
+            api.post(
+                f"/api/v1/attempts/{response.json()['id']}/submit", {"score": "5"}, token=tenant.candidate_tokens[0]
+            ).status_code
+            == 200
+        )
 
 
 def test_post_and_comment_queries(api, tenant):
@@ -54,19 +68,29 @@ def test_post_and_comment_queries(api, tenant):
     assert post.status_code == 201
     post_id = post.json()["id"]
     with assert_num_queries(4):
-        assert api.patch(f"/api/v1/posts/{post_id}", {"title": "t2"}, token=tenant.candidate_tokens[0]).status_code == 200
+        assert (
+            api.patch(f"/api/v1/posts/{post_id}", {"title": "t2"}, token=tenant.candidate_tokens[0]).status_code == 200
+        )
     with assert_num_queries(4):  # BEGIN, SELECT post, INSERT comment, COMMIT: never an UPDATE of the post
         comment = api.post(f"/api/v1/posts/{post_id}/comments", {"body": "c"}, token=tenant.candidate_tokens[1])
     assert comment.status_code == 201
     with assert_num_queries(4):
-        assert api.delete(f"/api/v1/comments/{comment.json()['id']}", token=tenant.candidate_tokens[1]).status_code == 204
+        assert (
+            api.delete(f"/api/v1/comments/{comment.json()['id']}", token=tenant.candidate_tokens[1]).status_code == 204
+        )
     with assert_num_queries(4):
         assert api.delete(f"/api/v1/posts/{post_id}", token=tenant.candidate_tokens[0]).status_code == 204
 
 
 def test_user_create_and_token_queries(api, tenant, unique):
     with assert_num_queries(4):  # BEGIN, username check, INSERT user, COMMIT (then cached from memory)
-        assert api.post("/api/v1/users", {"username": f"q-{unique}", "password": PASSWORD, "role": "candidate"},
-                        token=tenant.staff_token).status_code == 201
+        assert (
+            api.post(
+                "/api/v1/users",
+                {"username": f"q-{unique}", "password": PASSWORD, "role": "candidate"},
+                token=tenant.staff_token,
+            ).status_code
+            == 201
+        )
     with assert_num_queries(4):  # BEGIN, SELECT user (password check), INSERT token, COMMIT
         assert api.post("/api/v1/auth/token", {"username": f"q-{unique}", "password": PASSWORD}).status_code == 201

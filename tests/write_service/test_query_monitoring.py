@@ -1,4 +1,5 @@
 """Server-Timing on every response, and structured slow-query logs above the threshold."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ def test_server_timing_reports_db_cache_and_total(api, tenant):
     response = api.post("/api/v1/posts", {"title": "timed", "body": "b"}, token=tenant.staff_token)
     parts = {p.split(";")[0].strip(): p for p in response["Server-Timing"].split(",")}
     assert {"db", "cache", "total"} <= set(parts)
-    assert 'desc="1 calls"' in parts["db"]  # INSERT post, its trigger recording the change (BEGIN/COMMIT are not statements here)
+    assert (
+        'desc="1 calls"' in parts["db"]
+    )  # INSERT post, its trigger recording the change (BEGIN/COMMIT are not statements here)
 
 
 def test_slow_queries_are_logged_structured(api, tenant, caplog):

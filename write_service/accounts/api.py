@@ -1,4 +1,5 @@
 """Write API of accounts: tokens, session login/logout, users. Thin: validate, call a service."""
+
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from rest_framework import serializers, status
@@ -20,7 +21,10 @@ class CredentialsInput(StrictInputSerializer):
 
 def user_output(user: User) -> dict:
     return {
-        "id": user.pk, "username": user.username, "role": user.role, "display_name": user.public_name,
+        "id": user.pk,
+        "username": user.username,
+        "role": user.role,
+        "display_name": user.public_name,
         "organisation": user.organisation_id,
     }
 

@@ -1,4 +1,5 @@
 """Fills and invalidates the Redis authentication cache (schema in shared.auth_cache)."""
+
 from __future__ import annotations
 
 import orjson
@@ -6,8 +7,8 @@ from django.db import transaction
 from django_redis import get_redis_connection
 
 from shared.auth_cache import TOKEN_KEY, CachedToken, CachedUser, token_key, user_key
-from write_service.accounts.models import ApiToken, User
 from shared.request_timing import timed
+from write_service.accounts.models import ApiToken, User
 
 USER_TTL_SECONDS = 7 * 24 * 3600
 
@@ -18,8 +19,12 @@ def _redis():
 
 def user_payload(user: User) -> CachedUser:
     return CachedUser(
-        id=user.pk, username=user.username, organisation_id=user.organisation_id, role=user.role,
-        display_name=user.public_name, is_active=user.is_active,
+        id=user.pk,
+        username=user.username,
+        organisation_id=user.organisation_id,
+        role=user.role,
+        display_name=user.public_name,
+        is_active=user.is_active,
         session_auth_hash=user.get_session_auth_hash(),
     )
 

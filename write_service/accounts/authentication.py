@@ -3,6 +3,7 @@
 A token missing from the cache is invalid (tokens are cached when issued, for their whole life,
 in a no-eviction Redis; revocation deletes them), so a miss is a 401, never a database lookup.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Session authentication whose per-request user lookup comes from Redis, not PostgreSQL."""
+
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
@@ -16,8 +17,12 @@ def user_from_cache(user_id: int) -> User | None:
             cache_user(user)
         return user
     user = User(
-        id=cached["id"], username=cached["username"], organisation_id=cached["organisation_id"],
-        role=cached["role"], display_name=cached["display_name"], is_active=cached["is_active"],
+        id=cached["id"],
+        username=cached["username"],
+        organisation_id=cached["organisation_id"],
+        role=cached["role"],
+        display_name=cached["display_name"],
+        is_active=cached["is_active"],
     )
     user.cached_session_auth_hash = cached["session_auth_hash"]
     user._state.adding = False

@@ -4,6 +4,7 @@ A custom user model (not a profile): every request needs organisation and role, 
 would cost a join or a second cache entry on every authentication. Django recommends starting
 with a custom user because switching later is painful.
 """
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 

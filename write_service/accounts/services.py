@@ -1,4 +1,5 @@
 """Write use-cases of accounts: organisations, users, API tokens."""
+
 from __future__ import annotations
 
 import secrets
@@ -37,8 +38,14 @@ def organisation_create(*, name: str, admin_username: str, admin_password: str) 
 
 @transaction.atomic
 def user_create(
-    *, actor: User | None, username: str, password: str, role: str,
-    organisation: Organisation | None = None, display_name: str = "", email: str = "",
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    role: str,
+    organisation: Organisation | None = None,
+    display_name: str = "",
+    email: str = "",
 ) -> User:
     """Staff create users of their own organisation; `actor=None` is the operator's CLI."""
     organisation_id = organisation.pk if organisation is not None else None
@@ -64,7 +71,9 @@ def token_issue(*, username: str, password: str) -> str:
     raw_token = secrets.token_urlsafe(32)
     now = timezone.now()
     token = ApiToken.objects.create(
-        key_hash=token_hash(raw_token), user=user, created_at=now,
+        key_hash=token_hash(raw_token),
+        user=user,
+        created_at=now,
         expires_at=now + timedelta(seconds=settings.AUTH_TOKEN_TTL_SECONDS),
     )
     auth_cache.cache_user(user)

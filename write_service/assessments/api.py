@@ -1,4 +1,5 @@
 """Write API of assessments and attempts. Thin: validate, call a service or selector, shape output."""
+
 from decimal import Decimal
 
 from rest_framework import serializers, status
@@ -28,17 +29,30 @@ class AssessmentInput(StrictInputSerializer):
 
 def assessment_output(a: Assessment) -> dict:
     return {
-        "id": a.pk, "organisation": a.organisation_id, "title": a.title, "description": a.description,
-        "tags": a.tags, "difficulty": a.difficulty, "status": a.status, "cut_off": str(a.cut_off),
-        "max_score": str(a.max_score), "duration_minutes": a.duration_minutes, "created_by": a.created_by_id,
-        "attempts_count": a.attempts_count, "submitted_count": a.submitted_count,
-        "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
+        "id": a.pk,
+        "organisation": a.organisation_id,
+        "title": a.title,
+        "description": a.description,
+        "tags": a.tags,
+        "difficulty": a.difficulty,
+        "status": a.status,
+        "cut_off": str(a.cut_off),
+        "max_score": str(a.max_score),
+        "duration_minutes": a.duration_minutes,
+        "created_by": a.created_by_id,
+        "attempts_count": a.attempts_count,
+        "submitted_count": a.submitted_count,
+        "created_at": a.created_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
     }
 
 
 def attempt_output(a: Attempt) -> dict:
     return {
-        "id": a.pk, "assessment": a.assessment_id, "candidate": a.candidate_id, "status": a.status,
+        "id": a.pk,
+        "assessment": a.assessment_id,
+        "candidate": a.candidate_id,
+        "status": a.status,
         "started_at": a.started_at.isoformat(),
         "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None,
         "score": str(a.score) if a.score is not None else None,
@@ -69,7 +83,9 @@ class AssessmentDetailView(ApiView):
     def patch(self, request, assessment_id: int):
         data = AssessmentInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        assessment = services.assessment_update(actor=request.user, assessment_id=assessment_id, changes=dict(data.validated_data))
+        assessment = services.assessment_update(
+            actor=request.user, assessment_id=assessment_id, changes=dict(data.validated_data)
+        )
         return Response(assessment_output(assessment))
 
     def delete(self, request, assessment_id: int):

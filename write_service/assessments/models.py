@@ -1,4 +1,5 @@
 """Assessments and attempts. Counter columns are written only by the event pipeline."""
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex

@@ -11,6 +11,7 @@ Definitions (also in the README):
   in float8, so it is bit-identical to Python's `c * 100 / n`.
 - qualified: score >= the assessment's *current* cut_off.
 """
+
 from __future__ import annotations
 
 from django.db import connections
@@ -45,7 +46,7 @@ def attempts_with_metrics(*, assessment_ids: list[int], using: str = "default") 
     with connections[using].cursor() as cursor:
         cursor.execute(_ATTEMPTS_WITH_METRICS_SQL, [list(assessment_ids), list(assessment_ids)])
         columns = [col.name for col in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def leaderboard(*, assessment_id: int, using: str = "default") -> list[dict]:

@@ -1,5 +1,6 @@
 """Write use-cases of assessments and attempts. Each row they change is captured into the outbox in
 the same transaction by its table's triggers (write_service/outbox/migrations/0002_capture_triggers.py)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -40,15 +41,30 @@ def _check_scores(cut_off: Decimal, max_score: Decimal) -> None:
 
 @transaction.atomic
 def assessment_create(
-    *, actor: User, title: str, cut_off: Decimal, max_score: Decimal, duration_minutes: int,
-    description: str = "", tags: list[str] | None = None, difficulty: str = "medium", status: str = "draft",
+    *,
+    actor: User,
+    title: str,
+    cut_off: Decimal,
+    max_score: Decimal,
+    duration_minutes: int,
+    description: str = "",
+    tags: list[str] | None = None,
+    difficulty: str = "medium",
+    status: str = "draft",
 ) -> Assessment:
     _require_staff(actor)
     _check_scores(cut_off, max_score)
     assessment = Assessment.objects.create(
-        organisation_id=actor.organisation_id, created_by_id=actor.pk, title=title, description=description,
-        tags=sorted(set(tags or [])), difficulty=difficulty, status=status, cut_off=cut_off,
-        max_score=max_score, duration_minutes=duration_minutes,
+        organisation_id=actor.organisation_id,
+        created_by_id=actor.pk,
+        title=title,
+        description=description,
+        tags=sorted(set(tags or [])),
+        difficulty=difficulty,
+        status=status,
+        cut_off=cut_off,
+        max_score=max_score,
+        duration_minutes=duration_minutes,
     )
     return assessment
 
@@ -100,8 +116,10 @@ def attempt_start(*, actor: User, assessment_id: int) -> Attempt:
 @transaction.atomic
 def attempt_submit(*, actor: User, attempt_id: int, score: Decimal) -> Attempt:
     attempt = (
-        Attempt.objects.select_for_update().select_related("assessment")
-        .filter(pk=attempt_id, candidate_id=actor.pk).first()
+        Attempt.objects.select_for_update()
+        .select_related("assessment")
+        .filter(pk=attempt_id, candidate_id=actor.pk)
+        .first()
     )
     if attempt is None:
         raise NotFound("Attempt not found.")

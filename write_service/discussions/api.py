@@ -1,4 +1,5 @@
 """Write API of discussions: posts and comments."""
+
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -25,14 +26,27 @@ def _post_changes(validated: dict) -> dict:
 
 def post_output(p: Post) -> dict:
     return {
-        "id": p.pk, "organisation": p.organisation_id, "author": p.author_id, "assessment": p.assessment_id,
-        "title": p.title, "body": p.body, "tags": p.tags, "comments_count": p.comments_count,
-        "created_at": p.created_at.isoformat(), "updated_at": p.updated_at.isoformat(),
+        "id": p.pk,
+        "organisation": p.organisation_id,
+        "author": p.author_id,
+        "assessment": p.assessment_id,
+        "title": p.title,
+        "body": p.body,
+        "tags": p.tags,
+        "comments_count": p.comments_count,
+        "created_at": p.created_at.isoformat(),
+        "updated_at": p.updated_at.isoformat(),
     }
 
 
 def comment_output(c: Comment) -> dict:
-    return {"id": c.pk, "post": c.post_id, "author": c.author_id, "body": c.body, "created_at": c.created_at.isoformat()}
+    return {
+        "id": c.pk,
+        "post": c.post_id,
+        "author": c.author_id,
+        "body": c.body,
+        "created_at": c.created_at.isoformat(),
+    }
 
 
 class PostCreateView(ApiView):

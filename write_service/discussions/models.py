@@ -1,4 +1,5 @@
 """Discussion posts and comments. comments_count and last_activity_at are pipeline-maintained."""
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex

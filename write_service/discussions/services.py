@@ -1,4 +1,5 @@
 """Write use-cases of discussions: posts and comments. Counters are left to the pipeline."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -17,7 +18,8 @@ EDITABLE_FIELDS = ("title", "body", "tags", "assessment_id")
 def _visible_post_for_update(actor: User, post_id: int) -> Post:
     post = (
         Post.objects.select_for_update()
-        .filter(pk=post_id, organisation_id=actor.organisation_id, deleted_at__isnull=True).first()
+        .filter(pk=post_id, organisation_id=actor.organisation_id, deleted_at__isnull=True)
+        .first()
     )
     if post is None:
         raise NotFound("Post not found.")
@@ -39,14 +41,20 @@ def _check_assessment(actor: User, assessment_id: int | None) -> None:
 
 
 @transaction.atomic
-def post_create(*, actor: User, title: str, body: str, tags: list[str] | None = None,
-                assessment_id: int | None = None) -> Post:
+def post_create(
+    *, actor: User, title: str, body: str, tags: list[str] | None = None, assessment_id: int | None = None
+) -> Post:
     if actor.organisation_id is None:
         raise Forbidden("Only members of an organisation can post.")
     _check_assessment(actor, assessment_id)
     post = Post.objects.create(
-        organisation_id=actor.organisation_id, author_id=actor.pk, assessment_id=assessment_id,
-        title=title, body=body, tags=sorted(set(tags or [])), last_activity_at=timezone.now(),
+        organisation_id=actor.organisation_id,
+        author_id=actor.pk,
+        assessment_id=assessment_id,
+        title=title,
+        body=body,
+        tags=sorted(set(tags or [])),
+        last_activity_at=timezone.now(),
     )
     return post
 
@@ -93,8 +101,10 @@ def comment_create(*, actor: User, post_id: int, body: str) -> Comment:
 @transaction.atomic
 def comment_delete(*, actor: User, comment_id: int) -> None:
     comment = (
-        Comment.objects.select_for_update().select_related("post")
-        .filter(pk=comment_id, post__organisation_id=actor.organisation_id, deleted_at__isnull=True).first()
+        Comment.objects.select_for_update()
+        .select_related("post")
+        .filter(pk=comment_id, post__organisation_id=actor.organisation_id, deleted_at__isnull=True)
+        .first()
     )
     if comment is None:
         raise NotFound("Comment not found.")

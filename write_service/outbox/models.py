@@ -4,6 +4,7 @@ Each handler (counters, projection) tracks its own completion on the event row i
 relay finds unfinished events by their own state, never by a high-water mark over ids (ids
 reserved by transactions that commit later would be skipped). See docs/ARCHITECTURE.md.
 """
+
 from django.db import models
 from django.db.models import Q
 
@@ -26,11 +27,13 @@ class OutboxEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                fields=["occurred_at"], name="outbox_unindexed",
+                fields=["occurred_at"],
+                name="outbox_unindexed",
                 condition=Q(indexed_at__isnull=True, dead_at__isnull=True),
             ),
             models.Index(
-                fields=["id"], name="outbox_uncounted",
+                fields=["id"],
+                name="outbox_uncounted",
                 condition=Q(counters_applied_at__isnull=True, dead_at__isnull=True),
             ),
             models.Index(fields=["indexed_at"], name="outbox_indexed_at"),

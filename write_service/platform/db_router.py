@@ -6,6 +6,7 @@ wrote (read-your-writes pin, set by `ApiView` in write_service/platform/views.py
 authenticates inside the view, so it is not a middleware) or the replica is unreachable, in which
 case reads fall back to the primary for a while (and readiness reports it).
 """
+
 from __future__ import annotations
 
 import contextvars

@@ -1,13 +1,14 @@
 """Domain errors raised by services, and the one place that turns any error into the contract's
 JSON shape: {"errors": {"field": ["message", ...]}}."""
+
 from __future__ import annotations
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -78,5 +79,7 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is not None:
-        response.data = {"errors": _as_field_errors(exc.detail if isinstance(exc, exceptions.APIException) else response.data)}
+        response.data = {
+            "errors": _as_field_errors(exc.detail if isinstance(exc, exceptions.APIException) else response.data)
+        }
     return response

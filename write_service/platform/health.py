@@ -7,6 +7,7 @@ the primary, and `reads_from` says so; its lag is reported, flagged `lagging` pa
 replica check is shared with the metrics endpoint.
 May touch: `SELECT`s on both database aliases, a Redis PING.
 """
+
 from __future__ import annotations
 
 from django.db import connections

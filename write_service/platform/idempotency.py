@@ -4,6 +4,7 @@ The key is serialised by a transaction-scoped advisory lock (safe through pgBoun
 pooling), and the stored response commits in the same transaction as the write itself, so 20
 concurrent retries with one key produce exactly one write.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,8 +53,12 @@ def idempotent_post(view_method):
             if response.status_code < 500:
                 IdempotencyRecord.objects.filter(user_id=user_id, key=key).delete()  # an expired one
                 IdempotencyRecord.objects.create(
-                    key=key, user_id=user_id, method_path=method_path, request_hash=request_hash,
-                    status_code=response.status_code, response_body=response.data,
+                    key=key,
+                    user_id=user_id,
+                    method_path=method_path,
+                    request_hash=request_hash,
+                    status_code=response.status_code,
+                    response_body=response.data,
                 )
             return response
 

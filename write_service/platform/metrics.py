@@ -15,6 +15,7 @@ pipeline's outbox backlog, queue depths and indexing lag, added by read_indexer.
 May touch: SQL timing hooks on every connection; per scrape, a few indexed SELECTs on both
 aliases and a few Redis reads.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,14 +33,18 @@ log = structlog.get_logger(__name__)
 SERVICE = "write"
 
 REQUEST_SQL_SECONDS = Histogram(
-    "http_request_sql_seconds", "Total SQL time of one request, per route",
-    ["service", "route", "method"], buckets=LATENCY_BUCKETS,
+    "http_request_sql_seconds",
+    "Total SQL time of one request, per route",
+    ["service", "route", "method"],
+    buckets=LATENCY_BUCKETS,
 )
 # The query count per request is what regresses first (an N+1); exact counts are tested, this
 # shows them in production.
 REQUEST_SQL_QUERIES = Histogram(
-    "http_request_sql_queries", "SQL statements run by one request, per route",
-    ["service", "route", "method"], buckets=(0, 1, 2, 3, 5, 8, 13, 21, 50, 100),
+    "http_request_sql_queries",
+    "SQL statements run by one request, per route",
+    ["service", "route", "method"],
+    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 50, 100),
 )
 SQL_QUERIES = Counter("db_queries_total", "SQL statements run, per database alias", ["service", "alias"])
 

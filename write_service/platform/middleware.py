@@ -1,4 +1,5 @@
 """Request middleware: query monitoring with Server-Timing, body size limit."""
+
 from __future__ import annotations
 
 import time

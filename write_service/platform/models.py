@@ -1,4 +1,5 @@
 """Cross-cutting write-side tables: idempotency records and version counters' shared base."""
+
 from django.db import models
 
 

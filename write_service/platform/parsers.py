@@ -5,6 +5,7 @@ and Infinity, and returns strings with lone surrogates (unencodable as UTF-8: th
 and the renderer fail) or NUL characters (PostgreSQL text refuses them). All of it is caught here,
 once, instead of in each serializer.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,9 @@ def _walk(data) -> dict[str, list[str]]:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in items:
                 if isinstance(key, str) and (key_problem := _string_problem(key)):
-                    errors.setdefault(field, []).append(f"{where} key: {key_problem}" if where else f"Key: {key_problem}")
+                    errors.setdefault(field, []).append(
+                        f"{where} key: {key_problem}" if where else f"Key: {key_problem}"
+                    )
                 elif depth == 1 and isinstance(value, dict):
                     stack.append((child, depth + 1, key, ""))  # a top-level key is the field
                 else:

@@ -1,4 +1,5 @@
 """Input serializers that reject undeclared fields: a typo must be a 400, not a silent no-op."""
+
 from rest_framework import serializers
 
 
@@ -23,7 +24,10 @@ class StrictInputSerializer(serializers.Serializer):
 class TagListField(serializers.ListField):
     def __init__(self, **kwargs):
         super().__init__(
-            child=serializers.RegexField(r"^[a-z0-9][a-z0-9+#.\-]{0,49}$", error_messages={
-                "invalid": "Tags are 1-50 lowercase letters, digits, or + # . -"}),
-            max_length=20, **kwargs,
+            child=serializers.RegexField(
+                r"^[a-z0-9][a-z0-9+#.\-]{0,49}$",
+                error_messages={"invalid": "Tags are 1-50 lowercase letters, digits, or + # . -"},
+            ),
+            max_length=20,
+            **kwargs,
         )

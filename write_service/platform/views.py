@@ -1,4 +1,5 @@
 """The base class of every write-API view: read-your-writes pinning and JSON-only I/O."""
+
 from __future__ import annotations
 
 import structlog

@@ -5,6 +5,7 @@ transaction as the increments, so an event counts exactly once however often it 
 and a hot row gets one UPDATE per batch, not one per event. A global advisory lock serialises
 batches with the reconciliation, which recounts recently active rows and repairs drift.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -83,12 +84,14 @@ def _apply_deltas(cursor, table: str, deltas: dict[int, dict[str, int]]) -> list
     if table == POSTS:
         # Recomputed (one index probe on comment_post_created), not GREATEST with the new events:
         # deleting the latest comment must give the post back its previous activity time.
-        assignments.append(f"last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM {COMMENTS} c"
-                           " WHERE c.post_id = t.id AND c.deleted_at IS NULL), t.created_at)")
+        assignments.append(
+            f"last_activity_at = COALESCE((SELECT MAX(c.created_at) FROM {COMMENTS} c"
+            " WHERE c.post_id = t.id AND c.deleted_at IS NULL), t.created_at)"
+        )
     cursor.execute(
         f"""
-        UPDATE {table} AS t SET {', '.join(assignments)}
-        FROM (VALUES {', '.join(values)}) AS v(id, {', '.join(columns)})
+        UPDATE {table} AS t SET {", ".join(assignments)}
+        FROM (VALUES {", ".join(values)}) AS v(id, {", ".join(columns)})
         WHERE t.id = v.id
         RETURNING t.id
         """,
@@ -118,8 +121,11 @@ def apply_counters_batch(limit: int = BATCH_LIMIT) -> CounterBatch:
         for table, per_table in deltas.items():
             batch.rows_updated[table] = _apply_deltas(cursor, table, per_table)
     if batch.claimed:
-        log.info("counters.batch_applied", events=batch.claimed,
-                 rows={table: len(ids) for table, ids in batch.rows_updated.items()})
+        log.info(
+            "counters.batch_applied",
+            events=batch.claimed,
+            rows={table: len(ids) for table, ids in batch.rows_updated.items()},
+        )
     return batch
 
 

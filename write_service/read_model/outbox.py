@@ -7,6 +7,7 @@ that scans the backlog repeats a partial index's predicate (write_service/outbox
 reads only the backlog.
 May touch: outbox_outboxevent, outbox_deadletter and platform_idempotencyrecord rows (primary).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ _UNINDEXED = "indexed_at IS NULL AND dead_at IS NULL"  # the partial index outbo
 _PENDING_OWN = f"SELECT {_PENDING_COLUMNS} FROM {OUTBOX} WHERE id = ANY(%s) AND {_UNINDEXED}"
 _PENDING_WITH_OTHERS = (
     f"({_PENDING_OWN}) UNION ALL (SELECT {_PENDING_COLUMNS} FROM {OUTBOX} WHERE {_UNINDEXED}"
-    " AND NOT (id = ANY(%s)) AND event_type <> %s ORDER BY occurred_at LIMIT %s)")
+    " AND NOT (id = ANY(%s)) AND event_type <> %s ORDER BY occurred_at LIMIT %s)"
+)
 
 
 def pending(event_ids: list[int], *, also_pending: int = 0) -> list[OutboxEvent]:
@@ -48,7 +50,9 @@ def pending(event_ids: list[int], *, also_pending: int = 0) -> list[OutboxEvent]
     statement: one round trip through pgBouncer."""
     ids = list(event_ids)
     if also_pending:
-        rows = OutboxEvent.objects.using("default").raw(_PENDING_WITH_OTHERS, [ids, ids, RowChange.ROW_FANOUT, also_pending])
+        rows = OutboxEvent.objects.using("default").raw(
+            _PENDING_WITH_OTHERS, [ids, ids, RowChange.ROW_FANOUT, also_pending]
+        )
     else:
         rows = OutboxEvent.objects.using("default").raw(_PENDING_OWN, [ids])
     return list(rows)
@@ -56,11 +60,15 @@ def pending(event_ids: list[int], *, also_pending: int = 0) -> list[OutboxEvent]
 
 def mark_indexed(event_ids: list[int]) -> None:
     with connections["default"].cursor() as cursor:
-        cursor.execute(f"UPDATE {OUTBOX} SET indexed_at = now() WHERE id = ANY(%s) AND indexed_at IS NULL", [list(event_ids)])
+        cursor.execute(
+            f"UPDATE {OUTBOX} SET indexed_at = now() WHERE id = ANY(%s) AND indexed_at IS NULL", [list(event_ids)]
+        )
 
 
 def record_failure(event_ids: list[int], error: str) -> None:
-    OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True).update(last_error=error[:4000])
+    OutboxEvent.objects.using("default").filter(id__in=event_ids, indexed_at__isnull=True).update(
+        last_error=error[:4000]
+    )
 
 
 def dead_letter(event: OutboxEvent, handler: str, error: str) -> None:
@@ -78,16 +86,21 @@ def locked_fanouts(event_ids: list[int]) -> Iterator[list[RowChange]]:
     them locked or done and gets none); marked indexed when the block ends, in the same
     transaction, so a killed run leaves them unindexed for the relay."""
     with transaction.atomic(using="default"):
-        rows = list(OutboxEvent.objects.using("default").select_for_update(skip_locked=True).filter(
-            id__in=event_ids, event_type=RowChange.ROW_FANOUT, indexed_at__isnull=True, dead_at__isnull=True))
+        rows = list(
+            OutboxEvent.objects.using("default")
+            .select_for_update(skip_locked=True)
+            .filter(id__in=event_ids, event_type=RowChange.ROW_FANOUT, indexed_at__isnull=True, dead_at__isnull=True)
+        )
         yield [RowChange.model_validate(row.payload) for row in rows]
         OutboxEvent.objects.using("default").filter(id__in=[row.id for row in rows]).update(indexed_at=timezone.now())
 
 
 def pending_on(cursor) -> tuple[list[int], bool]:
     """(unindexed change ids, whether counters have work), on the listener's own DB-API cursor."""
-    cursor.execute(f"SELECT id FROM {OUTBOX} WHERE indexed_at IS NULL AND dead_at IS NULL "
-                   f"ORDER BY occurred_at LIMIT {LISTENER_BACKLOG}")
+    cursor.execute(
+        f"SELECT id FROM {OUTBOX} WHERE indexed_at IS NULL AND dead_at IS NULL "
+        f"ORDER BY occurred_at LIMIT {LISTENER_BACKLOG}"
+    )
     ids = [row[0] for row in cursor.fetchall()]
     cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {OUTBOX} WHERE counters_applied_at IS NULL AND dead_at IS NULL)")
     return ids, cursor.fetchone()[0]
@@ -95,13 +108,15 @@ def pending_on(cursor) -> tuple[list[int], bool]:
 
 # --- the relay and housekeeping ------------------------------------------------------------------
 
+
 def claim_for_resend(stale_before: datetime, *, max_attempts: int, limit: int) -> list[int]:
     """Unindexed changes older than `stale_before` and due (backoff), their relay count bumped;
     those past `max_attempts` become dead letters instead."""
     with transaction.atomic(using="default"):
         rows = list(
             _unindexed.select_for_update(skip_locked=True)
-            .filter(occurred_at__lt=stale_before).exclude(next_relay_at__gt=timezone.now())
+            .filter(occurred_at__lt=stale_before)
+            .exclude(next_relay_at__gt=timezone.now())
             .order_by("occurred_at")[:limit]
         )
         resend = []
@@ -122,9 +137,11 @@ def claim_for_resend(stale_before: datetime, *, max_attempts: int, limit: int) -
 
 
 def counters_behind(stale_before: datetime) -> bool:
-    return OutboxEvent.objects.using("default").filter(
-        counters_applied_at__isnull=True, dead_at__isnull=True, occurred_at__lt=stale_before
-    ).exists()
+    return (
+        OutboxEvent.objects.using("default")
+        .filter(counters_applied_at__isnull=True, dead_at__isnull=True, occurred_at__lt=stale_before)
+        .exists()
+    )
 
 
 def delete_processed(retention_days: int) -> dict[str, int]:
@@ -142,15 +159,18 @@ def delete_processed(retention_days: int) -> dict[str, int]:
 
 # --- the drift sweep ---------------------------------------------------------------------------
 
-def recently_indexed_rows(tables: list[str], *, window_seconds: float, settle_seconds: float,
-                          limit: int) -> list[tuple[str, int]]:
+
+def recently_indexed_rows(
+    tables: list[str], *, window_seconds: float, settle_seconds: float, limit: int
+) -> list[tuple[str, int]]:
     """(table, row id) of the changes indexed between `window_seconds` and `settle_seconds` ago."""
     with connections["default"].cursor() as cursor:
         cursor.execute(
             f"SELECT payload->>'table', (payload->>'id')::bigint FROM {OUTBOX}"
             " WHERE indexed_at >= now() - make_interval(secs => %s) AND indexed_at < now() - make_interval(secs => %s)"
             "   AND payload->>'table' = ANY(%s) ORDER BY indexed_at DESC LIMIT %s",
-            [window_seconds, settle_seconds, tables, limit])
+            [window_seconds, settle_seconds, tables, limit],
+        )
         return cursor.fetchall()
 
 
@@ -160,7 +180,9 @@ def rows_with_pending_changes(table: str, ids: list[int]) -> set[int]:
     with connections["default"].cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT (payload->>'id')::bigint FROM {OUTBOX} WHERE indexed_at IS NULL AND dead_at IS NULL"
-            " AND payload->>'table' = %s AND (payload->>'id')::bigint = ANY(%s)", [table, ids])
+            " AND payload->>'table' = %s AND (payload->>'id')::bigint = ANY(%s)",
+            [table, ids],
+        )
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -170,17 +192,27 @@ def fanout_pending() -> bool:
 
 # --- status and dead letters ---------------------------------------------------------------------
 
+
 def backlog() -> dict:
     """Unprocessed changes per stage with the age of the oldest, and the dead letters' count."""
     with connections["default"].cursor() as cursor:
-        cursor.execute(f"SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM {OUTBOX}"
-                       " WHERE indexed_at IS NULL AND dead_at IS NULL")
+        cursor.execute(
+            f"SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM {OUTBOX}"
+            " WHERE indexed_at IS NULL AND dead_at IS NULL"
+        )
         unindexed, unindexed_age = cursor.fetchone()
-        cursor.execute(f"SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM {OUTBOX}"
-                       " WHERE counters_applied_at IS NULL AND dead_at IS NULL")
+        cursor.execute(
+            f"SELECT count(*), EXTRACT(EPOCH FROM now() - min(occurred_at))::float8 FROM {OUTBOX}"
+            " WHERE counters_applied_at IS NULL AND dead_at IS NULL"
+        )
         uncounted, uncounted_age = cursor.fetchone()
-    return {"unindexed": unindexed, "unindexed_age": unindexed_age, "uncounted": uncounted,
-            "uncounted_age": uncounted_age, "dead_letters": DeadLetter.objects.using("default").count()}
+    return {
+        "unindexed": unindexed,
+        "unindexed_age": unindexed_age,
+        "uncounted": uncounted,
+        "uncounted_age": uncounted_age,
+        "dead_letters": DeadLetter.objects.using("default").count(),
+    }
 
 
 class UnknownDeadLetters(LookupError):
@@ -192,8 +224,15 @@ class UnknownDeadLetters(LookupError):
 def dead_letters(limit: int | None = None) -> list[dict]:
     rows = DeadLetter.objects.using("default").select_related("event").order_by("event_id")
     return [
-        {"event_id": row.event_id, "event_type": row.event.event_type, "handler": row.handler,
-         "attempts": row.attempts, "failed_at": row.failed_at, "error": row.error, "payload": row.event.payload}
+        {
+            "event_id": row.event_id,
+            "event_type": row.event.event_type,
+            "handler": row.handler,
+            "attempts": row.attempts,
+            "failed_at": row.failed_at,
+            "error": row.error,
+            "payload": row.event.payload,
+        }
         for row in (rows[:limit] if limit else rows)
     ]
 
@@ -214,7 +253,10 @@ def replay_dead_letters(event_ids: list[int] | None) -> list[int]:
     with transaction.atomic(using="default"):
         ids = _locked_dead_letter_ids(event_ids)
         OutboxEvent.objects.using("default").filter(id__in=ids).update(
-            dead_at=None, relay_attempts=0, next_relay_at=None, last_error="",
+            dead_at=None,
+            relay_attempts=0,
+            next_relay_at=None,
+            last_error="",
         )
         DeadLetter.objects.using("default").filter(event_id__in=ids).delete()
     return ids
@@ -224,7 +266,9 @@ def discard_dead_letters(event_ids: list[int] | None) -> list[dict]:
     """Dropped for good; returns what was dropped (the caller logs it, so nothing vanishes untraced)."""
     with transaction.atomic(using="default"):
         ids = _locked_dead_letter_ids(event_ids)
-        dropped = [{"event_id": e.id, "event_type": e.event_type, "payload": e.payload, "last_error": e.last_error}
-                   for e in OutboxEvent.objects.using("default").filter(id__in=ids)]
+        dropped = [
+            {"event_id": e.id, "event_type": e.event_type, "payload": e.payload, "last_error": e.last_error}
+            for e in OutboxEvent.objects.using("default").filter(id__in=ids)
+        ]
         OutboxEvent.objects.using("default").filter(id__in=ids).delete()  # cascades to the dead letter
     return dropped

@@ -2,12 +2,14 @@
 
 Each projection reads current state from the primary in one statement (one snapshot): a row
 joined with the rows it shows (never a count or window over its siblings), and returns (id,
-version, document bytes rendered by PostgreSQL, with their content hash). `version` is the sum of the versions of every row the document derives from;
-deleted rows become tombstones, soft-deleted ones at their version, hard-deleted ones (a
-`DELETE` by psql or a queryset) at HARD_DELETED_VERSION, above any version the row ever had: ids
-are never reused, so nothing can come after it.
+version, document bytes rendered by PostgreSQL, with their content hash). `version` is the sum
+of the versions of every row the document derives from; deleted rows become tombstones,
+soft-deleted ones at their version, hard-deleted ones (a `DELETE` by psql or a queryset) at
+HARD_DELETED_VERSION, above any version the row ever had: ids are never reused, so nothing can
+come after it.
 See docs/ARCHITECTURE.md ("Nothing stale wins", "Deleted stays deleted").
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -65,9 +67,11 @@ class Projection:
     _body = f"(d.doc || jsonb_build_object('content_hash', {_CONTENT_HASH}))::text"
 
     def _select(self, columns: str, where: str) -> str:
-        return (f"SELECT r.id, {self.version} AS doc_version, {columns} FROM {self.sources} "
-                f"CROSS JOIN LATERAL (SELECT CASE WHEN {self.deleted} THEN {self.tombstone} ELSE {self.live} END AS doc) d "
-                f"WHERE {where}")
+        return (
+            f"SELECT r.id, {self.version} AS doc_version, {columns} FROM {self.sources} "
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN {self.deleted} THEN {self.tombstone} ELSE {self.live} END AS doc) d "
+            f"WHERE {where}"
+        )
 
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
         """Documents of these rows; a row that does not exist was deleted for good. Only a read of
@@ -77,11 +81,14 @@ class Projection:
             return []
         with connections[using].cursor() as cursor:
             cursor.execute(self._select(self._body, "r.id = ANY(%s)"), [ids])
-            documents = [ProjectedDocument(row_id, version, text.encode()) for row_id, version, text in cursor.fetchall()]
+            documents = [
+                ProjectedDocument(row_id, version, text.encode()) for row_id, version, text in cursor.fetchall()
+            ]
         found = {doc.id for doc in documents}
         return documents + [
             ProjectedDocument(row_id, HARD_DELETED_VERSION, orjson.dumps({self.id_field: row_id, "deleted": True}))
-            for row_id in ids if row_id not in found
+            for row_id in ids
+            if row_id not in found
         ]
 
     def project_range(self, first: int, last: int, using: str = "default") -> list[ProjectedDocument]:
@@ -101,7 +108,9 @@ class Projection:
     def walk_pages(self, *, after_key: int, batch_size: int, using: str = "default") -> Iterator[list[int]]:
         """Row ids of the whole table, in pages of `batch_size`, in id order (`project` turns a page
         into documents). Keyset pagination: no OFFSET, no server-side cursor (pgBouncer-safe)."""
-        while ids := _ids(using, f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s", [after_key, batch_size]):
+        while ids := _ids(
+            using, f"SELECT id FROM {self.table} WHERE id > %s ORDER BY id LIMIT %s", [after_key, batch_size]
+        ):
             yield ids
             after_key = ids[-1]
 
@@ -139,8 +148,12 @@ _DISPLAY_NAME = "COALESCE(NULLIF(u.display_name, ''), u.username)"
 # time, so one submission writes one attempt document, whatever the size of its leaderboard.
 PROJECTIONS: dict[str, Projection] = {
     "assessments": Projection(
-        ASSESSMENTS, ASSESSMENT_TABLE, "id",
-        sources=f"{ASSESSMENT_TABLE} r", version="r.version", deleted="r.deleted_at IS NOT NULL",
+        ASSESSMENTS,
+        ASSESSMENT_TABLE,
+        "id",
+        sources=f"{ASSESSMENT_TABLE} r",
+        version="r.version",
+        deleted="r.deleted_at IS NOT NULL",
         live="""jsonb_build_object(
             'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'description', r.description,
             'tags', r.tags, 'difficulty', r.difficulty, 'status', r.status, 'cut_off', r.cut_off::float8,
@@ -150,10 +163,13 @@ PROJECTIONS: dict[str, Projection] = {
         tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
     ),
     "attempts": Projection(
-        ATTEMPTS, ATTEMPT_TABLE, "attempt_id",
+        ATTEMPTS,
+        ATTEMPT_TABLE,
+        "attempt_id",
         sources=f"{ATTEMPT_TABLE} r JOIN {ASSESSMENT_TABLE} s ON s.id = r.assessment_id "
-                f"JOIN {USER_TABLE} u ON u.id = r.candidate_id",
-        version="r.version + s.version + u.version", deleted="s.deleted_at IS NOT NULL",
+        f"JOIN {USER_TABLE} u ON u.id = r.candidate_id",
+        version="r.version + s.version + u.version",
+        deleted="s.deleted_at IS NOT NULL",
         live=f"""jsonb_build_object(
             'attempt_id', r.id, 'assessment', r.assessment_id, 'organisation', s.organisation_id,
             'candidate', jsonb_build_object('id', r.candidate_id, 'display_name', {_DISPLAY_NAME}),
@@ -161,15 +177,19 @@ PROJECTIONS: dict[str, Projection] = {
             'time_taken_seconds', EXTRACT(EPOCH FROM (r.submitted_at - r.started_at))::float8,
             'started_at', r.started_at, 'submitted_at', r.submitted_at, 'deleted', false)""",
         tombstone="jsonb_build_object('attempt_id', r.id, 'assessment', r.assessment_id, "
-                  "'organisation', s.organisation_id, 'deleted', true)",
+        "'organisation', s.organisation_id, 'deleted', true)",
     ),
     "posts": Projection(
-        POSTS, POST_TABLE, "id",
+        POSTS,
+        POST_TABLE,
+        "id",
         sources=f"{POST_TABLE} r JOIN {USER_TABLE} u ON u.id = r.author_id",
-        version="r.version + u.version", deleted="r.deleted_at IS NOT NULL",
+        version="r.version + u.version",
+        deleted="r.deleted_at IS NOT NULL",
         live=f"""jsonb_build_object(
             'id', r.id, 'organisation', r.organisation_id, 'title', r.title, 'body', r.body, 'tags', r.tags,
-            'assessment', r.assessment_id, 'author', jsonb_build_object('id', r.author_id, 'display_name', {_DISPLAY_NAME}),
+            'assessment', r.assessment_id,
+            'author', jsonb_build_object('id', r.author_id, 'display_name', {_DISPLAY_NAME}),
             'comments_count', r.comments_count, 'created_at', r.created_at, 'last_activity_at', r.last_activity_at,
             'deleted', false)""",
         tombstone="jsonb_build_object('id', r.id, 'organisation', r.organisation_id, 'deleted', true)",
@@ -178,14 +198,19 @@ PROJECTIONS: dict[str, Projection] = {
     # post's counter updates would otherwise make every comment document look stale to verify.
     # A deleted post hides its comments when read (the list checks the post), with no fan-out.
     "comments": Projection(
-        COMMENTS, COMMENT_TABLE, "id",
+        COMMENTS,
+        COMMENT_TABLE,
+        "id",
         sources=f"{COMMENT_TABLE} r JOIN {POST_TABLE} p ON p.id = r.post_id JOIN {USER_TABLE} u ON u.id = r.author_id",
-        version="r.version + u.version", deleted="r.deleted_at IS NOT NULL",
+        version="r.version + u.version",
+        deleted="r.deleted_at IS NOT NULL",
         live=f"""jsonb_build_object(
             'id', r.id, 'post', r.post_id, 'organisation', p.organisation_id,
             'author', jsonb_build_object('id', r.author_id, 'display_name', {_DISPLAY_NAME}),
             'body', r.body, 'created_at', r.created_at, 'deleted', false)""",
-        tombstone="jsonb_build_object('id', r.id, 'post', r.post_id, 'organisation', p.organisation_id, 'deleted', true)",
+        tombstone=(
+            "jsonb_build_object('id', r.id, 'post', r.post_id, 'organisation', p.organisation_id, 'deleted', true)"
+        ),
     ),
 }
 

@@ -1,4 +1,5 @@
 """Base settings for write_service; every value comes from shared.config (environment variables)."""
+
 from pathlib import Path
 
 from shared.config import load_config

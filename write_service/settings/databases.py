@@ -3,6 +3,7 @@
 Transaction pooling lends a server connection per transaction, so server-side cursors (which
 outlive a transaction) are disabled on every alias that may go through pgBouncer.
 """
+
 from shared.config import Config
 
 

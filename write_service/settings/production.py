@@ -1,4 +1,5 @@
 """Production settings: fail fast on any missing variable (shared.config), hardened cookies."""
+
 import os
 
 os.environ.setdefault("APP_ENV", "production")

@@ -1,4 +1,5 @@
 """Test settings: the isolated database/Redis/index prefix of APP_ENV=test (see shared.config)."""
+
 import os
 
 os.environ.setdefault("APP_ENV", "test")

@@ -2,10 +2,11 @@
 
 Thin: read_indexer.operations.dead_letters does the work. Ids are outbox event ids, as `list` shows them.
 """
+
 import orjson
 
-from read_indexer.operations import dead_letters
 from read_indexer.errors import OperatorError
+from read_indexer.operations import dead_letters
 from read_indexer.operations.operator_cli import OperatorCommand
 
 

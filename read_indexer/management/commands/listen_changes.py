@@ -1,4 +1,5 @@
 """`manage.py listen_changes`: the change listener (read_indexer.capture.change_listener), one per deployment."""
+
 from django.core.management.base import BaseCommand
 
 from read_indexer.capture import change_listener

@@ -3,16 +3,19 @@
 Thin: read_indexer.operations.pipeline_status collects and renders. Exit 0 = healthy, 1 = warnings,
 2 = a service could not be reached (the other sections are still printed).
 """
+
 import orjson
 
-from read_indexer.operations import pipeline_status
 from read_indexer.errors import OperatorError
+from read_indexer.operations import pipeline_status
 from read_indexer.operations.operator_cli import OperatorCommand, ProblemFound
 
 
 class Command(OperatorCommand):
-    help = ("Outbox backlog, Celery queues, dead letters, indexing lag, aliases and indexes, cluster health "
-            "and replica lag.")
+    help = (
+        "Outbox backlog, Celery queues, dead letters, indexing lag, aliases and indexes, cluster health "
+        "and replica lag."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -2,8 +2,9 @@
 
 Thin: options in, read_indexer.lifecycle.rebuild out. See the README, "Operations".
 """
-from read_indexer.lifecycle import rebuild
+
 from read_indexer.errors import OperatorError
+from read_indexer.lifecycle import rebuild
 from read_indexer.operations.operator_cli import OperatorCommand, index_names
 
 
@@ -15,8 +16,10 @@ def _positive(value: str) -> int:
 
 
 class Command(OperatorCommand):
-    help = ("Rebuild an index (or all) into a new physical index while writes continue (dual writes), "
-            "then swap its alias atomically.")
+    help = (
+        "Rebuild an index (or all) into a new physical index while writes continue (dual writes), "
+        "then swap its alias atomically."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("index", help="assessments, attempts, posts, comments or all")
@@ -30,8 +33,9 @@ class Command(OperatorCommand):
     def operate(self, *, index, batch_size, workers, keep_old, resume, dry_run, primary, **_):
         if batch_size > 10_000:
             raise OperatorError("--batch-size must be at most 10000 (one bulk request per page).")
-        options = rebuild.RebuildOptions(batch_size=batch_size, workers=workers, keep_old=keep_old, resume=resume,
-                                         primary_only=primary)
+        options = rebuild.RebuildOptions(
+            batch_size=batch_size, workers=workers, keep_old=keep_old, resume=resume, primary_only=primary
+        )
         for name in index_names(index):
             if dry_run:
                 for line in rebuild.plan(name, options):

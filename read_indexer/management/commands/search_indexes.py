@@ -1,4 +1,5 @@
 """`manage.py search_indexes ensure|list`: create missing aliases/indexes, or list them."""
+
 from django.core.management.base import BaseCommand, CommandError
 from elasticsearch import ConnectionError as ESConnectionError
 
@@ -19,6 +20,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"{ALL_INDEXES[name].alias} -> {physical}")
             else:
                 for definition in ALL_INDEXES.values():
-                    self.stdout.write(f"{definition.alias} -> {index_lifecycle.alias_target(definition) or '(missing)'}")
+                    self.stdout.write(
+                        f"{definition.alias} -> {index_lifecycle.alias_target(definition) or '(missing)'}"
+                    )
         except ESConnectionError:
             raise CommandError("Elasticsearch is unreachable; start it with bin/stack up.") from None

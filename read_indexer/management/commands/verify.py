@@ -3,6 +3,7 @@
 Thin: options in, read_indexer.operations.verification out. Exit 0 = no drift (or all of it repaired),
 1 = drift remains, 2 = could not verify. See the README, "Operations".
 """
+
 import orjson
 
 from read_indexer.operations import verification
@@ -16,8 +17,12 @@ class Command(OperatorCommand):
         parser.add_argument("index", help="assessments, attempts, posts, comments or all")
         parser.add_argument("--repair", action="store_true", help="re-project exactly the drifted ids, delete orphans")
         parser.add_argument("--chunk-size", type=int, default=5000, help="rows / documents compared per round trip")
-        parser.add_argument("--settle", type=float, default=2.0,
-                            help="seconds to wait before re-checking drift (writes in flight are not drift)")
+        parser.add_argument(
+            "--settle",
+            type=float,
+            default=2.0,
+            help="seconds to wait before re-checking drift (writes in flight are not drift)",
+        )
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument("--primary", action="store_true", help="read the rows from the primary, not the replica")
 

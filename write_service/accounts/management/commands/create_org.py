@@ -1,4 +1,5 @@
 """`python manage.py create_org NAME --admin USERNAME --password P`: an organisation and its first staff user."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from write_service.accounts.services import organisation_create
@@ -19,4 +20,7 @@ class Command(BaseCommand):
         except ServiceError as exc:
             messages = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
             raise CommandError(messages) from None
-        self.stdout.write(f"created organisation {organisation.name} (id {organisation.pk}) with staff user {user.username} (id {user.pk})")
+        self.stdout.write(
+            f"created organisation {organisation.name} (id {organisation.pk}) with staff user {user.username} (id "
+            f"{user.pk})"
+        )

@@ -7,6 +7,7 @@ Assessments go to the organisations in turn; a post goes to its assessment's org
 are visible to their organisation only), a post of no assessment to the next in turn. With
 `--orgs 1` every row is in one organisation, as bench/relevance needs.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,13 +34,22 @@ def load_corpus() -> dict:
 
 
 class Command(BaseCommand):
-    help = "Create demo organisations and users, then the demo corpus's assessments, posts and comments, through the services."
+    help = (
+        "Create demo organisations and users, then the demo corpus's assessments, posts and comments, "
+        "through the services."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--orgs", type=int, default=2)
-        parser.add_argument("--candidates", type=int, default=15,
-                            help="per organisation (each costs a real password hash, ~0.3 s); 0: no attempts")
-        parser.add_argument("--org-name", default="Demo Org", help="organisations are named '<org-name> <n> (<run id>)'")
+        parser.add_argument(
+            "--candidates",
+            type=int,
+            default=15,
+            help="per organisation (each costs a real password hash, ~0.3 s); 0: no attempts",
+        )
+        parser.add_argument(
+            "--org-name", default="Demo Org", help="organisations are named '<org-name> <n> (<run id>)'"
+        )
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args, orgs, candidates, org_name, seed, **options):
@@ -53,10 +63,19 @@ class Command(BaseCommand):
         started = time.perf_counter()
         tenants = []
         for o in range(orgs):
-            org, staff = organisation_create(name=f"{org_name} {o + 1} ({run})", admin_username=f"staff{o + 1}-{run}",
-                                             admin_password=DEMO_PASSWORD)
-            people = [user_create(actor=staff, username=f"cand{o + 1}-{c}-{run}", password=DEMO_PASSWORD,
-                                  role=Role.CANDIDATE, display_name=f"Candidate {o + 1}.{c}") for c in range(candidates)]
+            org, staff = organisation_create(
+                name=f"{org_name} {o + 1} ({run})", admin_username=f"staff{o + 1}-{run}", admin_password=DEMO_PASSWORD
+            )
+            people = [
+                user_create(
+                    actor=staff,
+                    username=f"cand{o + 1}-{c}-{run}",
+                    password=DEMO_PASSWORD,
+                    role=Role.CANDIDATE,
+                    display_name=f"Candidate {o + 1}.{c}",
+                )
+                for c in range(candidates)
+            ]
             tenants.append((org, staff, people))
             writes += 1 + candidates
 
@@ -66,9 +85,15 @@ class Command(BaseCommand):
             _, staff, people = tenants[n % orgs]
             max_score = Decimal(rng.choice([10, 50, 100]))
             assessment = assessments.assessment_create(
-                actor=staff, title=item["title"], description=item["description"], tags=item["tags"],
-                difficulty=item["difficulty"], status=item["status"], max_score=max_score,
-                cut_off=(max_score * Decimal("0.6")).quantize(Decimal("0.01")), duration_minutes=rng.choice([20, 45, 90]),
+                actor=staff,
+                title=item["title"],
+                description=item["description"],
+                tags=item["tags"],
+                difficulty=item["difficulty"],
+                status=item["status"],
+                max_score=max_score,
+                cut_off=(max_score * Decimal("0.6")).quantize(Decimal("0.01")),
+                duration_minutes=rng.choice([20, 45, 90]),
             )
             owner[item["key"]], ids[item["key"]] = n % orgs, assessment.pk
             writes += 1 + self._attempts(rng, assessment, people)
@@ -77,8 +102,13 @@ class Command(BaseCommand):
             linked = item["assessment"]
             _, staff, people = tenants[owner[linked] if linked else n % orgs]
             authors = [staff, *people]
-            post = discussions.post_create(actor=rng.choice(authors), title=item["title"], body=item["body"],
-                                           tags=item["tags"], assessment_id=ids[linked] if linked else None)
+            post = discussions.post_create(
+                actor=rng.choice(authors),
+                title=item["title"],
+                body=item["body"],
+                tags=item["tags"],
+                assessment_id=ids[linked] if linked else None,
+            )
             writes += 1
             for body in item["comments"]:
                 discussions.comment_create(actor=rng.choice(authors), post_id=post.pk, body=body)
@@ -86,7 +116,10 @@ class Command(BaseCommand):
         for org, staff, _ in tenants:
             self.stdout.write(f"organisation {org.name}: staff login {staff.username} / {DEMO_PASSWORD}")
         elapsed = time.perf_counter() - started
-        self.stdout.write(f"seeded {writes} writes in {elapsed:.1f}s ({writes / elapsed:.0f} writes/s, each one transaction with its captured changes)")
+        self.stdout.write(
+            f"seeded {writes} writes in {elapsed:.1f}s ({writes / elapsed:.0f} writes/s, each one transaction with "
+            "its captured changes)"
+        )
 
     @staticmethod
     def _attempts(rng: random.Random, assessment, people) -> int:
