@@ -3,6 +3,7 @@
 One beat schedules them (celery-redbeat's lock, read_indexer/celery_app.py), but workers on
 several hosts take them: a pass that may not overlap itself says so below.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

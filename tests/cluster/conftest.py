@@ -6,6 +6,7 @@ without its processes.
 Every case runs under mixed load (writes through the write API, reads through NGINX) and ends with
 the convergence check (tests/cluster/converge.py, run on an app host). The summary table of every
 case's figures is printed at the end of the run."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def cluster_token(cluster) -> str:
     suffix = uuid.uuid4().hex[:10]
     password = "correct-horse-battery"
     topology.manage("create_org", f"cluster-{suffix}", "--admin", f"staff-{suffix}", "--password", password)
-    response = requests.post(f"{topology.NGINX}/api/v1/auth/token", json={"username": f"staff-{suffix}", "password": password},
-                             timeout=10)
+    response = requests.post(
+        f"{topology.NGINX}/api/v1/auth/token", json={"username": f"staff-{suffix}", "password": password}, timeout=10
+    )
     assert response.status_code == 201, response.text
     return response.json()["token"]
 
@@ -72,17 +74,37 @@ class ClusterLoad:
         return self.finish()
 
 
-def start_load(token: str, seconds: float, out: Path, *, retry: bool = False, write_rate: float = 10,
-               read_rate: float = 8) -> ClusterLoad:
+def start_load(
+    token: str, seconds: float, out: Path, *, retry: bool = False, write_rate: float = 10, read_rate: float = 8
+) -> ClusterLoad:
     """Writes and reads through NGINX from separate processes (tests/faults/load_processes.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def spawn(role: str, rate: float, *extra: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "tests.faults.load_processes", role, "--base", topology.NGINX,
-                                 f"--token={token}", "--seconds", str(seconds), "--rate", str(rate),
-                                 "--out", str(out / f"{role}.json"), *extra], cwd=ROOT, env=env)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.faults.load_processes",
+                role,
+                "--base",
+                topology.NGINX,
+                f"--token={token}",
+                "--seconds",
+                str(seconds),
+                "--rate",
+                str(rate),
+                "--out",
+                str(out / f"{role}.json"),
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+        )
 
-    return ClusterLoad(spawn("writer", write_rate, *(["--retry"] if retry else [])), spawn("reader", read_rate), out, seconds)
+    return ClusterLoad(
+        spawn("writer", write_rate, *(["--retry"] if retry else [])), spawn("reader", read_rate), out, seconds
+    )
 
 
 def converge(written: dict, tmp_path: Path, timeout: float = 90) -> dict:
@@ -94,7 +116,9 @@ def converge(written: dict, tmp_path: Path, timeout: float = 90) -> dict:
     assert not any(result["drift"].values()), result["drift"]
     assert result["backlog"]["dead_letters"] == 0, result["backlog"]
     # Nothing stuck: whatever is still pending is younger than the pipeline's normal lag allows.
-    assert (result["backlog"]["unindexed_age"] or 0) < 30 and (result["backlog"]["uncounted_age"] or 0) < 30, result["backlog"]
+    assert (result["backlog"]["unindexed_age"] or 0) < 30 and (result["backlog"]["uncounted_age"] or 0) < 30, result[
+        "backlog"
+    ]
     return result
 
 

@@ -5,6 +5,7 @@ indexes, read from the primary), no event is dead or stuck. Prints one JSON line
 
   python -m tests.cluster.converge LEDGER.json [--timeout 60]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,19 @@ def main() -> None:
     try:
         converged = wait_for_convergence(ledger, timeout=args.timeout)
     except AssertionError as exc:
-        print(json.dumps({"converged_seconds": None, "problems": index_matches_database(ledger)[:5], "error": str(exc)}))
+        print(
+            json.dumps({"converged_seconds": None, "problems": index_matches_database(ledger)[:5], "error": str(exc)})
+        )
         return
     drift = {}
     for name in PROJECTIONS:
         report = verification.verify(name, settle=2.0, primary_only=True)
         drift[name] = report.drift.total
-    print(json.dumps({"converged_seconds": round(converged, 1), "problems": [], "drift": drift,
-                      "backlog": outbox.backlog()}))
+    print(
+        json.dumps(
+            {"converged_seconds": round(converged, 1), "problems": [], "drift": drift, "backlog": outbox.backlog()}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The Elasticsearch cluster under load: a node killed, a node cut off, a rolling restart, and a
 rebuild while a node is down. Reads go through NGINX to both search APIs, which know all three
 nodes; a node that fails costs a retry on another node, not an error to a user."""
+
 from __future__ import annotations
 
 import time
@@ -36,10 +37,17 @@ def test_kill_the_node_holding_primary_shards(cluster, cluster_token, tmp_path):
 
     errors = read_errors(read)
     result = converge(written, tmp_path)
-    CLUSTER_SUMMARY.append({"case": f"kill -9 {victim} (most primaries)", "acknowledged": written["acknowledged"],
-                            "write_errors": len(written["errors"]), "read_errors": len(errors),
-                            "read_error_window_s": error_window(errors), "restart_to_green_s": round(restart_to_green, 1),
-                            "converged_s": result["converged_seconds"]})
+    CLUSTER_SUMMARY.append(
+        {
+            "case": f"kill -9 {victim} (most primaries)",
+            "acknowledged": written["acknowledged"],
+            "write_errors": len(written["errors"]),
+            "read_errors": len(errors),
+            "read_error_window_s": error_window(errors),
+            "restart_to_green_s": round(restart_to_green, 1),
+            "converged_s": result["converged_seconds"],
+        }
+    )
     assert written["acknowledged"] > 50 and written["errors"] == [], written["errors"][:5]
     assert all(at >= killed_at - 1 for at, _ in errors), errors[:5]
     assert error_window(errors) <= READ_ERROR_WINDOW_GOAL_SECONDS, errors
@@ -68,10 +76,17 @@ def test_partition_one_node_for_30_seconds(cluster, cluster_token, tmp_path):
 
     errors = read_errors(read)
     result = converge(written, tmp_path)
-    CLUSTER_SUMMARY.append({"case": f"partition {victim} (master) 30 s", "acknowledged": written["acknowledged"],
-                            "write_errors": len(written["errors"]), "read_errors": len(errors),
-                            "read_error_window_s": error_window(errors), "heal_to_green_s": round(healed_to_green, 1),
-                            "converged_s": result["converged_seconds"]})
+    CLUSTER_SUMMARY.append(
+        {
+            "case": f"partition {victim} (master) 30 s",
+            "acknowledged": written["acknowledged"],
+            "write_errors": len(written["errors"]),
+            "read_errors": len(errors),
+            "read_error_window_s": error_window(errors),
+            "heal_to_green_s": round(healed_to_green, 1),
+            "converged_s": result["converged_seconds"],
+        }
+    )
     # Never two masters: at every look, the nodes on the majority side agree on one, never the cut-off node.
     assert all(len(view) <= 1 and victim not in view for view in views), views
     assert any(view for view in views[-10:]), "the majority side elected no master"
@@ -92,9 +107,16 @@ def test_rolling_restart_fails_no_request(cluster, cluster_token, tmp_path):
 
     errors = read_errors(read)
     result = converge(written, tmp_path)
-    CLUSTER_SUMMARY.append({"case": "rolling restart es1, es2, es3", "acknowledged": written["acknowledged"],
-                            "write_errors": len(written["errors"]), "read_errors": len(errors),
-                            "restart_to_green_s": to_green, "converged_s": result["converged_seconds"]})
+    CLUSTER_SUMMARY.append(
+        {
+            "case": "rolling restart es1, es2, es3",
+            "acknowledged": written["acknowledged"],
+            "write_errors": len(written["errors"]),
+            "read_errors": len(errors),
+            "restart_to_green_s": to_green,
+            "converged_s": result["converged_seconds"],
+        }
+    )
     assert written["acknowledged"] > 50 and written["errors"] == [], written["errors"][:5]
     assert errors == [], errors[:5]
     assert len(read["responses"]) > 100
@@ -114,12 +136,21 @@ def test_rebuild_while_a_node_is_down(cluster, cluster_token, tmp_path):
             assert aliases_after != aliases_before, rebuild.stdout[-500:]
         else:
             assert aliases_after == aliases_before and "Traceback" not in rebuild.stderr, rebuild.stderr[-1000:]
-        search = requests.get(f"{topology.NGINX}/search/v1/posts?page_size=5",
-                              headers={"Authorization": f"Token {cluster_token}"}, timeout=10)
+        search = requests.get(
+            f"{topology.NGINX}/search/v1/posts?page_size=5",
+            headers={"Authorization": f"Token {cluster_token}"},
+            timeout=10,
+        )
         assert search.status_code == 200 and search.json()["count"] >= len(written["posts"]), search.text[:300]
     finally:
         topology.start("es3")
     restart_to_green = topology.es_wait_green()
     result = converge(written, tmp_path)
-    CLUSTER_SUMMARY.append({"case": "reindex posts with es3 down", "reindex_exit": rebuild.returncode,
-                            "restart_to_green_s": round(restart_to_green, 1), "converged_s": result["converged_seconds"]})
+    CLUSTER_SUMMARY.append(
+        {
+            "case": "reindex posts with es3 down",
+            "reindex_exit": rebuild.returncode,
+            "restart_to_green_s": round(restart_to_green, 1),
+            "converged_s": result["converged_seconds"],
+        }
+    )

@@ -2,6 +2,7 @@
 engines' own APIs (Elasticsearch's, Patroni's) for what the cluster says about itself.
 
 Everything is contacted at the hosts' private addresses on the stack's bridge."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ _PASSED_ON = ("PATH", "HOME", "LANG", "STACK_HOME", "STACK_CACHE", "STACK_LOGS",
 
 def cluster(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
-    result = subprocess.run([str(SCRIPT), *args], cwd=ROOT, timeout=timeout, capture_output=True, text=True,
-                            env={**env, "APP_ENV": "test"})
+    result = subprocess.run(
+        [str(SCRIPT), *args], cwd=ROOT, timeout=timeout, capture_output=True, text=True, env={**env, "APP_ENV": "test"}
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"stack/cluster.sh {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
     return result
@@ -50,8 +52,18 @@ def manage(*args: str, host: str = "app1", check: bool = True) -> subprocess.Com
 def in_app_host(module: str, *args: str, host: str = "app1") -> dict:
     """A Python module of the tests run on an app host with its settings; its stdout is JSON."""
     env_file = cluster("env", host).stdout.split()
-    result = cluster("exec", host, "env", *env_file, "DJANGO_SETTINGS_MODULE=write_service.settings.base",
-                     f"PYTHONPATH={ROOT}", str(ROOT / ".venv" / "bin" / "python"), "-m", module, *args)
+    result = cluster(
+        "exec",
+        host,
+        "env",
+        *env_file,
+        "DJANGO_SETTINGS_MODULE=write_service.settings.base",
+        f"PYTHONPATH={ROOT}",
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        module,
+        *args,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -99,8 +111,11 @@ def es_health(hosts=ES_HOSTS) -> dict:
 
 def es_wait_green(timeout: float = 180, nodes: int = 3) -> float:
     started = time.monotonic()
-    wait_until(lambda: (h := es_health()) and h["status"] == "green" and h["number_of_nodes"] == nodes,
-               timeout, f"Elasticsearch green with {nodes} nodes")
+    wait_until(
+        lambda: (h := es_health()) and h["status"] == "green" and h["number_of_nodes"] == nodes,
+        timeout,
+        f"Elasticsearch green with {nodes} nodes",
+    )
     return time.monotonic() - started
 
 
@@ -144,15 +159,34 @@ def patroni_members(hosts=PG_HOSTS) -> Members:
 
 
 def wait_for_leader_with_sync(timeout: float = 120, other_than: str | None = None) -> Members:
-    return wait_until(lambda: (m := patroni_members()) and m.leader and m.leader != other_than and m.sync_standby and m,
-                      timeout, "a Patroni leader with a synchronous standby")
+    return wait_until(
+        lambda: (m := patroni_members()) and m.leader and m.leader != other_than and m.sync_standby and m,
+        timeout,
+        "a Patroni leader with a synchronous standby",
+    )
 
 
 def psql(host: str, sql: str, db: str = "assessments_test") -> str:
     """A query on one node directly, as the superuser on the host's local socket."""
     socket_dir = f"{os.environ.get('STACK_HOME', '/var/lib/cqrs-stack')}/cluster/{host}/pgrun"
-    result = cluster("exec", host, "runuser", "-u", "postgres", "--", "psql", "-X", "-h", socket_dir, "-d", db,
-                     "-tAc", sql, check=False, timeout=30)
+    result = cluster(
+        "exec",
+        host,
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-X",
+        "-h",
+        socket_dir,
+        "-d",
+        db,
+        "-tAc",
+        sql,
+        check=False,
+        timeout=30,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"psql on {host}: {result.stderr.strip()}")
     return result.stdout.strip()

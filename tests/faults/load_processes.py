@@ -43,8 +43,9 @@ def writer(base: str, token: str, seconds: float, rate: float, out: str, retry: 
                 response = session.post(url, json=body, headers={"Idempotency-Key": key}, timeout=10)
                 if response.status_code in (200, 201):
                     return response
-                ledger["errors"].append([started, response.status_code, response.text[:200],
-                                         response.headers.get("Retry-After")])
+                ledger["errors"].append(
+                    [started, response.status_code, response.text[:200], response.headers.get("Retry-After")]
+                )
                 refused_cleanly = response.status_code == 503
             except requests.RequestException as exc:
                 ledger["errors"].append([started, 0, type(exc).__name__, None])
