@@ -1,4 +1,4 @@
-"""Container health check of beat with celery-redbeat (compose/docker-compose.cluster.yml).
+"""Container health check of beat with celery-redbeat (both compose files).
 
 Several beats share one schedule in Redis; the one holding redbeat's lock sends the tasks, the
 others wait for the lock. Healthy = the shared schedule is served: its most overdue entry (the
