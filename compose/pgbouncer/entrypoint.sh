@@ -2,6 +2,9 @@
 # pgBouncer in compose/: writes the host-specific entry file, then runs pgBouncer in the
 # foreground (logs to stderr). The settings themselves are stack/conf/pgbouncer.ini, mounted at
 # /etc/pgbouncer/pgbouncer-common.ini: the same file the native stack includes.
+# PGBOUNCER_SERVER_TLS_SSLMODE (optional): TLS to the server, e.g. `require` in front of Spilo,
+# which refuses connections without it (compose/docker-compose.cluster.yml); pgBouncer 1.18's
+# default is `disable`.
 set -eu
 : "${PG_PRIMARY_HOST:?PG_PRIMARY_HOST is required}" "${PG_USER:?PG_USER is required}" "${PG_PASSWORD:?PG_PASSWORD is required}"
 RUN_DIR=/run/pgbouncer
@@ -23,5 +26,6 @@ pidfile =
 logfile =
 admin_users = $PG_USER
 stats_users = $PG_USER
+${PGBOUNCER_SERVER_TLS_SSLMODE:+server_tls_sslmode = $PGBOUNCER_SERVER_TLS_SSLMODE}
 INI
 exec pgbouncer "$RUN_DIR/pgbouncer.ini"

@@ -1,4 +1,4 @@
-"""compose/docker-compose.yml as data: loaded with PyYAML and interpolated the way Compose does
+"""compose/docker-compose.yml (and compose/docker-compose.cluster.yml) as data: loaded with PyYAML and interpolated the way Compose does
 (`${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`, `$$`),
 with the values of compose/.env.example. No Docker needed.
 """
@@ -13,6 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+CLUSTER_FILE = COMPOSE_DIR / "docker-compose.cluster.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 
 _VARIABLE = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
@@ -66,9 +67,10 @@ def render(node, env: dict[str, str]):
     return node
 
 
-def load(env: dict[str, str] | None = None) -> dict:
-    """The compose file with anchors merged and variables interpolated (.env.example by default)."""
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+def load(env: dict[str, str] | None = None, path: Path = COMPOSE_FILE) -> dict:
+    """A compose file (the single-node one by default) with anchors merged and variables
+    interpolated (.env.example by default)."""
+    raw = yaml.safe_load(path.read_text())
     return render(raw, read_env_file(ENV_EXAMPLE) if env is None else env)
 
 

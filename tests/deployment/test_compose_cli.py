@@ -1,4 +1,5 @@
-"""`docker compose config` accepts compose/ (issue 7), where a Compose v2 client exists.
+"""`docker compose config` accepts compose/ (issue 7) and its cluster file (issues 25, 26), where a
+Compose v2 client exists.
 
 Apart from tests/deployment/test_compose.py because it needs the client that bin/test installs
 (compose/compose-cli.sh), so it is not part of the fast tier (`bin/test --fast`).
@@ -13,12 +14,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.deployment.compose_file import COMPOSE_FILE, ENV_EXAMPLE, environment, load
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return load()
+from tests.deployment.compose_file import CLUSTER_FILE, COMPOSE_FILE, ENV_EXAMPLE, environment, load
 
 
 def _compose_command() -> list[str] | None:
@@ -41,7 +37,9 @@ def _compose_command() -> list[str] | None:
     return None
 
 
-def test_docker_compose_config_accepts_the_file(compose):
+@pytest.mark.parametrize("path", [COMPOSE_FILE, CLUSTER_FILE], ids=lambda path: path.name)
+def test_docker_compose_config_accepts_the_file(path):
+    compose = load(path=path)
     command = _compose_command()
     if command is None:
         pytest.skip(
@@ -52,7 +50,7 @@ def test_docker_compose_config_accepts_the_file(compose):
     # win over --env-file, and this checks the file with .env.example alone.
     env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
     result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
+        [*command, "-f", str(path), "--env-file", str(ENV_EXAMPLE), "config"],
         capture_output=True,
         text=True,
         timeout=60,
