@@ -1,4 +1,5 @@
-"""compose/docker-compose.yml (and compose/docker-compose.cluster.yml) as data: loaded with PyYAML and interpolated the way Compose does
+"""compose/docker-compose.yml (and compose/docker-compose.cluster.yml) as data: loaded with PyYAML and
+interpolated the way Compose does
 (`${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`, `$$`),
 with the values of compose/.env.example. No Docker needed.
 """

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from read_indexer.task_names import ALL_QUEUES
 from shared import config as shared_config
-from shared.task_names import ALL_QUEUES
 from tests.deployment.compose_file import (
     CLUSTER_FILE,
     COMPOSE_DIR,
