@@ -200,10 +200,7 @@ patroni_start() {
 
 # kill -9 of Patroni leaves its PostgreSQL running (an orphan, as on a real host when the agent
 # dies): killing a pg host kills the postmaster too.
-postgres_stop() { # graceful: SIGTERM, as a rolling restart stops a node
-  on "$1" env ES_HOST="$(address "$1")" ES_STATE_DIR="$CLUSTER_HOME/$1/elasticsearch" "$STACK_ROOT/elasticsearch.sh" stop
-}
-es_kill() {
+postgres_kill() {
   local pidfile="$CLUSTER_HOME/$1/postgres/postmaster.pid"
   [[ -f $pidfile ]] && kill -KILL "$(head -1 "$pidfile")" 2>/dev/null || true
 }
