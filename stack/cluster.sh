@@ -103,7 +103,9 @@ spawn() {
   local dir="$CLUSTER_HOME/$host"
   mkdir -p "$dir/run" "$STACK_LOGS/cluster"
   if proc_alive "$host" "$name"; then return 0; fi
-  on "$host" setsid nohup "$@" >>"$STACK_LOGS/cluster/$host-$name.log" 2>&1 </dev/null &
+  # Not through on(): a backgrounded function is a subshell, and $! would be its pid, not the
+  # process group leader's that kill_proc signals.
+  ip netns exec "$(netns "$host")" setsid nohup "$@" >>"$STACK_LOGS/cluster/$host-$name.log" 2>&1 </dev/null &
   echo $! >"$dir/run/$name.pid"
 }
 proc_pid() { local f="$CLUSTER_HOME/$1/run/$2.pid"; [[ -f $f ]] && cat "$f"; }
