@@ -13,7 +13,11 @@ from tests.cluster import topology
 from tests.cluster.conftest import CLUSTER_SUMMARY, converge, start_load
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-FAILOVER_WINDOW_GOAL_SECONDS = 15
+# The goal was 15 s; Patroni refuses a leader key shorter than 20 s (stack/conf/patroni.yml),
+# and when a primary's Patroni dies with it nothing releases the key: the window is that TTL, plus
+# the election and pgBouncer's next connection attempt.
+PATRONI_TTL_SECONDS = 20
+FAILOVER_WINDOW_BOUND_SECONDS = PATRONI_TTL_SECONDS + 5
 
 
 def refused_cleanly(written: dict) -> list:
@@ -76,7 +80,7 @@ def test_kill_the_primary_then_it_rejoins(cluster, cluster_token, tmp_path):
     )
     assert new.leader == old.sync_standby  # only the synchronous standby may be promoted
     assert refused_cleanly(written) == [], refused_cleanly(written)[:5]
-    assert window <= FAILOVER_WINDOW_GOAL_SECONDS, window
+    assert window <= FAILOVER_WINDOW_BOUND_SECONDS, window
     assert all(status == 200 for _, status, _ in read["responses"]), "reads never touch PostgreSQL"
 
 
