@@ -38,6 +38,13 @@ def wait_rejoined(host: str, timeout: float = 90) -> topology.Members:
     )
 
 
+def not_a_primary(host: str) -> bool:
+    try:
+        return topology.psql(host, "SELECT pg_is_in_recovery()") == "t"
+    except RuntimeError as refused:  # shutting down, or not started yet: takes no write either
+        return "shutting down" in str(refused) or "starting up" in str(refused) or "Connection refused" in str(refused)
+
+
 def exactly_once(written: dict) -> tuple[int, int]:
     """(comment bodies stored more than once, comments stored) for the ledger's posts, on the leader."""
     leader = topology.patroni_members().leader
@@ -163,12 +170,13 @@ def test_primary_cut_off_from_etcd_steps_down(cluster, cluster_token, tmp_path):
     topology.link(victim, "down")
     cut_at = time.time()
     try:
-        new = topology.wait_for_leader_with_sync(timeout=60, other_than=victim)
-        # No two primaries: the cut-off node demotes itself once it cannot renew its leader key.
-        read_only = topology.wait_until(
-            lambda: topology.psql(victim, "SELECT pg_is_in_recovery()") == "t", 30, f"{victim} stepping down"
-        )
+        # No two primaries: the cut-off node demotes itself once it cannot reach etcd (it takes no
+        # write: shutting down, then a standby) before the majority's leader key lapses and a
+        # standby is promoted.
+        read_only = topology.wait_until(lambda: not_a_primary(victim), 30, f"{victim} stepping down")
         stepped_down_in = time.time() - cut_at
+        new = topology.wait_for_leader_with_sync(timeout=60, other_than=victim)
+        promoted_in = time.time() - cut_at
     finally:
         topology.link(victim, "up")
     wait_rejoined(victim)
@@ -180,11 +188,12 @@ def test_primary_cut_off_from_etcd_steps_down(cluster, cluster_token, tmp_path):
             "case": f"primary {victim} cut off from etcd",
             "new_primary": new.leader,
             "stepped_down_s": round(stepped_down_in, 1),
+            "new_primary_s": round(promoted_in, 1),
             "acknowledged": written["acknowledged"],
             "refused_503": sum(1 for e in written["errors"] if e[1] == 503),
             "converged_s": result["converged_seconds"],
         }
     )
-    assert read_only
+    assert read_only and stepped_down_in < promoted_in, (stepped_down_in, promoted_in)
     assert refused_cleanly(written) == [], refused_cleanly(written)[:5]
     assert all(status == 200 for _, status, _ in read["responses"])

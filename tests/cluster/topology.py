@@ -85,7 +85,7 @@ def wait_until(predicate, timeout: float, message: str, interval: float = 0.5):
         try:
             if value := predicate():
                 return value
-        except (requests.RequestException, ValueError, KeyError):
+        except (requests.RequestException, ValueError, KeyError, RuntimeError):  # not answering yet
             pass
         time.sleep(interval)
     raise AssertionError(f"{message}: not within {timeout:.0f}s")
