@@ -43,6 +43,10 @@ def _env(name: str, default: str | None, app_env: str) -> str:
     return value
 
 
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -80,6 +84,9 @@ class Config:
     es_username: str
     es_password: str
     es_ca_certs: str  # a CA bundle to verify https nodes with (compose's secured cluster)
+    # The cluster topology's failover managers, for pipeline_status (empty: not managed by Patroni).
+    patroni_urls: list[str]
+    etcd_urls: list[str]
     es_index_prefix: str
     es_number_of_replicas: int
     es_refresh_interval: str
@@ -97,7 +104,7 @@ class Config:
 
     @property
     def es_nodes(self) -> list[str]:
-        return [url.strip() for url in self.es_url.split(",") if url.strip()]
+        return _list(self.es_url)
 
     @property
     def broker_url(self) -> str:
@@ -143,6 +150,8 @@ def load_config() -> Config:
             es_username=env("ES_USERNAME", ""),
             es_password=env("ES_PASSWORD", ""),
             es_ca_certs=env("ES_CA_CERTS", ""),
+            patroni_urls=_list(env("PATRONI_URLS", "")),
+            etcd_urls=_list(env("ETCD_URLS", "")),
             es_index_prefix=env("ES_INDEX_PREFIX"),
             es_number_of_replicas=int(env("ES_NUMBER_OF_REPLICAS", "0")),
             es_refresh_interval=env("ES_REFRESH_INTERVAL", "1s"),

@@ -271,7 +271,8 @@ INI
 }
 
 # The settings of an app host's processes: everything through this host's own HAProxy and
-# pgBouncer, Redis on the edge, every Elasticsearch node.
+# pgBouncer, Redis on the edge, every Elasticsearch node. A search stuck on a node that is cut off
+# gives up after 4 s and is retried on another node (SEARCH_ES_TIMEOUT_SECONDS).
 app_env() {
   local host="$1"
   cat <<ENV
@@ -294,6 +295,8 @@ GUNICORN_BIND=0.0.0.0:$WRITE_PORT
 SEARCH_BIND=0.0.0.0:$SEARCH_PORT
 FORWARDED_ALLOW_IPS=$(address edge)
 SEARCH_ES_TIMEOUT_SECONDS=4
+PATRONI_URLS=$(each "http://{addr}:$PATRONI_PORT" "${PG_HOSTS[@]}")
+ETCD_URLS=$(each 'http://{addr}:2379' "${PG_HOSTS[@]}")
 ENV
 }
 

@@ -2,7 +2,8 @@
 
 Sections: outbox backlog (and its oldest event's age), Celery queue depths, dead letters,
 commit-to-indexed lag, the last drift sweep, aliases and their physical indexes (with rebuilds in
-progress), cluster health, PostgreSQL replication. Each section is collected on its own, so one
+progress), cluster health, Elasticsearch's nodes and shard allocation, PostgreSQL replication and
+its failover state (operations/cluster_status.py). Each section is collected on its own, so one
 unreachable service still leaves the others readable; `warnings` lists what an operator should
 look at.
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
@@ -23,6 +24,7 @@ from read_indexer.errors import describe_failure
 from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
 from read_indexer.lifecycle.rebuild_lock import reindex_running
 from read_indexer.observability import broker_queues, lag
+from read_indexer.operations import cluster_status
 from read_indexer.task_names import ALL_QUEUES
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
@@ -179,7 +181,9 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "drift_sweep": drift,
     "indexes": indexes,
     "cluster": cluster,
+    "elasticsearch_nodes": cluster_status.elasticsearch_nodes,
     "replication": replication,
+    "postgres_failover": cluster_status.postgres_failover,
 }
 
 
@@ -223,7 +227,7 @@ def _warnings(status: dict) -> list[str]:
     replica = status.get("replication", {}).get("replica", {})
     if replica.get("lag_seconds") is not None and replica["lag_seconds"] > REPLICA_WARN_SECONDS:
         found.append(f"the replica is {replica['lag_seconds']:.0f} s behind")
-    return found
+    return found + cluster_status.warnings(status)
 
 
 def render(status: dict) -> list[str]:
@@ -322,7 +326,8 @@ def render(status: dict) -> list[str]:
         ]
         for standby in d["primary_standbys"]:
             out.append(
-                f"primary sees {standby['application_name']}: state {standby['state'] or '?'}, "
+                f"primary sees {standby['application_name']}: state {standby['state'] or '?'} "
+                f"({standby['sync_state'] or '?'}), "
                 f"replay lag {age(standby['replay_lag_seconds'])}, {standby['replay_lag_bytes'] or 0:,} bytes"
             )
         if not d["primary_standbys"]:
@@ -331,7 +336,9 @@ def render(status: dict) -> list[str]:
             out.append(f"note: {d['note']}")
         return out
 
+    section("Elasticsearch nodes", "elasticsearch_nodes", cluster_status.render_elasticsearch)
     section("PostgreSQL replication", "replication", replication_lines)
+    section("PostgreSQL failover (Patroni, etcd)", "postgres_failover", cluster_status.render_failover)
     lines.append("Warnings")
     lines.extend(f"  {w}" for w in status["warnings"] or ["none"])
     return lines
