@@ -1,7 +1,7 @@
 """The cluster tier: the multi-host topology of stack/cluster.sh (three Elasticsearch nodes, three
 PostgreSQL nodes under Patroni and etcd, two app hosts, NGINX in front), brought up once for the
-tier with the test data (APP_ENV=test) and taken down after it, so the rest of the suite runs
-without its processes.
+tier with the test data (APP_ENV=test) and taken down as soon as the tier ends, so the rest of the
+suite runs without its processes.
 
 Every case runs under mixed load (writes through the write API, reads through NGINX) and ends with
 the convergence check (tests/cluster/converge.py, run on an app host). The summary table of every
@@ -28,8 +28,9 @@ CLUSTER_SUMMARY: list[dict] = []
 LOAD_FINISH_MARGIN_SECONDS = 120
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster():
+    """Up for this package's tests, down right after them: the rest of the suite runs without it."""
     started = time.monotonic()
     topology.cluster("up", timeout=1200)
     topology.es_wait_green()
