@@ -13,8 +13,8 @@ from read_indexer.operations.operator_cli import OperatorCommand, ProblemFound
 
 class Command(OperatorCommand):
     help = (
-        "Outbox backlog, Celery queues, dead letters, indexing lag, aliases and indexes, cluster health "
-        "and replica lag."
+        "Outbox backlog, Celery queues, dead letters, indexing lag, aliases and indexes, Elasticsearch's "
+        "health, nodes and shards, replica lag and PostgreSQL's failover state."
     )
 
     def add_arguments(self, parser):
