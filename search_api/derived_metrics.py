@@ -1,6 +1,6 @@
 """Rank, percentile and qualified, computed when a list is read: attempt documents hold facts only.
 
-Definitions (README, "Derived metrics"), over the submitted attempts of one assessment (its board):
+Definitions (docs/SEARCH_API.md), over the submitted attempts of one assessment (its board):
 - rank = 1 + the attempts ahead (higher score, or the same score in less time): 1, 2, 2, 4;
 - percentile = c * 100 / n, c = the attempts with a strictly lower score, n = the board's size;
 - qualified = score >= the assessment's current cut-off (read from its document, so a cut-off

@@ -1,6 +1,6 @@
 """Who sees what: one filter clause per list, built from the authenticated principal only.
 
-Rules (README.md, "Search API"): anyone authenticated sees published assessments and the
+Rules (docs/SEARCH_API.md): anyone authenticated sees published assessments and the
 leaderboards of published assessments; organisation staff see everything of their organisation;
 a candidate sees their own attempts; posts are visible to members of the post's organisation, and
 so are their comments while the post is visible (selectors.comments_scope checks the post).

@@ -1,5 +1,4 @@
-"""Every environment variable the services read, in one place, with their defaults (README.md,
-"Configuration").
+"""Every environment variable the services read, in one place, with their defaults (docs/CONFIGURATION.md).
 
 APP_ENV=test shifts the defaults to an isolated database, Redis databases and index prefix, so the
 test suite can run beside the demo stack on the same servers without touching its data.

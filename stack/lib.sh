@@ -1,5 +1,5 @@
 # Shared helpers and defaults for the native stack scripts (sourced, never run).
-# Every default matches README.md ("The native stack", "Configuration"); every value is overridable from the environment.
+# Every default matches docs/NATIVE_STACK.md and docs/CONFIGURATION.md; every value is overridable from the environment.
 set -euo pipefail
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -4,7 +4,7 @@ file (`gunicorn -c write_service/gunicorn.conf.py`). The search API runs under G
 
 Workers: 2 x cores + 1 (Gunicorn's rule of thumb for I/O-bound apps). gthread workers: each
 request waits on PostgreSQL, Redis or Elasticsearch, and threads overlap those waits without
-gevent's monkey-patching of psycopg2 (see README, "Deployment", for the measurement).
+gevent's monkey-patching of psycopg2.
 """
 
 import multiprocessing

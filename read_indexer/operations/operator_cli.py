@@ -1,6 +1,6 @@
 """What every operator command shares: one-sentence errors and exit codes, never a traceback.
 
-Exit codes (documented in the README's Operations section):
+Exit codes (documented in docs/OPERATIONS.md):
   0  success
   1  the command ran and found a problem the operator must act on (drift, unhealthy pipeline)
   2  the command could not do its job (unknown index, a service unreachable, a lock held, ...)

@@ -2,7 +2,7 @@
 
 Nothing on the indexing path uses this (attempt documents hold facts of their own row; the search
 API computes rank, percentile and qualified at read time); tests compare both with it.
-Definitions (also in the README):
+Definitions (also in docs/SEARCH_API.md):
 - time_taken_seconds = submitted_at - started_at.
 - rank: RANK() by score desc, then time taken asc, among submitted attempts of the assessment;
   equal score and equal time share a rank.

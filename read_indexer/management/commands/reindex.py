@@ -1,6 +1,6 @@
 """`manage.py reindex <index|all>`: zero-downtime rebuild that loses no concurrent write.
 
-Thin: options in, read_indexer.lifecycle.rebuild out. See the README, "Operations".
+Thin: options in, read_indexer.lifecycle.rebuild out. See docs/OPERATIONS.md.
 """
 
 from read_indexer.errors import OperatorError

@@ -1,7 +1,7 @@
 """`manage.py verify <index|all> [--repair]`: compare every document with the database's projection.
 
 Thin: options in, read_indexer.operations.verification out. Exit 0 = no drift (or all of it repaired),
-1 = drift remains, 2 = could not verify. See the README, "Operations".
+1 = drift remains, 2 = could not verify. See docs/OPERATIONS.md.
 """
 
 import orjson
