@@ -61,7 +61,7 @@ def _failover(leader="pg1", sync="pg2", answering=3):
 )
 def test_warnings(status, expected):
     found = cluster_status.warnings(status)
-    assert len(found) == len(expected) and all(e in f for e, f in zip(expected, found)), found
+    assert len(found) == len(expected) and all(e in f for e, f in zip(expected, found, strict=True)), found
 
 
 def test_render_names_leader_sync_standby_and_unassigned_shards():

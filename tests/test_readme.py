@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MANUAL = sorted((ROOT / "docs").glob("*.md"))
 LINKED_DOCS = [README, *MANUAL, ROOT / "bench" / "README.md"]
-# Written on another branch (the cluster topology's own document); drop once it is merged.
-WRITTEN_ELSEWHERE = {"docs/CLUSTER.md"}
 # Files the reader creates by following the docs (`cp compose/.env.example compose/.env`).
 CREATED_BY_THE_READER = {"compose/.env"}
 
@@ -95,8 +93,7 @@ def broken_links(path: Path, text: str | None = None) -> list[str]:
             if relative is None:
                 problems.append(f"{target}: outside the repository")
             elif not resolved.exists():
-                if relative not in WRITTEN_ELSEWHERE:
-                    problems.append(f"{target}: no such file")
+                problems.append(f"{target}: no such file")
             elif fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
                 problems.append(f"{target}: no heading #{fragment} in {relative}")
     return problems

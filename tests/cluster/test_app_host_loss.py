@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def lag_samples(token: str, count: int) -> list[float]:
         assert created.status_code == 201, created.text
         acknowledged = time.monotonic()
         topology.wait_until(
-            lambda: (
+            lambda word=word: (
                 requests.get(f"{topology.NGINX}/search/v1/posts?q={word}", headers=headers, timeout=10).json()["count"]
                 == 1
             ),
@@ -92,7 +93,7 @@ def test_losing_an_app_host(cluster, cluster_token, tmp_path):
     gaps = {}
     for entry, period in PERIODS.items():
         times = [at for at, name, _ in sends if name == entry]
-        intervals = [b - a for a, b in zip(times, times[1:])]
+        intervals = [b - a for a, b in pairwise(times)]
         gaps[entry] = (min(intervals), max(intervals))
         # Never doubled: no period's task sent twice; the takeover skips periods, it never repeats one.
         assert min(intervals) >= period * 0.5, (entry, intervals)

@@ -6,6 +6,7 @@ acknowledged write is lost; while there is no primary, writes are refused with 5
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -144,7 +145,7 @@ def test_synchronous_standby_dies(cluster, cluster_token, tmp_path):
     wait_rejoined(victim)
     written, _ = load.finish()
 
-    stalled = max((b - a for a, b in zip(written["acknowledged_at"], written["acknowledged_at"][1:])), default=0)
+    stalled = max((b - a for a, b in pairwise(written["acknowledged_at"])), default=0)
     result = converge(written, tmp_path)
     CLUSTER_SUMMARY.append(
         {
