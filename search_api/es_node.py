@@ -86,8 +86,7 @@ class PlainHttpNode(BaseNode):
             sock = socket.create_connection((self.host, self.port), timeout=min(timeout, CONNECT_TIMEOUT_SECONDS))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.sock = sock
-        else:
-            sock.settimeout(timeout)
+        sock.settimeout(timeout)  # the request's own timeout for the exchange, on a new socket too
         response = _Response(head_only=method == "HEAD")
         parser = httptools.HttpResponseParser(response)
         try:

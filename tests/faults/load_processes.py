@@ -3,8 +3,8 @@
   python -m tests.faults.load_processes writer --base URL --token T --seconds S --rate R --out F [--retry]
   python -m tests.faults.load_processes reader --base URL --token T --seconds S --rate R --out F
 
-The writer keeps a ledger of every acknowledged write (posts, and comments per post) with the time
-each was acknowledged, and every refusal with its time, status and Retry-After; with --retry it
+The writer keeps a ledger of every acknowledged write (posts, and comments per post) with the times
+each was sent and acknowledged, and every refusal with its time, status and Retry-After; with --retry it
 sends a refused write again with the same Idempotency-Key until it is acknowledged, as a client
 that honours 503 + Retry-After does. The reader records every response with its time, so errors
 can be split into inside / outside a fault window.
@@ -33,7 +33,15 @@ def _on_term(*_):
 def writer(base: str, token: str, seconds: float, rate: float, out: str, retry: bool = False) -> None:
     session = requests.Session()
     session.headers.update({"Authorization": f"Token {token}", "Content-Type": "application/json"})
-    ledger = {"posts": [], "comments": {}, "errors": [], "acknowledged": 0, "acknowledged_at": [], "keys": []}
+    ledger = {
+        "posts": [],
+        "comments": {},
+        "errors": [],
+        "acknowledged": 0,
+        "acknowledged_at": [],
+        "sent_at": [],
+        "keys": [],
+    }
     deadline, step = time.time() + seconds, 0
 
     def send(url: str, body: dict, key: str):
@@ -42,6 +50,7 @@ def writer(base: str, token: str, seconds: float, rate: float, out: str, retry: 
             try:
                 response = session.post(url, json=body, headers={"Idempotency-Key": key}, timeout=10)
                 if response.status_code in (200, 201):
+                    ledger["sent_at"].append(started)  # when the acknowledged attempt was sent
                     return response
                 ledger["errors"].append(
                     [started, response.status_code, response.text[:200], response.headers.get("Retry-After")]
