@@ -32,7 +32,7 @@ def _lock_key(alias: str) -> tuple[int, int]:
 def _connect():
     config = load_config()
     conn = psycopg2.connect(
-        host=config.pg_host,
+        host=config.pg_primary_host,  # the primary itself (the listener's host), never pgBouncer
         port=config.pg_port,
         dbname=config.pg_db,
         user=config.pg_user,
