@@ -170,13 +170,16 @@ etcd_start() {
   [[ -d $dir/member ]] || state=new
   mkdir -p "$dir"
   # Defaults tuned for a LAN; on a 2-core box shared by the whole cluster the election timeout
-  # gets headroom so a busy CPU is not mistaken for a dead leader.
+  # gets headroom so a busy CPU is not mistaken for a dead leader. Pre-vote: a member coming back
+  # from a partition (with the term it kept raising while alone) asks before it campaigns, so it
+  # does not depose the leader, which would leave Patroni without etcd for an election and make
+  # the new primary step down.
   spawn "$host" etcd /usr/bin/etcd --name "$host" --data-dir "$dir" \
     --listen-client-urls "http://$addr:2379,http://127.0.0.1:2379" --advertise-client-urls "http://$addr:2379" \
     --listen-peer-urls "http://$addr:2380" --initial-advertise-peer-urls "http://$addr:2380" \
     --initial-cluster "$(each '{name}=http://{addr}:2380' "${PG_HOSTS[@]}")" \
     --initial-cluster-state "$state" --initial-cluster-token cqrs-etcd \
-    --heartbeat-interval 200 --election-timeout 2000
+    --heartbeat-interval 200 --election-timeout 2000 --pre-vote
 }
 
 patroni_config() {
