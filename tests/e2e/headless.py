@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import select
+import signal
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,7 @@ class Browser:
             stderr=subprocess.DEVNULL,
             preexec_fn=as_fds_3_and_4,
             pass_fds=(3, 4),
+            start_new_session=True,  # its own process group: close() ends the helpers too
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -120,6 +122,23 @@ class Browser:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        # Chromium's helper processes (zygote, renderers, the network service) may outlive the
+        # browser for a moment and still write into the profile: end them all before removing it.
+        self._end_process_group()
         os.close(self._to_browser)
         os.close(self._from_browser)
         self._profile.cleanup()
+
+    def _end_process_group(self) -> None:
+        group = self._process.pid  # start_new_session: the browser leads its own group
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)

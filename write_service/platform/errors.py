@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 from django.http import Http404
+from psycopg2.errors import ReadOnlySqlTransaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -65,8 +66,17 @@ log = structlog.get_logger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
+def is_unavailable(exc: Exception) -> bool:
+    # A write that reaches a PostgreSQL node while it changes role (a primary stepping down in a
+    # failover or switchover, HAProxy a moment behind Patroni) is refused as read-only: the same
+    # retry-shortly case, with nothing written.
+    return isinstance(exc, UNAVAILABLE) or (
+        isinstance(exc, InternalError) and isinstance(exc.__cause__, ReadOnlySqlTransaction)
+    )
+
+
 def api_exception_handler(exc, context):
-    if isinstance(exc, UNAVAILABLE):
+    if is_unavailable(exc):
         log.warning("dependency.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
         response = Response({"errors": {"detail": ["A backing service is unavailable; retry shortly."]}}, status=503)
         response["Retry-After"] = "1"
