@@ -213,9 +213,22 @@ def main() -> None:
     bases = {"single": SINGLE, "cluster": CLUSTER}
     print("== bring up both topologies (APP_ENV=test)", flush=True)
     sh(str(ROOT / "bin" / "stack"), "up")
-    sh(str(ROOT / "stack" / "apps.sh"), "start", env={"APP_ENV": "test"})
+    # The per-token rate limit (600 a minute) would answer most of a load run with 429s.
+    unlimited = {"APP_ENV": "test", "SEARCH_RATE_LIMIT": "1000000000"}
+    sh(str(ROOT / "stack" / "apps.sh"), "start", env=unlimited)
+    sh(str(ROOT / "stack" / "apps.sh"), "restart", "search", env=unlimited)
     sh(str(ROOT / "stack" / "nginx.sh"), "start", env={"APP_ENV": "test"})
     cluster("up")
+    for host in ("app1", "app2"):
+        sh(
+            str(ROOT / "stack" / "cluster.sh"),
+            "exec",
+            host,
+            str(ROOT / "stack" / "apps.sh"),
+            "restart",
+            "search",
+            env=unlimited,
+        )
     auth = {name: {"Authorization": f"Token {token(name, base)}"} for name, base in bases.items()}
     print(f"== seed {scale.seed_posts} posts in each", flush=True)
     for name, base in bases.items():
