@@ -65,8 +65,8 @@ def test_kill_the_primary_then_it_rejoins(cluster, cluster_token, tmp_path):
     old = topology.wait_for_leader_with_sync()
     load = start_load(cluster_token, seconds=45, out=tmp_path)
     time.sleep(8)
-    killed_at = time.time()
     topology.kill(old.leader, "patroni", "postgres")
+    killed_at = time.time()  # once the kill has returned: a write sent while it ran may still land
     new = topology.wait_for_leader_with_sync(timeout=60, other_than=old.leader)
     promoted_at = time.time()
     topology.start(old.leader, "patroni")
