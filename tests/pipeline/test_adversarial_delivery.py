@@ -8,6 +8,7 @@ every document must equal the database's current projection.
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -88,12 +89,15 @@ def test_random_delivery_orders_converge_to_the_database(operations, delete_at_e
         get_es_client().indices.put_settings(index=ALL_INDEXES[index].alias, settings={"index.gc_deletes": "0s"})
 
     deliveries = data.draw(st.permutations(snapshots + snapshots[: len(snapshots) // 2]))
-    event_ids = list(OutboxEvent.objects.filter(id__gte=first_event).values_list("id", flat=True))
+    # The running counters worker adds events of its own at its own pace, so how many there are is
+    # not part of the example: their order comes from a drawn seed, not from a drawn permutation.
+    event_order = random.Random(data.draw(st.integers(min_value=0, max_value=2**32 - 1), label="event order seed"))
+    event_ids = list(OutboxEvent.objects.filter(id__gte=first_event).order_by("id").values_list("id", flat=True))
     for i, (index, doc) in enumerate(deliveries):
         write_documents(index, [doc])
         if i % 3 == 0:  # real events re-delivered in between (they re-read current state)
             OutboxEvent.objects.filter(id__in=event_ids).update(indexed_at=None)
-            project_events(data.draw(st.permutations(event_ids)))
+            project_events(event_order.sample(event_ids, len(event_ids)))
 
     for index, doc_id in (("posts", post.pk), ("attempts", attempt.pk), ("assessments", assessment.pk)):
         expected = PROJECTIONS[index].project([doc_id])[0]
