@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 
-from search_api import admission, auth, lists, openapi, pagination, selectors, suggest
+from search_api import admission, auth, consistency, lists, openapi, pagination, selectors, suggest
 from search_api.errors import ApiError, BadRequest, MethodNotAllowed
 from search_api.filtering import ListSchema, ParamErrors, parse_params
 from search_api.responses import json_response
+from shared.consistency import STATUS_HEADER as CONSISTENCY_STATUS_HEADER
 
 
 def _get_only(request) -> None:
@@ -20,18 +21,22 @@ def _get_only(request) -> None:
 
 
 def search_endpoint(view):
-    """GET only, authenticated (401), rate-limited per credential (429); passes the principal."""
+    """GET only, authenticated (401), rate-limited per credential (429); passes the principal.
+    A read carrying a consistency token first waits for its write (search_api/consistency.py)."""
 
     @functools.wraps(view)
     def wrapper(request, **kwargs):
         _get_only(request)
         principal, limit = admission.admit(request)
+        headers = limit.headers()
         try:
+            if (status := consistency.consistency_status(request, principal)) is not None:
+                headers[CONSISTENCY_STATUS_HEADER] = status  # a 404 after a deletion says it too
             response = view(request, principal, **kwargs)
         except ApiError as exc:  # a 400 still tells the client how much budget is left
-            exc.headers.update(limit.headers())
+            exc.headers.update(headers)
             raise
-        for name, value in limit.headers().items():
+        for name, value in headers.items():
             response[name] = value
         return response
 

@@ -98,6 +98,9 @@ class Config:
     search_rate_limit: int
     search_rate_window_seconds: int
     search_es_timeout_seconds: float
+    # How long a write with `Prefer: wait-for=indexed` or a read with a consistency token waits.
+    consistency_wait_seconds: float
+    consistency_wait_max_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
 
@@ -162,6 +165,10 @@ def load_config() -> Config:
             search_rate_window_seconds=_number("SEARCH_RATE_WINDOW_SECONDS", env("SEARCH_RATE_WINDOW_SECONDS", "60")),
             search_es_timeout_seconds=_number(
                 "SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float
+            ),
+            consistency_wait_seconds=_number("CONSISTENCY_WAIT_SECONDS", env("CONSISTENCY_WAIT_SECONDS", "5"), float),
+            consistency_wait_max_seconds=_number(
+                "CONSISTENCY_WAIT_MAX_SECONDS", env("CONSISTENCY_WAIT_MAX_SECONDS", "10"), float
             ),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )

@@ -1,4 +1,4 @@
-"""The base class of every write-API view: read-your-writes pinning and JSON-only I/O."""
+"""The base class of every write-API view: read-your-writes pinning, consistency tokens, JSON-only I/O."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.views import APIView
 
+from write_service.platform.consistency import consistency_headers
 from write_service.platform.db_router import pin_to_primary, unpin
 
 log = structlog.get_logger(__name__)
@@ -20,7 +21,8 @@ def _ryw_key(user_id: int) -> str:
 
 
 class ApiView(APIView):
-    """After a successful write, the same user reads from the primary for a few seconds.
+    """After a successful write, the same user reads from the primary for a few seconds, and the
+    response carries its consistency token (write_service/platform/consistency.py).
 
     The flag is in Redis (token clients keep no cookies), so every process and host agrees.
     DRF authenticates inside the view, which is why this is not a middleware.
@@ -49,4 +51,6 @@ class ApiView(APIView):
                 # The write has committed: failing its response now would make the client retry it.
                 # Without the pin, the client's next reads may come from the (slightly behind) replica.
                 log.warning("ryw.pin_failed", user_id=user_id, error=str(exc)[:200])
+            for name, value in consistency_headers(request.user, request.headers.get("Prefer")).items():
+                response[name] = value
         return super().finalize_response(request, response, *args, **kwargs)

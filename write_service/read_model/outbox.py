@@ -106,6 +106,36 @@ def pending_on(cursor) -> tuple[list[int], bool]:
     return ids, cursor.fetchone()[0]
 
 
+# --- read your own writes (shared/consistency.py) ----------------------------------------------
+
+
+def commit_bounds() -> tuple[int, int]:
+    """(txid bound, event bound) once a write has committed: no transaction below the first is still
+    running, and every change recorded so far has an id at or below the second."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, (SELECT coalesce(max(id), 0) FROM {OUTBOX})"
+        )
+        return cursor.fetchone()
+
+
+def processing_record_on(cursor) -> tuple[int, int, int]:
+    """(snapshot xmin, oldest unfinished change id or None, newest change id), in one snapshot, on
+    the horizon publisher's own DB-API cursor. Unfinished: not indexed, or not counted; a dead
+    letter is finished (docs/CONSISTENCY.md says what that means for its write's token)."""
+    cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        cursor.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
+            f" LEAST((SELECT min(id) FROM {OUTBOX} WHERE indexed_at IS NULL AND dead_at IS NULL),"
+            f"       (SELECT min(id) FROM {OUTBOX} WHERE counters_applied_at IS NULL AND dead_at IS NULL)),"
+            f" (SELECT coalesce(max(id), 0) FROM {OUTBOX})"
+        )
+        return cursor.fetchone()
+    finally:
+        cursor.execute("COMMIT")
+
+
 # --- the relay and housekeeping ------------------------------------------------------------------
 
 
