@@ -92,6 +92,8 @@ def decode_token(text: str, secret: str, *, organisation_id: int) -> Token:
     if len(text) != _ENCODED_LENGTH or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
         raise InvalidToken("Not a consistency token: use the Consistency-Token header of a write response as it is.")
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:  # unused low bits of the last character
+        raise InvalidToken("Not a consistency token: use the Consistency-Token header of a write response as it is.")
     body, tag = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     version, organisation, txid_bound, event_bound = _LAYOUT.unpack(body)
     if not hmac.compare_digest(tag, _tag(secret, body)) or version != _VERSION or organisation != organisation_id:
