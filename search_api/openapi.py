@@ -220,7 +220,7 @@ def _detail_operation(schema: ListSchema, what: str, summary: str) -> dict:
         _error_responses(
             {
                 **_ERROR_RESPONSES,
-                "400": "Any query parameter (this endpoint takes none).",
+                "400": "Any query parameter but consistency_token (this endpoint takes no other), or a bad token.",
                 "404": f"No such {what}, deleted, or not visible to the caller.",
             }
         )
@@ -282,8 +282,55 @@ def _suggest_operation(spec: Suggestion) -> dict:
     }
 
 
+_CONSISTENCY_WHAT = (
+    "A write's consistency token (its response's Consistency-Token header): the answer waits, up to the "
+    "deployment's bound (CONSISTENCY_WAIT_SECONDS, 5 s by default), until the indexes reflect that write, "
+    "its counters and fan-outs included, and says so in Consistency-Status. A malformed token, or one not "
+    "issued to the caller's organisation, is a 400 naming it."
+)
+_CONSISTENCY_PARAMS = (
+    {
+        "name": "Consistency-Token",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": _CONSISTENCY_WHAT,
+    },
+    {
+        "name": "consistency_token",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The same as the Consistency-Token header, for links; send one or the other.",
+    },
+)
+_CONSISTENCY_STATUS = {
+    "Consistency-Status": {
+        "description": "Only with a consistency token: `reflected` when the answer includes the write, "
+        "`pending` when the bound passed first (the answer is what the indexes had then).",
+        "schema": {"type": "string", "enum": ["reflected", "pending"]},
+    }
+}
+
+
+def _with_consistency(operation: dict) -> dict:
+    """Every read accepts a consistency token, and its answers (errors after the wait too) say the status."""
+    operation["parameters"] = [*operation["parameters"], *_CONSISTENCY_PARAMS]
+    for code, response in operation["responses"].items():
+        if code in ("200", "404"):
+            response["headers"] = {**response.get("headers", {}), **_CONSISTENCY_STATUS}
+    return operation
+
+
 @functools.cache
 def document() -> dict:
+    spec = _document()
+    for path in spec["paths"].values():
+        _with_consistency(path["get"])
+    return spec
+
+
+def _document() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {

@@ -118,7 +118,7 @@ def test_openapi_documents_both_operations_with_the_parsers_limits():
     for spec in ALL_SUGGESTIONS:
         operation = paths[f"/search/v1/{spec.schema.name}/suggest"]["get"]
         params = {p["name"]: p for p in operation["parameters"]}
-        assert tuple(params) == suggest.PARAMS
+        assert tuple(params) == (*suggest.PARAMS, "Consistency-Token", "consistency_token")
         assert params["prefix"]["required"] is True
         assert params["prefix"]["schema"] == {"type": "string", "minLength": 2, "maxLength": MAX_Q_LENGTH}
         assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
