@@ -7,11 +7,11 @@ from bench import namespace
 from bench.loadgen import Request
 from bench.stages.context import StageContext, auth_header, measure
 from bench.stages.raw_es_replay import capture_es_requests, measure_raw_es
-from bench.stages.read_scenarios import scenario_path
+from bench.stages.read_scenarios import read_scenarios, scenario_path
 
 
-def run(ctx: StageContext, scenarios: list[dict]) -> None:
-    broad = [s for s in scenarios if s["name"].endswith("_broad")]
+def run(ctx: StageContext) -> None:
+    broad = [s for s in read_scenarios(ctx) if s["name"].endswith("_broad")]
     built = capture_es_requests(broad)
     reads_fig = ctx.figures.get("reads", {}).get("scenarios", {})  # absent under --only raw_es
     figures: dict = {"connections": ctx.scale.read_connections, "scenarios": {}, "api_profile": built.get("profile")}

@@ -25,6 +25,46 @@ def _index_writes(es, alias: str) -> dict:
     }
 
 
+def _submit(jobs: list[tuple[int, str]]) -> tuple[list[int], list[str]]:
+    """Each started attempt submitted through the write API, one after the other: (ids, errors)."""
+    session, errors, submitted = requests.Session(), [], []
+    for k, (attempt_id, token) in enumerate(jobs):
+        response = session.post(
+            namespace.url(namespace.WRITE_PORT) + f"/api/v1/attempts/{attempt_id}/submit",
+            json={"score": f"{40 + k % 60}.5"},
+            headers=auth_header(token),
+            timeout=30,
+        )
+        if response.status_code >= 300:
+            errors.append(f"{response.status_code} {response.text[:200]}")
+        else:
+            submitted.append(attempt_id)
+    return submitted, errors
+
+
+def _all_searchable_after(es, submitted: list[int], started: float) -> float | None:
+    """Seconds from `started` until every submitted attempt is searchable as submitted (None: 300 s passed)."""
+    from shared.indexes import ATTEMPTS
+
+    ids = [str(a) for a in submitted]
+    while time.monotonic() - started < 300:
+        found = es.count(
+            index=ATTEMPTS.alias,
+            query={"bool": {"filter": [{"ids": {"values": ids}}, {"term": {"status": "submitted"}}]}},
+        )["count"]
+        if found == len(ids):
+            return round(time.monotonic() - started, 2)
+        time.sleep(0.1)
+    return None
+
+
+def _leaderboard_in_index(es, assessment_id: int) -> int:
+    from shared.indexes import ATTEMPTS
+
+    filters = [{"term": {"assessment": assessment_id}}, {"term": {"status": "submitted"}}, {"term": {"deleted": False}}]
+    return es.count(index=ATTEMPTS.alias, query={"bool": {"filter": filters}})["count"]
+
+
 def run(ctx: StageContext) -> None:
     """With the workers running and the pipeline idle: Elasticsearch's indexing stats of the attempts
     and assessments indexes, DOC_WRITE_SUBMISSIONS submissions of started attempts of the largest
@@ -41,53 +81,21 @@ def run(ctx: StageContext) -> None:
     board_before = one_row("SELECT submitted_count FROM assessments_assessment WHERE id = %s", [top])[0]
     idle_wait = pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
     before = {"attempts": _index_writes(es, ATTEMPTS.alias), "assessments": _index_writes(es, ASSESSMENTS.alias)}
-    session, errors, submitted = requests.Session(), [], []
     started = time.monotonic()
-    for k, (attempt_id, token) in enumerate(jobs):
-        response = session.post(
-            namespace.url(namespace.WRITE_PORT) + f"/api/v1/attempts/{attempt_id}/submit",
-            json={"score": f"{40 + k % 60}.5"},
-            headers=auth_header(token),
-            timeout=30,
-        )
-        if response.status_code >= 300:
-            errors.append(f"{response.status_code} {response.text[:200]}")
-        else:
-            submitted.append(attempt_id)
+    submitted, errors = _submit(jobs)
     write_s = time.monotonic() - started
-    ids, searchable_s = [str(a) for a in submitted], None
-    while time.monotonic() - started < 300:
-        found = es.count(
-            index=ATTEMPTS.alias,
-            query={"bool": {"filter": [{"ids": {"values": ids}}, {"term": {"status": "submitted"}}]}},
-        )["count"]
-        if found == len(ids):
-            searchable_s = round(time.monotonic() - started, 2)
-            break
-        time.sleep(0.1)
+    searchable_s = _all_searchable_after(es, submitted, started)
     drain = pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
     time.sleep(1.0)  # a counters batch's follow-up projection, if any, shows in the queues
     drain += pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
     after = {"attempts": _index_writes(es, ATTEMPTS.alias), "assessments": _index_writes(es, ASSESSMENTS.alias)}
     n = len(submitted)
     written = {k: after[k]["index_total"] - before[k]["index_total"] for k in before}
-    board_es = es.count(
-        index=ATTEMPTS.alias,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"assessment": top}},
-                    {"term": {"status": "submitted"}},
-                    {"term": {"deleted": False}},
-                ]
-            }
-        },
-    )["count"]
     figures = {
         "assessment_id": top,
         "leaderboard_size_before": board_before,
         "leaderboard_size_after": one_row("SELECT submitted_count FROM assessments_assessment WHERE id = %s", [top])[0],
-        "leaderboard_size_in_search_index": board_es,
+        "leaderboard_size_in_search_index": _leaderboard_in_index(es, top),
         "submissions": n,
         "errors": len(errors),
         "error_samples": errors[:3],

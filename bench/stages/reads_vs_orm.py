@@ -56,11 +56,10 @@ def _first_difference(a: list, b: list) -> str:
     return f"lengths differ: api {len(a)} rows, orm {len(b)} rows"
 
 
-def run(ctx: StageContext) -> list[dict]:
-    scenarios = read_scenarios(ctx)
+def run(ctx: StageContext) -> None:
     figures: dict = {"connections": ctx.scale.read_connections, "scenarios": {}}
     c = ctx.scale.read_connections
-    for s in scenarios:
+    for s in read_scenarios(ctx):
         parity = _parity(s)
         before = database.statements_snapshot()
         api = measure(
@@ -94,4 +93,3 @@ def run(ctx: StageContext) -> list[dict]:
             "sql_during_orm_run_on_replica": database.statements_delta(replica_before, replica_after, top=4),
         }
     ctx.figures["reads"] = figures
-    return scenarios

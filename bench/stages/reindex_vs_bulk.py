@@ -15,14 +15,6 @@ from read_indexer.operations import pipeline_status
 
 
 def run(ctx: StageContext) -> None:
-    from elasticsearch import helpers
-
-    from read_indexer.lifecycle import index_lifecycle
-    from shared.es_client import get_es_client
-    from shared.indexes import ATTEMPTS
-    from write_service.read_model.projections import PROJECTIONS
-
-    s = ctx.scale
     runs = {}
     for source in ("replica", "primary"):  # the same rebuild, heavy reads off the primary or on it
         pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
@@ -33,54 +25,7 @@ def run(ctx: StageContext) -> None:
             flush=True,
         )
     reindex_fig = runs["replica"]
-
-    # The same documents, projected and serialised before the clock starts.
-    prepared_started = time.monotonic()
-    target = index_lifecycle.create_physical_index(ATTEMPTS, bulk_load=True)
-    actions: list[tuple[bytes, bytes]] = []
-    projection = PROJECTIONS["attempts"]
-    for ids in projection.walk_pages(after_key=0, batch_size=s.reindex_batch_size):
-        for doc in projection.project(ids):
-            actions.append(
-                (
-                    orjson.dumps(
-                        {
-                            "index": {
-                                "_index": target,
-                                "_id": str(doc.id),
-                                "version": doc.version,
-                                "version_type": "external_gte",
-                            }
-                        }
-                    ),
-                    doc.body,
-                )
-            )
-    prepare_s = time.monotonic() - prepared_started
-    es = get_es_client()
-    try:
-        started = time.monotonic()
-        indexed = 0
-        for ok, _item in helpers.parallel_bulk(
-            es,
-            actions,
-            thread_count=s.reindex_workers,
-            chunk_size=s.reindex_batch_size,
-            expand_action_callback=lambda pair: pair,
-            raise_on_error=True,
-        ):
-            indexed += ok
-        raw_s = time.monotonic() - started
-    finally:
-        es.indices.delete(index=target, ignore_unavailable=True)
-    raw_fig = {
-        "documents": indexed,
-        "seconds": round(raw_s, 2),
-        "docs_per_second": round(indexed / raw_s, 1),
-        "thread_count": s.reindex_workers,
-        "chunk_size": s.reindex_batch_size,
-        "prepare_seconds_not_counted": round(prepare_s, 2),
-    }
+    raw_fig = _raw_parallel_bulk(ctx)
     print(f"  {'raw parallel_bulk, pre-serialised':<44} {raw_fig['docs_per_second']:>9} docs/s", flush=True)
     ctx.figures["reindex"] = {
         "reindex": reindex_fig,
@@ -107,6 +52,59 @@ def run(ctx: StageContext) -> None:
         },
     }
     pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
+
+
+def _bulk_actions(target: str, batch_size: int) -> list[tuple[bytes, bytes]]:
+    """Every attempt document as (action line, source) bytes for `target`, as the reindex writes them."""
+    from write_service.read_model.projections import PROJECTIONS
+
+    actions: list[tuple[bytes, bytes]] = []
+    projection = PROJECTIONS["attempts"]
+    for ids in projection.walk_pages(after_key=0, batch_size=batch_size):
+        for doc in projection.project(ids):
+            action = {"_index": target, "_id": str(doc.id), "version": doc.version, "version_type": "external_gte"}
+            actions.append((orjson.dumps({"index": action}), doc.body))
+    return actions
+
+
+def _raw_parallel_bulk(ctx: StageContext) -> dict:
+    """The same documents, projected and serialised before the clock starts, into a fresh index
+    with the same bulk-load settings, threads and chunk size."""
+    from elasticsearch import helpers
+
+    from read_indexer.lifecycle import index_lifecycle
+    from shared.es_client import get_es_client
+    from shared.indexes import ATTEMPTS
+
+    s = ctx.scale
+    prepared_started = time.monotonic()
+    target = index_lifecycle.create_physical_index(ATTEMPTS, bulk_load=True)
+    actions = _bulk_actions(target, s.reindex_batch_size)
+    prepare_s = time.monotonic() - prepared_started
+    es = get_es_client()
+    try:
+        started = time.monotonic()
+        indexed = 0
+        for ok, _item in helpers.parallel_bulk(
+            es,
+            actions,
+            thread_count=s.reindex_workers,
+            chunk_size=s.reindex_batch_size,
+            expand_action_callback=lambda pair: pair,
+            raise_on_error=True,
+        ):
+            indexed += ok
+        raw_s = time.monotonic() - started
+    finally:
+        es.indices.delete(index=target, ignore_unavailable=True)
+    return {
+        "documents": indexed,
+        "seconds": round(raw_s, 2),
+        "docs_per_second": round(indexed / raw_s, 1),
+        "thread_count": s.reindex_workers,
+        "chunk_size": s.reindex_batch_size,
+        "prepare_seconds_not_counted": round(prepare_s, 2),
+    }
 
 
 def _reindex_run(ctx: StageContext, *, primary_only: bool) -> dict:

@@ -53,8 +53,6 @@ def _server_timing(port: int, tokens: list[str], n: int = 20) -> dict:
 # ABBA: each mode runs twice, the order mirrored, so a drift of the machine's other load over the
 # stage weighs on both modes alike; each mode's figures pool its two runs.
 RUNNING_ORDER = ("capture_on", "capture_off", "capture_off", "capture_on")
-
-
 PAUSED_ORDER = ("capture_off", "capture_on", "capture_on", "capture_off")
 
 
@@ -82,6 +80,34 @@ def run(ctx: StageContext) -> None:
         "idle_wait_s": [],
         "capture_toggles": [],
     }
+    running, drained = _runs_with_workers_running(ctx, reqs, figures)
+    time.sleep(1.0)
+    on_runs = [r for m, r in zip(RUNNING_ORDER, running, strict=True) if m == "capture_on"]
+    figures["worker_tasks_during_capture_on"] = [worker_log.task_stats(r["started_at"], r["ended_at"]) for r in on_runs]
+    paused_runs = _runs_with_workers_paused(ctx, reqs, figures)
+    figures["workers_running"] = _by_mode(RUNNING_ORDER, running)
+    figures["workers_paused"] = _by_mode(PAUSED_ORDER, paused_runs)
+    timing = {}
+    for mode in database.CAPTURE_MODES:
+        with database.capture_mode(mode):
+            timing[mode] = _server_timing(namespace.WRITE_PORT, info.writer_tokens)
+    figures["server_timing"] = timing
+    figures["cprofile_write_path"] = write_profile.profile_write_path(ctx)
+    pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
+    figures["capture"] = _capture_figures(figures, running, paused_runs, _until_drained(drained))
+    if figures["capture"]["capture_verified"]["outbox_rows_capture_off"]:
+        raise RuntimeError(
+            f"capture was not off: {figures['capture']['capture_verified']['outbox_rows_capture_off']} outbox rows "
+            "recorded"
+        )
+    _print_summary(figures["capture"], c)
+    ctx.figures["writes"] = figures
+
+
+def _runs_with_workers_running(ctx: StageContext, reqs: list[Request], figures: dict) -> tuple[list, list]:
+    """(each run's figures, each run's CPU from its first warm-up write until the pipeline is idle
+    again: the whole cost of a write, the indexing it causes included)."""
+    c = ctx.scale.write_connections
     running: list[dict] = []
     drained: list[dict] = []
     for k, mode in enumerate(RUNNING_ORDER, start=1):
@@ -94,8 +120,6 @@ def run(ctx: StageContext) -> None:
             run = measure(f"write {mode} #{k} (workers running)", namespace.WRITE_PORT, reqs, c, ctx)
             time.sleep(0.3)  # requests wrk abandoned in flight commit in this mode too
             run["outbox_rows_recorded"] = database.rows_since("outbox_outboxevent", outbox0)
-        # Warm-up and measured writes, from the first request to the pipeline idle again: the
-        # whole cost of a write, the indexing it causes included.
         drain = pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
         run["posts_written_with_warmup"] = database.rows_since("discussions_post", posts0)
         run["drain_s_after_run"] = drain
@@ -108,12 +132,13 @@ def run(ctx: StageContext) -> None:
                 **cpu.delta(before, cpu.snapshot(ctx.procs.groups())),
             }
         )
-    time.sleep(1.0)
-    on_runs = [r for m, r in zip(RUNNING_ORDER, running, strict=True) if m == "capture_on"]
-    figures["worker_tasks_during_capture_on"] = [worker_log.task_stats(r["started_at"], r["ended_at"]) for r in on_runs]
+    return running, drained
 
-    # The same with the Celery workers paused, one pause per run. Capture is toggled only while
-    # they run: a worker stopped inside a transaction would hold the lock ALTER TABLE waits for.
+
+def _runs_with_workers_paused(ctx: StageContext, reqs: list[Request], figures: dict) -> list[dict]:
+    """The same with the Celery workers paused, one pause per run. Capture is toggled only while
+    they run: a worker stopped inside a transaction would hold the lock ALTER TABLE waits for."""
+    c = ctx.scale.write_connections
     paused_runs: list[dict] = []
     figures["backlog_events_at_resume"], figures["backlog_drain_s_after_paused_run"] = [], []
     for k, mode in enumerate(PAUSED_ORDER, start=1):
@@ -131,12 +156,14 @@ def run(ctx: StageContext) -> None:
                 ctx.procs.resume_workers()
         paused_runs.append(run)
         figures["backlog_drain_s_after_paused_run"].append(pipeline_status.wait_until_idle(timeout=600))
+    return paused_runs
 
-    def by_mode(order, runs_):
-        return {m: pool_runs([r for o, r in zip(order, runs_, strict=True) if o == m]) for m in database.CAPTURE_MODES}
 
-    runs, paused = by_mode(RUNNING_ORDER, running), by_mode(PAUSED_ORDER, paused_runs)
-    figures["workers_running"], figures["workers_paused"] = runs, paused
+def _by_mode(order: tuple[str, ...], runs: list[dict]) -> dict:
+    return {m: pool_runs([r for o, r in zip(order, runs, strict=True) if o == m]) for m in database.CAPTURE_MODES}
+
+
+def _until_drained(drained: list[dict]) -> dict:
     until_drained = {}
     for mode in database.CAPTURE_MODES:
         mine = [d for d in drained if d["mode"] == mode]
@@ -146,17 +173,13 @@ def run(ctx: StageContext) -> None:
             "writes": n,
             "drain_s_after_run": [d["drain_s_after_run"] for d in mine],
         }
+    return until_drained
 
-    timing = {}
-    for mode in database.CAPTURE_MODES:
-        with database.capture_mode(mode):
-            timing[mode] = _server_timing(namespace.WRITE_PORT, info.writer_tokens)
-    figures["server_timing"] = timing
-    figures["cprofile_write_path"] = write_profile.profile_write_path(ctx)
-    pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
 
+def _capture_figures(figures: dict, running: list[dict], paused_runs: list[dict], until_drained: dict) -> dict:
+    runs, paused, timing = figures["workers_running"], figures["workers_paused"], figures["server_timing"]
     on, off, pon, poff = runs["capture_on"], runs["capture_off"], paused["capture_on"], paused["capture_off"]
-    figures["capture"] = {
+    return {
         "throughput_ratio": round(on["rps"] / off["rps"], 3) if off["rps"] else None,
         "throughput_ratio_workers_paused": round(pon["rps"] / poff["rps"], 3) if poff["rps"] else None,
         "pair_ratios": {
@@ -192,11 +215,9 @@ def run(ctx: StageContext) -> None:
             },
         },
     }
-    cap = figures["capture"]
-    if cap["capture_verified"]["outbox_rows_capture_off"]:
-        raise RuntimeError(
-            f"capture was not off: {cap['capture_verified']['outbox_rows_capture_off']} outbox rows recorded"
-        )
+
+
+def _print_summary(cap: dict, connections: int) -> None:
     run_cpu, all_cpu = (
         cap["cpu_ms_per_write"]["workers_running"],
         cap["cpu_ms_per_write"]["workers_running_until_drained"],
@@ -206,10 +227,9 @@ def run(ctx: StageContext) -> None:
         f"{cap['pair_ratios']['workers_running']}), "
         f"{cap['throughput_ratio_workers_paused']} (paused; pairs {cap['pair_ratios']['workers_paused']}); mean "
         "latency "
-        f"+{cap['mean_latency_ms']['workers_running']['difference']} ms at {c} connections; server time "
+        f"+{cap['mean_latency_ms']['workers_running']['difference']} ms at {connections} connections; server time "
         f"+{cap['server_ms_per_write_sequential']['difference']} ms per write sequential; CPU per write "
         f"{run_cpu['capture_on']['total']} vs {run_cpu['capture_off']['total']} ms (workers running), "
         f"{all_cpu['capture_on']['total']} vs {all_cpu['capture_off']['total']} ms until drained",
         flush=True,
     )
-    ctx.figures["writes"] = figures
