@@ -13,25 +13,24 @@ TARGETS = {
     "read_vs_orm_p95_ratio": ("<=", 0.2),
     "api_vs_raw_es_throughput_ratio": (">=", 0.7),
     "api_added_p50_ms": ("<=", 3.0),
-    # Issue 16: the API's added p50 at one client (no queueing), raw = its own ES requests replayed.
+    # The API's added p50 at one client (no queueing), raw = its own ES requests replayed.
     "api_added_p50_ms_one_client": ("<=", 1.0),
-    # Issue 16: CPU per request of the search processes over Elasticsearch's, in the API's run.
+    # CPU per request of the search processes over Elasticsearch's, in the API's run.
     "search_vs_es_cpu_per_request": ("<=", 1.0),
-    # Issue 13: the same write instance with the capture triggers on vs off, workers running.
+    # The same write instance with the capture triggers on vs off, workers running.
     "write_with_capture_throughput_ratio": (">=", 0.90),
-    # Issue 12 (was 2 s / 5 s in issue 8): 100 writes/s, a third of them submissions, most on the
-    # largest leaderboard.
+    # 100 writes/s, a third of them submissions, most on the largest leaderboard.
     "lag_p99_seconds_steady": ("<=", 1.5),
     "lag_p99_seconds_burst": ("<=", 3.0),
-    # Issue 13: changes committed by plain SQL on the primary, commit to visible in the search API.
+    # Changes committed by plain SQL on the primary, commit to visible in the search API.
     "raw_sql_lag_p99_seconds": ("<=", 2.0),
     "reindex_vs_raw_bulk_ratio": (">=", 0.9),
-    # Issue 15: verify of the full attempts index (1,000,000 documents at full scale), replica reads.
+    # verify of the full attempts index (1,000,000 documents at full scale), replica reads.
     "verify_seconds": ("<=", 180.0),
     "hot_counter_speedup": (">=", 3.0),
     "hot_counter_updates_per_comment": ("<=", 1 / 50),
     "hot_counter_exact": ("==", True),
-    # Issue 17: GET {assessments,posts}/suggest at 8 clients.
+    # GET {assessments,posts}/suggest at 8 clients.
     "suggest_p95_ms": ("<=", 10.0),
 }
 

@@ -213,57 +213,18 @@ def _zipf_counts(total: int, n: int, s: float, cap: int) -> list[int]:
     return counts
 
 
-USER_COLUMNS = (
-    "id",
-    "password",
-    "last_login",
-    "is_superuser",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "is_staff",
-    "is_active",
-    "date_joined",
-    "version",
-    "organisation_id",
-    "role",
-    "display_name",
+USER_COLUMNS = tuple(
+    "id password last_login is_superuser username first_name last_name email is_staff is_active "
+    "date_joined version organisation_id role display_name".split()
 )
-ASSESSMENT_COLUMNS = (
-    "id",
-    "version",
-    "organisation_id",
-    "title",
-    "description",
-    "tags",
-    "difficulty",
-    "status",
-    "cut_off",
-    "max_score",
-    "duration_minutes",
-    "created_by_id",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "attempts_count",
-    "submitted_count",
+ASSESSMENT_COLUMNS = tuple(
+    "id version organisation_id title description tags difficulty status cut_off max_score "
+    "duration_minutes created_by_id created_at updated_at deleted_at attempts_count submitted_count".split()
 )
 ATTEMPT_COLUMNS = ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status")
-POST_COLUMNS = (
-    "id",
-    "version",
-    "organisation_id",
-    "author_id",
-    "assessment_id",
-    "title",
-    "body",
-    "tags",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "comments_count",
-    "last_activity_at",
+POST_COLUMNS = tuple(
+    "id version organisation_id author_id assessment_id title body tags created_at updated_at deleted_at "
+    "comments_count last_activity_at".split()
 )
 COMMENT_COLUMNS = ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at")
 SEEDED_TABLES = (

@@ -20,7 +20,7 @@ def run(ctx: StageContext) -> None:
         captured = built["requests"][s["name"]]
         # The API measured here, right before its raw replay and NGINX after it: the reads stage's
         # run (the ORM comparison) came first after seeding, on a colder Elasticsearch, and served
-        # half the calls per second the same API served beside the replay (issue 16).
+        # half the calls per second the same API served beside the replay.
         api = measure(
             f"search API {s['name']} (beside its raw replay)",
             namespace.SEARCH_PORT,

@@ -9,11 +9,9 @@ from bench import cpu, namespace
 from bench.stages.context import BENCH_IDLE_TIMEOUT, StageContext, run_json_process
 from read_indexer.operations import pipeline_status
 
-# Issue 12's lag workload: a third of the writes are submissions, most of them on the largest
+# The lag workload: a third of the writes are submissions, most of them on the largest
 # leaderboard (the top assessment); the rest are new posts.
 LAG_SUBMIT_SHARE = 1 / 3
-
-
 LAG_SUBMIT_TOP_SHARE = 0.8
 
 

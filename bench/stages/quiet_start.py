@@ -11,9 +11,17 @@ from bench.stages.context import StageContext
 from read_indexer.operations import pipeline_status
 
 QUIET_CPU_SHARE = 0.25  # of all cores
-
-
 QUIET_SECONDS = 3  # consecutive 1 s windows
+
+
+def _merges_running(es) -> tuple[int, int]:
+    """(merges running on the node, of which on the bench's indexes)."""
+    nodes = es.nodes.stats(metric="indices", index_metric="merge").body["nodes"]
+    bench = es.indices.stats(index=f"{namespace.ENV['ES_INDEX_PREFIX']}*", metric="merge").body
+    return (
+        sum(node["indices"]["merges"]["current"] for node in nodes.values()),
+        bench["_all"]["total"]["merges"]["current"],
+    )
 
 
 def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
@@ -25,15 +33,6 @@ def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
     from shared.es_client import get_es_client
 
     es = get_es_client()
-
-    def merges() -> tuple[int, int]:
-        nodes = es.nodes.stats(metric="indices", index_metric="merge").body["nodes"]
-        bench = es.indices.stats(index=f"{namespace.ENV['ES_INDEX_PREFIX']}*", metric="merge").body
-        return (
-            sum(n["indices"]["merges"]["current"] for n in nodes.values()),
-            bench["_all"]["total"]["merges"]["current"],
-        )
-
     started, timeout = time.monotonic(), ctx.scale.idle_timeout
     record = {"loadavg_at_start": round(os.getloadavg()[0], 2), "timeout_s": timeout}
     quiet_windows, before = 0, _machine_busy()
@@ -42,7 +41,7 @@ def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
         after = _machine_busy()
         share = round((after[0] - before[0]) / (after[1] - before[1]), 3) if after[1] > before[1] else 0.0
         before = after
-        node_merges, bench_merges = merges()
+        node_merges, bench_merges = _merges_running(es)
         pipeline_busy = not pipeline_status.idle()
         record.setdefault("merges_at_start", node_merges)
         record.setdefault("bench_merges_at_start", bench_merges)

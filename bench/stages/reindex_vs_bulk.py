@@ -107,6 +107,20 @@ def _raw_parallel_bulk(ctx: StageContext) -> dict:
     }
 
 
+def _manage(command: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+    """An operator command as an operator runs it, in the bench namespace: (its result, wall seconds)."""
+    started = time.monotonic()
+    completed = subprocess.run(
+        [namespace.PYTHON, *command],
+        capture_output=True,
+        text=True,
+        cwd=namespace.ROOT,
+        env=namespace_env(),
+        timeout=timeout,
+    )
+    return completed, time.monotonic() - started
+
+
 def _reindex_run(ctx: StageContext, *, primary_only: bool) -> dict:
     s = ctx.scale
     command = [
@@ -120,16 +134,7 @@ def _reindex_run(ctx: StageContext, *, primary_only: bool) -> dict:
         *(["--primary"] if primary_only else []),
     ]
     before, cpu_before = database.statements_snapshot(), cpu.snapshot(ctx.procs.groups())
-    started = time.monotonic()
-    completed = subprocess.run(
-        [namespace.PYTHON, *command],
-        capture_output=True,
-        text=True,
-        cwd=namespace.ROOT,
-        env=namespace_env(),
-        timeout=7200,
-    )
-    wall = time.monotonic() - started
+    completed, wall = _manage(command, timeout=7200)
     cpu_after, after = cpu.snapshot(ctx.procs.groups()), database.statements_snapshot()
     if completed.returncode != 0:
         raise RuntimeError(f"manage.py reindex failed: {completed.stderr[-2000:]}")
@@ -154,16 +159,7 @@ def _reindex_run(ctx: StageContext, *, primary_only: bool) -> dict:
 def _verify_run(ctx: StageContext, *, primary_only: bool) -> dict:
     command = ["manage.py", "verify", "attempts", "--json", *(["--primary"] if primary_only else [])]
     cpu_before = cpu.snapshot(ctx.procs.groups())
-    started = time.monotonic()
-    completed = subprocess.run(
-        [namespace.PYTHON, *command],
-        capture_output=True,
-        text=True,
-        cwd=namespace.ROOT,
-        env=namespace_env(),
-        timeout=3600,
-    )
-    wall = time.monotonic() - started
+    completed, wall = _manage(command, timeout=3600)
     cpu_after = cpu.snapshot(ctx.procs.groups())
     if completed.returncode not in (0, 1):
         raise RuntimeError(f"manage.py verify failed: {completed.stderr[-2000:]}")

@@ -200,8 +200,8 @@ def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
         for start in range(0, len(ids), 2000):
             project_and_index("posts", ids[start : start + 2000])
         # Searchable before returning (indexed_seed_posts refreshes): a test's readers start at once,
-        # and the scheduled refresh can be seconds behind on a loaded machine (issue 15: readers
-        # counted part of the seed and blamed the reindex).
+        # and the scheduled refresh can be seconds behind on a loaded machine (readers would count
+        # part of the seed and blame the reindex).
         indexed = indexed_seed_posts(organisation.pk)
         assert indexed == len(ids), f"{indexed} of {len(ids)} seed posts are searchable after seeding"
     return organisation.pk, len(ids)

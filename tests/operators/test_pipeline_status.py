@@ -1,4 +1,4 @@
-"""`pipeline_status` (issue 6): every section, for humans and for scripts."""
+"""`pipeline_status`: every section, for humans and for scripts."""
 
 from __future__ import annotations
 

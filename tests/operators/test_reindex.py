@@ -1,4 +1,4 @@
-"""`reindex` (issue 6): no downtime and no lost write while writers write and readers search;
+"""`reindex`: no downtime and no lost write while writers write and readers search;
 a reindex killed halfway is finished by `--resume`; `--dry-run` changes nothing."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
     assert es.count(index=POSTS.alias, query=seed_query)["count"] == seeded, "the seed is not searchable yet"
     before = {name: alias_target(definition) for name, definition in ALL_INDEXES.items()}
     writer, reader = Writer(seed_organisation), Reader(seed_organisation)
-    # Under CPU pressure (issue 15 failed on a loaded machine): refreshes, bulks and the swap all slow down.
+    # Under CPU pressure, as on a loaded machine: refreshes, bulks and the swap all slow down.
     with cpu_pressure(seconds=240):
         writer.start()
         reader.start()

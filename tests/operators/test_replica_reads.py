@@ -1,4 +1,4 @@
-"""Heavy operator reads on the replica (issue 15): `reindex`'s bulk load and `verify`'s hash
+"""Heavy operator reads on the replica: `reindex`'s bulk load and `verify`'s hash
 comparison read the streaming replica once it has replayed the primary's WAL position, and a
 replica that is down or fails makes them slower or stop, never wrong.
 

@@ -1,4 +1,4 @@
-"""`verify` (issue 6): injected drift of each kind is detected, and `--repair` heals exactly it."""
+"""`verify`: injected drift of each kind is detected, and `--repair` heals exactly it."""
 
 from __future__ import annotations
 
