@@ -1,4 +1,4 @@
-"""Support for operator-command tests: run commands as real processes, seed rows, write concurrently, wait for idle.
+"""Support for operator-command tests: run commands as real processes, seed rows, write concurrently, stop beat.
 
 Commands run as subprocesses (`python manage.py ...`) with this test run's environment, so exit
 codes, stderr and SIGKILL behave exactly as they do for an operator.
