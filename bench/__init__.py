@@ -1,4 +1,4 @@
-"""Side-by-side benchmarks of the architecture (issue 8): `bench/run --scale small|full`.
+"""Side-by-side benchmarks of the architecture: `bench/run --scale small|full`.
 
 Everything here runs in its own namespace (database, Redis databases, index prefix, ports; see
 bench/namespace.py), so it never touches the demo or the test suite's data. May touch: that

@@ -1,5 +1,5 @@
 """`bench/cluster --scale small|full`: the cluster topology against the single-node stack, on the
-same machine in the same run (issues 25 and 26). Both serve the test data set (APP_ENV=test) through
+same machine in the same run. Both serve the test data set (APP_ENV=test) through
 their NGINX; each figure is measured on one, then the other, then again (two interleaved pairs).
 
 Figures: search throughput and p95 at 8 clients; write throughput and p99 at 8 clients (the

@@ -9,6 +9,7 @@ use them): figures are differences between two snapshots, filtered to our databa
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import subprocess
@@ -22,6 +23,7 @@ import redis as redis_lib
 from django.conf import settings
 
 from bench import namespace
+from read_indexer.raw_sql import one_row
 from shared.config import load_config
 from shared.es_client import get_es_client
 
@@ -195,6 +197,15 @@ def capture_disabled():
         set_capture(True)
 
 
+CAPTURE_MODES = ("capture_on", "capture_off")
+
+
+def capture_mode(mode: str):
+    """capture_on: the product as deployed; capture_off: the same instance with the capture
+    triggers disabled (capture_disabled re-enables them on the way out, whatever happens)."""
+    return capture_disabled() if mode == "capture_off" else contextlib.nullcontext()
+
+
 def ensure_capture_enabled() -> dict:
     """main.py's last word on the bench database: every capture trigger enabled (re-enabling them if
     a stage was interrupted between the two ALTERs). {"enabled": True|False|None (no database),
@@ -207,6 +218,22 @@ def ensure_capture_enabled() -> dict:
         return {"enabled": True, "reenabled": False, "triggers": sum(len(v) for v in state.values())}
     record = set_capture(True)
     return {"enabled": True, "reenabled": True, "triggers": record["triggers"]}
+
+
+# Row counts of the bench database ------------------------------------------------------------
+
+
+def max_id(table: str) -> int:
+    return one_row(f"SELECT COALESCE(MAX(id), 0) FROM {table}")[0]
+
+
+def rows_since(table: str, after_id: int) -> int:
+    return one_row(f"SELECT count(*) FROM {table} WHERE id > %s", [after_id])[0]
+
+
+def unindexed_events() -> int:
+    """The outbox backlog a resumed pipeline has to index (dead letters excluded)."""
+    return one_row("SELECT count(*) FROM outbox_outboxevent WHERE indexed_at IS NULL AND dead_at IS NULL")[0]
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""The search API vs raw Elasticsearch stage alone, in the caller's own namespace (issue 16).
+"""The search API vs raw Elasticsearch stage alone, in the caller's own namespace.
 
 For working on the search hot path without `bench/run` (which owns the shared bench namespace):
 the same seeding (small scale), the same scenarios, the same Elasticsearch capture and cProfile
-(bench/es_bodies.py) and the same wrk runs (comparisons._run, comparisons._raw_sequence), with the
-API and its raw replay alternated in rounds so both sides see the same machine load.
+(bench/es_bodies.py) and the same wrk runs (bench/stages/context.measure,
+bench/stages/raw_es_replay.measure_raw_es), with the API and its raw replay alternated in rounds
+so both sides see the same machine load.
 
   # once: reset this namespace's database, indexes and Redis DBs, seed and project (small scale)
   STACK_NAMESPACE=hc PG_DB=assessments_hc ... python -m bench.hot_path seed
@@ -97,9 +98,11 @@ def measure(
     profile_requests: int,
     extra_targets: dict[str, tuple[int, int]],
 ) -> dict:
-    from bench import comparisons
     from bench.loadgen import Request
     from bench.scales import SCALES
+    from bench.stages.context import StageContext, auth_header, measure
+    from bench.stages.raw_es_replay import capture_es_requests, measure_raw_es
+    from bench.stages.read_scenarios import read_scenarios, scenario_path
 
     info = pickle.loads(_seed_file().read_bytes())
     scale = dataclasses.replace(SCALES["small"], duration=duration, warmup=1, read_connections=clients)
@@ -108,9 +111,9 @@ def measure(
     groups = {label: pgid for label, (_port, pgid) in extra_targets.items()} | (
         {"nginx": nginx_pid()} if nginx_port else {}
     )
-    ctx = comparisons.Context(scale=scale, info=info, procs=_Processes(groups))
-    broad = [s for s in comparisons.read_scenarios(ctx) if s["name"].endswith("_broad")]
-    built = comparisons.capture_es_requests(broad, profile_requests)
+    ctx = StageContext(scale=scale, info=info, procs=_Processes(groups))
+    broad = [s for s in read_scenarios(ctx) if s["name"].endswith("_broad")]
+    built = capture_es_requests(broad, profile_requests)
     captured, api_profile = built["requests"], built.get("profile")
     targets = {
         "api": namespace.SEARCH_PORT,
@@ -122,11 +125,11 @@ def measure(
         for s in broad:
             one = {}
             for label, target in targets.items():
-                req = [Request("GET", comparisons._path(s, "api"), comparisons._auth(s["token"]))]
-                one[label] = comparisons._run(f"{label} {s['name']} r{r}", target, req, clients, ctx)
-                one[f"{label}_1"] = comparisons._run(f"{label} {s['name']} r{r} (1 client)", target, req, 1, ctx)
-            one["raw"] = comparisons._raw_sequence(s["name"], captured[s["name"]], clients, ctx, suffix=f" r{r}")
-            one["raw_1"] = comparisons._raw_sequence(s["name"], captured[s["name"]], 1, ctx, suffix=f" r{r} (1 client)")
+                req = [Request("GET", scenario_path(s, "api"), auth_header(s["token"]))]
+                one[label] = measure(f"{label} {s['name']} r{r}", target, req, clients, ctx)
+                one[f"{label}_1"] = measure(f"{label} {s['name']} r{r} (1 client)", target, req, 1, ctx)
+            one["raw"] = measure_raw_es(s["name"], captured[s["name"]], clients, ctx, suffix=f" r{r}")
+            one["raw_1"] = measure_raw_es(s["name"], captured[s["name"]], 1, ctx, suffix=f" r{r} (1 client)")
             runs[s["name"]]["rounds"].append(one)
     failed = [
         f"{name} r{r} {label}"

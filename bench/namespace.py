@@ -33,12 +33,11 @@ WRITE_PORT = 8500  # stack/apps.sh "write": through pgBouncer (the product); cap
 # the database's triggers (database.capture_disabled), not an instance
 SEARCH_PORT = 8501  # stack/apps.sh "search"
 ORM_PORT = 8502  # bench/orm_baseline: Django ORM list views on PostgreSQL
-# 8503 was the write instance without events (OUTBOX_EVENTS_ENABLED, gone with issue 13's triggers).
 WRITE_NAIVE_PORT = 8504  # NAIVE_COUNTER_UPDATES=true
 WRITE_DIRECT_PORT = 8505  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=0
 WRITE_DIRECT_PERSISTENT_PORT = 8506  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=60 (the settings' default when direct)
 WRITE_PGBOUNCER_PERSISTENT_PORT = 8507  # through pgBouncer with CONN_MAX_AGE=60
-FLOOR_PORT = 8509  # bench/proxy_floor: the floor under any Python search API (issue 16)
+FLOOR_PORT = 8509  # bench/proxy_floor: the floor under any Python search API
 
 STACK_HOME = Path(os.environ.get("STACK_HOME", "/var/lib/cqrs-stack"))
 STACK_LOGS = Path(os.environ.get("STACK_LOGS", STACK_HOME / "logs"))

@@ -16,9 +16,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-import requests
-
 from bench import namespace
+from bench.http_health import wait_healthy
 
 APPS = ("write", "search", "worker-indexing", "worker-fanout", "worker-counters", "beat", "listener")
 NGINX_PORT = 8508  # the bench namespace's NGINX (stack/nginx.sh) in front of its write and search ports
@@ -169,7 +168,10 @@ class ProcessSet:
             (namespace.RUN_DIR / f"extra-{instance.name}.pid").write_text(str(self.extra[instance.name].pid))
         for instance in instances:
             wait_healthy(
-                namespace.url(instance.port) + instance.health_path, instance.name, process=self.extra[instance.name]
+                namespace.url(instance.port) + instance.health_path,
+                90,
+                process=self.extra[instance.name],
+                log=namespace.LOG_DIR / f"{instance.name}.log",
             )
 
     def start_floor(self, captured: dict) -> None:
@@ -188,7 +190,12 @@ class ProcessSet:
             start_new_session=True,
         )
         (namespace.RUN_DIR / "extra-floor.pid").write_text(str(self.extra["floor"].pid))
-        wait_healthy(namespace.url(namespace.FLOOR_PORT) + "/health", "floor", process=self.extra["floor"])
+        wait_healthy(
+            namespace.url(namespace.FLOOR_PORT) + "/health",
+            90,
+            process=self.extra["floor"],
+            log=namespace.LOG_DIR / "floor.log",
+        )
 
     def groups(self) -> dict[str, int]:
         """Process group ids of everything we run, by name (for CPU accounting)."""
@@ -245,17 +252,3 @@ class ProcessSet:
                 stopper.wait()
             nginx("stop")
             self.apps_started = False
-
-
-def wait_healthy(url: str, name: str, timeout: float = 90, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}; see {namespace.LOG_DIR / (name + '.log')}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{name} not healthy at {url} after {timeout}s")

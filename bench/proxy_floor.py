@@ -1,4 +1,4 @@
-"""The floor under any Python search API on this machine (issue 16), as a server to measure.
+"""The floor under any Python search API on this machine, as a server to measure.
 
 A WSGI app under the search API's own Granian settings (workers, threads) doing only what no
 implementation can skip: read the token, one Redis round trip (the admission script, the same

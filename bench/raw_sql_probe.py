@@ -1,4 +1,4 @@
-"""Commit-to-searchable lag of writes made outside Django (issue 13: capture at the database).
+"""Commit-to-searchable lag of writes made outside Django (capture at the database).
 
 A separate process. One psycopg2 connection straight to the primary (not pgBouncer, not the write
 service) commits one change per transaction at a fixed rate (open loop):

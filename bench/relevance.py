@@ -128,6 +128,58 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+def _seeded_organisation(*, reuse: bool, log, started: list[str]):
+    """The corpus's organisation: the one seeded before (--reuse), else a fresh namespace seeded with
+    the pipeline running (what this starts is appended to `started`)."""
+    import django
+    from django.core.management import call_command
+    from django.db import connections
+
+    from read_indexer.lifecycle.ensure import ensure_all_indexes
+    from shared.config import load_config
+    from write_service.accounts.models import Organisation
+
+    if reuse:
+        try:
+            org = Organisation.objects.filter(name__startswith=ORG_NAME).order_by("-id").first()
+            if org is not None:
+                return org
+        except django.db.Error:
+            connections.close_all()
+    config = load_config()
+    print(
+        f"resetting database {config.pg_db}, indexes {config.es_index_prefix}*, Redis "
+        f"{config.redis_db_broker}/{config.redis_db_cache}",
+        file=log,
+        flush=True,
+    )
+    connections.close_all()
+    reset_namespace(config)
+    call_command("migrate", interactive=False, verbosity=0)
+    ensure_all_indexes()
+    for component in PIPELINE:
+        if not running(component):
+            apps("start", component)
+            started.append(component)
+    call_command("seed_demo", orgs=1, candidates=0, org_name=ORG_NAME, stdout=log)
+    return Organisation.objects.filter(name__startswith=ORG_NAME).order_by("-id").first()
+
+
+def _print_table(result: dict, k: int) -> None:
+    for row in result["queries"]:
+        print(
+            f"{row['list']:<12} {row['query'][:32]:<32} nDCG@{k} {row['ndcg']:.3f}  recall@{k} "
+            f"{row['recall']:.3f}"
+            f"  top: {', '.join(row['top'])}"
+        )
+    print()
+    for name, figures in result["summary"].items():
+        print(
+            f"{name:<12} {figures['queries']:>3} queries  nDCG@{k} {figures['ndcg']:.3f}  recall@{k} "
+            f"{figures['recall']:.3f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bench/relevance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,44 +192,16 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "write_service.settings.base")
     import django
-    from django.core.management import call_command
 
     django.setup()
-    from django.db import connections
-
-    from read_indexer.lifecycle.ensure import ensure_all_indexes
-    from shared.config import load_config
-    from write_service.accounts.models import Organisation, User
+    from write_service.accounts.models import User
     from write_service.accounts.services import token_issue
     from write_service.platform.management.commands.seed_demo import DEMO_PASSWORD, load_corpus
 
-    config = load_config()
     log = sys.stderr if args.json else sys.stdout
     started: list[str] = []
     try:
-        org = None
-        if args.reuse:
-            try:
-                org = Organisation.objects.filter(name__startswith=ORG_NAME).order_by("-id").first()
-            except django.db.Error:
-                connections.close_all()
-        if org is None:
-            print(
-                f"resetting database {config.pg_db}, indexes {config.es_index_prefix}*, Redis "
-                f"{config.redis_db_broker}/{config.redis_db_cache}",
-                file=log,
-                flush=True,
-            )
-            connections.close_all()
-            reset_namespace(config)
-            call_command("migrate", interactive=False, verbosity=0)
-            ensure_all_indexes()
-            for component in PIPELINE:
-                if not running(component):
-                    apps("start", component)
-                    started.append(component)
-            call_command("seed_demo", orgs=1, candidates=0, org_name=ORG_NAME, stdout=log)
-            org = Organisation.objects.filter(name__startswith=ORG_NAME).order_by("-id").first()
+        org = _seeded_organisation(reuse=args.reuse, log=log, started=started)
         staff = User.objects.filter(organisation=org, role="staff").order_by("id").first()
         headers = {"Authorization": f"Token {token_issue(username=staff.username, password=DEMO_PASSWORD)}"}
         search_url = args.search_url
@@ -203,18 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    for row in rows:
-        print(
-            f"{row['list']:<12} {row['query'][:32]:<32} nDCG@{args.k} {row['ndcg']:.3f}  recall@{args.k} "
-            f"{row['recall']:.3f}"
-            f"  top: {', '.join(row['top'])}"
-        )
-    print()
-    for name, figures in result["summary"].items():
-        print(
-            f"{name:<12} {figures['queries']:>3} queries  nDCG@{args.k} {figures['ndcg']:.3f}  recall@{args.k} "
-            f"{figures['recall']:.3f}"
-        )
+    _print_table(result, args.k)
     return 0
 
 

@@ -29,7 +29,7 @@ class Scale:
     reindex_workers: int
     reindex_batch_size: int
     seed_processes: int
-    idle_timeout: float  # seconds a stage waits for an idle machine before it runs anyway (comparisons.wait_idle)
+    idle_timeout: float  # seconds a stage waits for an idle machine before it runs anyway (stages.quiet_start)
     raw_sql_rate: float  # raw_sql_lag: writes per second on one psycopg2 connection (open loop)
     raw_sql_seconds: float
     raw_sql_comment_every: int  # every n-th raw write is a comment INSERT, the others post UPDATEs

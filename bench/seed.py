@@ -213,318 +213,77 @@ def _zipf_counts(total: int, n: int, s: float, cap: int) -> list[int]:
     return counts
 
 
-def generate_and_copy(scale: Scale) -> SeedInfo:
-    from django.contrib.auth.hashers import make_password
+USER_COLUMNS = tuple(
+    "id password last_login is_superuser username first_name last_name email is_staff is_active "
+    "date_joined version organisation_id role display_name".split()
+)
+ASSESSMENT_COLUMNS = tuple(
+    "id version organisation_id title description tags difficulty status cut_off max_score "
+    "duration_minutes created_by_id created_at updated_at deleted_at attempts_count submitted_count".split()
+)
+ATTEMPT_COLUMNS = ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status")
+POST_COLUMNS = tuple(
+    "id version organisation_id author_id assessment_id title body tags created_at updated_at deleted_at "
+    "comments_count last_activity_at".split()
+)
+COMMENT_COLUMNS = ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at")
+SEEDED_TABLES = (
+    "accounts_organisation",
+    "accounts_user",
+    "assessments_assessment",
+    "assessments_attempt",
+    "discussions_post",
+    "discussions_comment",
+)
 
-    rng = random.Random(20240826)
+
+@dataclass
+class _Generation:
+    """The state the generators share. One random stream, drawn in a fixed order, so every run of
+    a scale seeds the same rows."""
+
+    scale: Scale
+    rng: random.Random
+    window_start: datetime
+    window_end: datetime  # older than the counters' reconcile window (15 min)
+    members: dict[int, list[int]] = field(default_factory=dict)  # organisation -> its users
+    candidate_ids: list[int] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # attempts per assessment (index = id - 1)
+    assessment_org: dict[int, int] = field(default_factory=dict)
+    difficulty: dict[int, str] = field(default_factory=dict)
+    cut_off: dict[int, int] = field(default_factory=dict)
+    duration: dict[int, int] = field(default_factory=dict)
+    status: dict[int, str] = field(default_factory=dict)
+    submitted_count: dict[int, int] = field(default_factory=dict)
+    started_attempts: list[tuple[int, int, int]] = field(default_factory=list)  # (attempt, assessment, candidate)
+
+    @property
+    def span(self) -> float:
+        return (self.window_end - self.window_start).total_seconds()
+
+    def org_for(self) -> int:
+        n_orgs = self.scale.organisations
+        return BIG_ORG if self.rng.random() < BIG_ORG_SHARE or n_orgs == 1 else self.rng.randint(2, n_orgs)
+
+
+def generate_and_copy(scale: Scale) -> SeedInfo:
     now = datetime.now(UTC).replace(microsecond=0)
-    window_start = now - timedelta(days=365)
-    window_end = now - timedelta(hours=1)  # older than the counters' reconcile window (15 min)
-    span = (window_end - window_start).total_seconds()
+    gen = _Generation(scale, random.Random(20240826), now - timedelta(days=365), now - timedelta(hours=1))
     timings: dict[str, float] = {}
     started = time.monotonic()
     conn = database.primary_connection()
     cursor = conn.cursor()
     database.alter_capture(cursor, enabled=False)  # this transaction only: see the module docstring
-
-    # Organisations and users -------------------------------------------------------------
-    n_orgs = scale.organisations
-    _copy(
-        cursor,
-        "accounts_organisation",
-        ("id", "version", "name", "created_at"),
-        ((o, 1, f"Bench Org {o}", _ts(window_start - timedelta(days=60))) for o in range(1, n_orgs + 1)),
-    )
-    password_hash = make_password(PASSWORD)
-
-    def org_for(r: random.Random) -> int:
-        return BIG_ORG if r.random() < BIG_ORG_SHARE or n_orgs == 1 else r.randint(2, n_orgs)
-
-    user_org: dict[int, int] = {}
-    members: dict[int, list[int]] = {o: [] for o in range(1, n_orgs + 1)}
-    user_rows = []
-    for o in range(1, n_orgs + 1):  # staff: user id == organisation id
-        user_org[o] = o
-        members[o].append(o)
-        user_rows.append(
-            (
-                o,
-                password_hash,
-                None,
-                "f",
-                f"bench-staff-{o}",
-                "",
-                "",
-                "",
-                "f",
-                "t",
-                _ts(window_start - timedelta(days=60)),
-                1,
-                o,
-                "staff",
-                f"Staff {o}",
-            )
-        )
-    candidate_ids = list(range(n_orgs + 1, n_orgs + 1 + scale.candidates))
-    for uid in candidate_ids:
-        o = org_for(rng)
-        user_org[uid] = o
-        members[o].append(uid)
-        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        user_rows.append(
-            (
-                uid,
-                password_hash,
-                None,
-                "f",
-                f"bench-cand-{uid}",
-                "",
-                "",
-                "",
-                "f",
-                "t",
-                _ts(window_start - timedelta(days=30)),
-                1,
-                o,
-                "candidate",
-                name,
-            )
-        )
-    _copy(
-        cursor,
-        "accounts_user",
-        (
-            "id",
-            "password",
-            "last_login",
-            "is_superuser",
-            "username",
-            "first_name",
-            "last_name",
-            "email",
-            "is_staff",
-            "is_active",
-            "date_joined",
-            "version",
-            "organisation_id",
-            "role",
-            "display_name",
-        ),
-        user_rows,
-    )
-
-    # Assessments ---------------------------------------------------------------------------
-    n_drafts = max(1, scale.assessments // 20)  # the tail's last 5% are drafts, never attempted
-    attempted = scale.assessments - n_drafts
-    sizes = _zipf_counts(scale.attempts, attempted, scale.zipf_s, cap=scale.candidates) + [0] * n_drafts
-    assessment_org, difficulty, cut_off, duration, status = {}, {}, {}, {}, {}
-    assessment_rows = []
-    for aid in range(1, scale.assessments + 1):
-        o = BIG_ORG if aid == 1 else org_for(rng)
-        assessment_org[aid] = o
-        difficulty[aid] = rng.choices(("easy", "medium", "hard"), (3, 5, 2))[0]
-        cut_off[aid] = rng.randint(50, 75)
-        duration[aid] = rng.choice((30, 45, 60, 90, 120))
-        status[aid] = (
-            "draft" if sizes[aid - 1] == 0 else ("archived" if aid > 10 and rng.random() < 0.1 else "published")
-        )
-    submitted_count = {aid: 0 for aid in assessment_org}
-
-    # Attempts: every (assessment, candidate) pair, shuffled so ids interleave assessments in time.
+    users = _copy_organisations_and_users(cursor, gen)
+    _plan_assessments(gen)
     t0 = time.monotonic()
-    pairs: list[tuple[int, int]] = []
-    for aid, n in enumerate(sizes, start=1):
-        if n:
-            pairs.extend((aid, c) for c in rng.sample(candidate_ids, n))
-    rng.shuffle(pairs)
-    total = len(pairs)
-    mean_offset = {aid: rng.uniform(-8, 8) for aid in assessment_org}
-    started_attempts: list[tuple[int, int, int]] = []  # (attempt id, assessment, candidate)
-
-    def attempt_rows():
-        for i, (aid, cand) in enumerate(pairs):
-            attempt_id = i + 1
-            started_at = window_start + timedelta(seconds=span * i / total + rng.uniform(0, 30))
-            if rng.random() < 0.9:
-                score = min(
-                    100.0, max(0.0, round(rng.gauss(DIFFICULTY_MEAN[difficulty[aid]] + mean_offset[aid], 15), 1))
-                )
-                taken = int(duration[aid] * 60 * rng.uniform(0.15, 1.0))
-                submitted_count[aid] += 1
-                yield (
-                    attempt_id,
-                    2,
-                    aid,
-                    cand,
-                    _ts(started_at),
-                    _ts(started_at + timedelta(seconds=taken)),
-                    f"{score:.2f}",
-                    "submitted",
-                )
-            else:
-                if status[aid] == "published":
-                    started_attempts.append((attempt_id, aid, cand))
-                yield (attempt_id, 1, aid, cand, _ts(started_at), None, None, "started")
-
-    _copy(
-        cursor,
-        "assessments_attempt",
-        ("id", "version", "assessment_id", "candidate_id", "started_at", "submitted_at", "score", "status"),
-        attempt_rows(),
-    )
+    attempts = _copy_attempts(cursor, gen)
     timings["attempts_copy"] = time.monotonic() - t0
-
-    for aid in range(1, scale.assessments + 1):
-        o = assessment_org[aid]
-        created = window_start - timedelta(days=rng.uniform(1, 30))
-        title = f"{' '.join(rng.choice(WORDS) for _ in range(rng.randint(2, 4))).title()} #{aid}"
-        description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 30)))
-        tags = sorted(set(rng.sample(TAGS, rng.randint(1, 3))))
-        assessment_rows.append(
-            (
-                aid,
-                1,
-                o,
-                title,
-                description,
-                _array(tags),
-                difficulty[aid],
-                status[aid],
-                f"{cut_off[aid]}.00",
-                "100.00",
-                duration[aid],
-                o,
-                _ts(created),
-                _ts(created),
-                None,
-                sizes[aid - 1],
-                submitted_count[aid],
-            )
-        )
-    _copy(
-        cursor,
-        "assessments_assessment",
-        (
-            "id",
-            "version",
-            "organisation_id",
-            "title",
-            "description",
-            "tags",
-            "difficulty",
-            "status",
-            "cut_off",
-            "max_score",
-            "duration_minutes",
-            "created_by_id",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-            "attempts_count",
-            "submitted_count",
-        ),
-        assessment_rows,
-    )
-
-    # Posts and comments --------------------------------------------------------------------
+    _copy_assessments(cursor, gen)
     t0 = time.monotonic()
-    org_assessments: dict[int, list[int]] = {o: [] for o in members}
-    for aid, o in assessment_org.items():
-        org_assessments[o].append(aid)
-    post_rows, comment_rows = [], []
-    comment_id = 0
-    for pid in range(1, scale.posts + 1):
-        o = org_for(rng)
-        author = rng.choice(members[o])
-        created = window_start + timedelta(seconds=span * (pid - 1) / scale.posts)
-        linked = rng.choice(org_assessments[o]) if org_assessments[o] and rng.random() < 0.6 else None
-        n_comments = int(rng.expovariate(1 / 1.5))
-        last_activity = created
-        for _ in range(n_comments):
-            comment_id += 1
-            at = min(window_end, created + timedelta(seconds=rng.uniform(60, 7 * 86400)))
-            last_activity = max(last_activity, at)
-            comment_rows.append(
-                (
-                    comment_id,
-                    1,
-                    pid,
-                    rng.choice(members[o]),
-                    " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25))),
-                    _ts(at),
-                    None,
-                )
-            )
-        post_rows.append(
-            (
-                pid,
-                1,
-                o,
-                author,
-                linked,
-                " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8))).capitalize(),
-                " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))),
-                _array(sorted(set(rng.sample(TAGS, rng.randint(0, 3))))),
-                _ts(created),
-                _ts(created),
-                None,
-                n_comments,
-                _ts(last_activity),
-            )
-        )
-    hot_posts = {}
-    for kind in ("pipeline", "naive"):  # comment targets of the hot-counter comparison
-        pid = len(post_rows) + 1
-        hot_posts[kind] = pid
-        post_rows.append(
-            (
-                pid,
-                1,
-                BIG_ORG,
-                BIG_ORG,
-                None,
-                f"Hot post ({kind})",
-                "Comment here, everyone.",
-                "{}",
-                _ts(window_end),
-                _ts(window_end),
-                None,
-                0,
-                _ts(window_end),
-            )
-        )
-    post_columns = (
-        "id",
-        "version",
-        "organisation_id",
-        "author_id",
-        "assessment_id",
-        "title",
-        "body",
-        "tags",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        "comments_count",
-        "last_activity_at",
-    )
-    _copy(cursor, "discussions_post", post_columns, post_rows)
-    _copy(
-        cursor,
-        "discussions_comment",
-        ("id", "version", "post_id", "author_id", "body", "created_at", "deleted_at"),
-        comment_rows,
-    )
+    posts, comments, hot_posts = _copy_posts_and_comments(cursor, gen)
     timings["posts_copy"] = time.monotonic() - t0
-
-    for table in (
-        "accounts_organisation",
-        "accounts_user",
-        "assessments_assessment",
-        "assessments_attempt",
-        "discussions_post",
-        "discussions_comment",
-    ):
+    for table in SEEDED_TABLES:
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
     # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them now, as ALTER TABLE
     # refuses a table with pending trigger events.
@@ -532,39 +291,179 @@ def generate_and_copy(scale: Scale) -> SeedInfo:
     database.alter_capture(cursor, enabled=True)
     conn.commit()
     timings["generate_and_copy"] = time.monotonic() - started
-
-    # Tuning of the ORM baseline: its lists need one more index than the product's write-side
-    # schema has (the product serves these lists from Elasticsearch). Then statistics and the
-    # visibility map, so COUNT(*) can be an index-only scan.
     t0 = time.monotonic()
+    _tune_for_the_orm_baseline(conn, cursor)
+    timings["index_and_vacuum"] = time.monotonic() - t0
+    conn.close()
+    return SeedInfo(
+        scale=scale.name,
+        counts={
+            "organisations": scale.organisations,
+            "users": users,
+            "assessments": scale.assessments,
+            "attempts": attempts,
+            "posts": posts,
+            "comments": comments,
+        },
+        seconds=timings,
+        top_assessment=1,
+        top_assessment_submitted=gen.submitted_count[1],
+        big_org=BIG_ORG,
+        assessment_sizes=gen.submitted_count,
+        assessment_org=gen.assessment_org,
+        hot_posts=hot_posts,
+        submit_jobs=[(a, str(c), aid) for a, aid, c in gen.started_attempts],  # candidate ids; tokens later
+    )
+
+
+def _user_row(user_id: int, password_hash: str, joined: datetime, organisation: int, role: str, name: str) -> tuple:
+    username = f"bench-staff-{user_id}" if role == "staff" else f"bench-cand-{user_id}"
+    return (user_id, password_hash, None, "f", username, "", "", "", "f", "t", _ts(joined), 1, organisation, role, name)
+
+
+def _copy_organisations_and_users(cursor, gen: _Generation) -> int:
+    """One staff member per organisation (user id == organisation id), then the candidates."""
+    from django.contrib.auth.hashers import make_password
+
+    n_orgs, founded = gen.scale.organisations, gen.window_start - timedelta(days=60)
+    _copy(
+        cursor,
+        "accounts_organisation",
+        ("id", "version", "name", "created_at"),
+        ((o, 1, f"Bench Org {o}", _ts(founded)) for o in range(1, n_orgs + 1)),
+    )
+    password_hash = make_password(PASSWORD)
+    gen.members = {o: [o] for o in range(1, n_orgs + 1)}
+    user_rows = [_user_row(o, password_hash, founded, o, "staff", f"Staff {o}") for o in range(1, n_orgs + 1)]
+    gen.candidate_ids = list(range(n_orgs + 1, n_orgs + 1 + gen.scale.candidates))
+    for uid in gen.candidate_ids:
+        organisation = gen.org_for()
+        gen.members[organisation].append(uid)
+        name = f"{gen.rng.choice(FIRST)} {gen.rng.choice(LAST)}"
+        user_rows.append(
+            _user_row(uid, password_hash, gen.window_start - timedelta(days=30), organisation, "candidate", name)
+        )
+    _copy(cursor, "accounts_user", USER_COLUMNS, user_rows)
+    return len(user_rows)
+
+
+def _plan_assessments(gen: _Generation) -> None:
+    """Owner, difficulty, cut-off, duration, status and Zipf size of every assessment."""
+    scale, rng = gen.scale, gen.rng
+    n_drafts = max(1, scale.assessments // 20)  # the tail's last 5% are drafts, never attempted
+    attempted = scale.assessments - n_drafts
+    gen.sizes = _zipf_counts(scale.attempts, attempted, scale.zipf_s, cap=scale.candidates) + [0] * n_drafts
+    for aid in range(1, scale.assessments + 1):
+        gen.assessment_org[aid] = BIG_ORG if aid == 1 else gen.org_for()
+        gen.difficulty[aid] = rng.choices(("easy", "medium", "hard"), (3, 5, 2))[0]
+        gen.cut_off[aid] = rng.randint(50, 75)
+        gen.duration[aid] = rng.choice((30, 45, 60, 90, 120))
+        gen.status[aid] = (
+            "draft" if gen.sizes[aid - 1] == 0 else ("archived" if aid > 10 and rng.random() < 0.1 else "published")
+        )
+    gen.submitted_count = {aid: 0 for aid in gen.assessment_org}
+
+
+def _copy_attempts(cursor, gen: _Generation) -> int:
+    """Every (assessment, candidate) pair, shuffled so ids interleave assessments in time."""
+    rng = gen.rng
+    pairs: list[tuple[int, int]] = []
+    for aid, n in enumerate(gen.sizes, start=1):
+        if n:
+            pairs.extend((aid, c) for c in rng.sample(gen.candidate_ids, n))
+    rng.shuffle(pairs)
+    mean_offset = {aid: rng.uniform(-8, 8) for aid in gen.assessment_org}
+
+    def attempt_rows():
+        for i, (aid, cand) in enumerate(pairs):
+            attempt_id = i + 1
+            started_at = gen.window_start + timedelta(seconds=gen.span * i / len(pairs) + rng.uniform(0, 30))
+            if rng.random() < 0.9:
+                mean = DIFFICULTY_MEAN[gen.difficulty[aid]] + mean_offset[aid]
+                score = min(100.0, max(0.0, round(rng.gauss(mean, 15), 1)))
+                taken = int(gen.duration[aid] * 60 * rng.uniform(0.15, 1.0))
+                gen.submitted_count[aid] += 1
+                submitted_at = _ts(started_at + timedelta(seconds=taken))
+                yield (attempt_id, 2, aid, cand, _ts(started_at), submitted_at, f"{score:.2f}", "submitted")
+            else:
+                if gen.status[aid] == "published":
+                    gen.started_attempts.append((attempt_id, aid, cand))
+                yield (attempt_id, 1, aid, cand, _ts(started_at), None, None, "started")
+
+    _copy(cursor, "assessments_attempt", ATTEMPT_COLUMNS, attempt_rows())
+    return len(pairs)
+
+
+def _copy_assessments(cursor, gen: _Generation) -> None:
+    """After the attempts: each row carries its attempts and submitted counts."""
+    rng, rows = gen.rng, []
+    for aid in range(1, gen.scale.assessments + 1):
+        organisation = gen.assessment_org[aid]
+        created = _ts(gen.window_start - timedelta(days=rng.uniform(1, 30)))
+        title = f"{' '.join(rng.choice(WORDS) for _ in range(rng.randint(2, 4))).title()} #{aid}"
+        description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 30)))
+        tags = _array(sorted(set(rng.sample(TAGS, rng.randint(1, 3)))))
+        rows.append(
+            (aid, 1, organisation, title, description, tags, gen.difficulty[aid], gen.status[aid])
+            + (f"{gen.cut_off[aid]}.00", "100.00", gen.duration[aid], organisation, created, created, None)
+            + (gen.sizes[aid - 1], gen.submitted_count[aid])
+        )
+    _copy(cursor, "assessments_assessment", ASSESSMENT_COLUMNS, rows)
+
+
+def _copy_posts_and_comments(cursor, gen: _Generation) -> tuple[int, int, dict[str, int]]:
+    """Posts (60% on one of their organisation's assessments) with exact comment counters, then the
+    two hot posts of the hot-counter stage: (posts, comments, {"pipeline"|"naive": post id})."""
+    rng, scale = gen.rng, gen.scale
+    org_assessments: dict[int, list[int]] = {o: [] for o in gen.members}
+    for aid, organisation in gen.assessment_org.items():
+        org_assessments[organisation].append(aid)
+    post_rows, comment_rows = [], []
+    for pid in range(1, scale.posts + 1):
+        organisation = gen.org_for()
+        author = rng.choice(gen.members[organisation])
+        created = gen.window_start + timedelta(seconds=gen.span * (pid - 1) / scale.posts)
+        own = org_assessments[organisation]
+        linked = rng.choice(own) if own and rng.random() < 0.6 else None
+        n_comments = int(rng.expovariate(1 / 1.5))
+        last_activity = created
+        for _ in range(n_comments):
+            at = min(gen.window_end, created + timedelta(seconds=rng.uniform(60, 7 * 86400)))
+            last_activity = max(last_activity, at)
+            commenter = rng.choice(gen.members[organisation])  # before the body: the draw order fixes the rows
+            body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 25)))
+            comment_rows.append((len(comment_rows) + 1, 1, pid, commenter, body, _ts(at), None))
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8))).capitalize()
+        body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80)))
+        tags = _array(sorted(set(rng.sample(TAGS, rng.randint(0, 3)))))
+        post_rows.append(
+            (pid, 1, organisation, author, linked, title, body, tags, _ts(created), _ts(created), None)
+            + (n_comments, _ts(last_activity))
+        )
+    hot_posts = {}
+    for kind in ("pipeline", "naive"):  # comment targets of the hot-counter stage
+        pid = len(post_rows) + 1
+        hot_posts[kind] = pid
+        quiet_since = _ts(gen.window_end)
+        post_rows.append(
+            (pid, 1, BIG_ORG, BIG_ORG, None, f"Hot post ({kind})", "Comment here, everyone.", "{}", quiet_since)
+            + (quiet_since, None, 0, quiet_since)
+        )
+    _copy(cursor, "discussions_post", POST_COLUMNS, post_rows)
+    _copy(cursor, "discussions_comment", COMMENT_COLUMNS, comment_rows)
+    return len(post_rows), len(comment_rows), hot_posts
+
+
+def _tune_for_the_orm_baseline(conn, cursor) -> None:
+    """The ORM baseline's lists need one more index than the product's write-side schema has (the
+    product serves these lists from Elasticsearch). Then statistics and the visibility map, so
+    COUNT(*) can be an index-only scan."""
     cursor.execute(
         "CREATE INDEX bench_orm_attempt_status_submitted ON assessments_attempt (status, submitted_at DESC, id)"
     )
     conn.commit()
     conn.autocommit = True
     cursor.execute("VACUUM (ANALYZE)")
-    timings["index_and_vacuum"] = time.monotonic() - t0
-    conn.close()
-
-    return SeedInfo(
-        scale=scale.name,
-        counts={
-            "organisations": n_orgs,
-            "users": len(user_rows),
-            "assessments": scale.assessments,
-            "attempts": total,
-            "posts": len(post_rows),
-            "comments": len(comment_rows),
-        },
-        seconds=timings,
-        top_assessment=1,
-        top_assessment_submitted=submitted_count[1],
-        big_org=BIG_ORG,
-        assessment_sizes=submitted_count,
-        assessment_org=assessment_org,
-        hot_posts=hot_posts,
-        submit_jobs=[(a, str(c), aid) for a, aid, c in started_attempts],  # candidate ids; tokens below
-    )
 
 
 # Tokens ----------------------------------------------------------------------------------------

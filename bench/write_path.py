@@ -52,19 +52,22 @@ def posts_index_stats() -> dict:
 
 def measure(tokens: list[str], *, port: int, seconds: float, connections: int, label: str) -> dict:
     from bench import cpu, namespace, worker_log
-    from bench.comparisons import _max_id, _post_requests, _since, wait_pipeline_idle
+    from bench.database import max_id, rows_since
     from bench.loadgen import run_wrk
+    from bench.stages.context import BENCH_IDLE_TIMEOUT
+    from bench.stages.write_capture import post_requests
+    from read_indexer.operations import pipeline_status
 
     namespace.LOG_DIR = namespace.STACK_LOGS / os.environ["STACK_NAMESPACE"]  # worker_log reads this namespace's logs
-    idle_wait = wait_pipeline_idle()
+    idle_wait = pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
     groups = namespace_groups()
-    posts0 = _max_id("discussions_post")
+    posts0 = max_id("discussions_post")
     before, es_before = cpu.snapshot(groups), posts_index_stats()
     started, started_at = time.monotonic(), time.time()
-    load = run_wrk(label, f"http://127.0.0.1:{port}", _post_requests(tokens), connections=connections, duration=seconds)
+    load = run_wrk(label, f"http://127.0.0.1:{port}", post_requests(tokens), connections=connections, duration=seconds)
     time.sleep(0.3)  # requests wrk abandoned in flight commit too
-    drain = wait_pipeline_idle()
-    writes = _since("discussions_post", posts0)
+    drain = pipeline_status.wait_until_idle(timeout=BENCH_IDLE_TIMEOUT)
+    writes = rows_since("discussions_post", posts0)
     figures = cpu.delta(before, cpu.snapshot(groups), writes)
     es_after = posts_index_stats()
     es = {k: es_after[k] - es_before[k] for k in es_after}

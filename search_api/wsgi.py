@@ -18,7 +18,9 @@ try:
 
     get_resolver().url_patterns  # noqa: B018 (the import is the point)
 except ConfigError as exc:
-    # One sentence instead of a traceback per worker; exit code 4 is Gunicorn's "App failed to
-    # load", which stops the arbiter instead of respawning workers that can never boot.
+    # One sentence instead of a traceback per worker, and server.py's exit code for a bad
+    # environment (4). server.py checks the environment before any worker starts, so this is what
+    # only loading the app shows; Granian respawns a worker that exits and gives up (a crash loop)
+    # when the new one fails again within seconds.
     sys.stderr.write(f"{exc}\n")
     sys.exit(4)

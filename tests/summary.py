@@ -1,4 +1,4 @@
-"""What the suites sent and what came back, printed at the end of the run (issue 9's summary table).
+"""What the suites sent and what came back, printed at the end of the run.
 
 Every request through the test clients (write API: tests.helpers.ApiClient; search API:
 tests.search_api.conftest.SearchClient and the schemathesis cases) is tallied by API and status

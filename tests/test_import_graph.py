@@ -112,7 +112,7 @@ def test_no_import_cycle_in_the_services():
 
 # read_indexer's parts by height: what the pipeline needs to run sits below what drives it, and the
 # operator commands and screens sit on top, so the pipeline never depends on an operator screen.
-READ_INDEXER_LOWER = ("task_names", "celery_config", "errors", "observability", "projection", "lifecycle")
+READ_INDEXER_LOWER = ("task_names", "celery_config", "errors", "raw_sql", "observability", "projection", "lifecycle")
 READ_INDEXER_DRIVERS = ("capture", "tasks", "celery_app")
 READ_INDEXER_TOP = ("operations", "management", "apps")
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import structlog
 from django.db import DatabaseError, connections
 
+from read_indexer.raw_sql import one_row
+
 log = structlog.get_logger(__name__)
 PRIMARY, REPLICA = "default", "replica"
 CATCH_UP_SECONDS = 30.0
@@ -37,12 +39,6 @@ class ReadSource:
         return self.using == REPLICA
 
 
-def _scalar(using: str, sql: str, params: list | None = None):
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()[0]
-
-
 def caught_up_replica(purpose: str, *, timeout: float = CATCH_UP_SECONDS, primary_only: bool = False) -> ReadSource:
     """The replica once it has replayed everything the primary has committed now; else the primary."""
     if primary_only:  # the operator asked (--primary), e.g. a replica known to be unhealthy
@@ -50,11 +46,11 @@ def caught_up_replica(purpose: str, *, timeout: float = CATCH_UP_SECONDS, primar
         return ReadSource(PRIMARY, "reading from the primary (--primary)")
     started = time.monotonic()
     try:
-        target = _scalar(PRIMARY, "SELECT pg_current_wal_lsn()::text")
+        target = one_row("SELECT pg_current_wal_lsn()::text", using=PRIMARY)[0]
         while True:
-            replayed = _scalar(
-                REPLICA, "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
-            )
+            replayed = one_row(
+                "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn", [target], using=REPLICA
+            )[0]
             if replayed:
                 waited = round(time.monotonic() - started, 3)
                 log.info("replica_reads.caught_up", purpose=purpose, lsn=target, waited_seconds=waited)

@@ -6,8 +6,10 @@ progress), cluster health, Elasticsearch's nodes and shard allocation, PostgreSQ
 its failover state (operations/cluster_status.py). Each section is collected on its own, so one
 unreachable service still leaves the others readable; `warnings` lists what an operator should
 look at.
+`idle()` and `wait_until_idle()` are the one definition of an idle pipeline (the tests and the
+bench wait on it).
 May touch: read-only queries to PostgreSQL (primary and replica), Redis (cache and broker
-databases) and Elasticsearch.
+databases) and Elasticsearch; idle() may ask the live workers what they hold (Celery inspect).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from read_indexer.lifecycle import index_lifecycle, rebuild_checkpoint
 from read_indexer.lifecycle.rebuild_lock import reindex_running
 from read_indexer.observability import broker_queues, lag
 from read_indexer.operations import cluster_status
-from read_indexer.task_names import ALL_QUEUES
+from read_indexer.raw_sql import one_row
+from read_indexer.task_names import ALL_QUEUES, QUEUE_MAINTENANCE
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES
 from write_service.read_model import outbox as change_log
@@ -33,12 +36,6 @@ from write_service.read_model import outbox as change_log
 BACKLOG_WARN_SECONDS = 30  # the relay republishes after 3 s; older than this means stuck
 REPLICA_WARN_SECONDS = 30
 LONGEST_TASK_HOLD_SECONDS = RETRY_BACKOFF_MAX + TASK_TIME_LIMIT  # a live worker acks or fails by then
-
-
-def _one_row(sql: str, params: list | None = None, using: str = "default") -> tuple:
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()
 
 
 def outbox() -> dict:
@@ -80,6 +77,68 @@ def queues() -> dict:
             queue = orjson.loads(raw)[-1]  # kombu stores [message, exchange, routing key]
             held[queue] = held.get(queue, 0) + 1
     return {"depths": depths, "unacked": len(unacked), "unacked_by_queue": held, "unacked_orphaned": orphaned}
+
+
+IDLE_CHECKS_IN_A_ROW = 3  # a finishing task can queue the next one: one empty look is not idle
+IDLE_CHECK_INTERVAL = 0.3
+
+
+def idle() -> bool:
+    """No committed change is on its way to the index or the counters: no unindexed or uncounted
+    event (a deletion fan-out in progress keeps its event unindexed), no task queued and none held
+    by a live worker. The maintenance queue does not count: beat keeps feeding it, and a sweep is
+    no backlog."""
+    box = outbox()
+    if box["unindexed"] or box["uncounted"]:
+        return False
+    found = queues()
+    if any(depth for queue, depth in found["depths"].items() if queue != QUEUE_MAINTENANCE):
+        return False
+    if not found["unacked"]:
+        return True  # nothing delivered at all: no need to ask the workers
+    return not any(held for queue, held in held_by_live_workers().items() if queue != QUEUE_MAINTENANCE)
+
+
+def held_by_live_workers() -> dict[str, int]:
+    """Unacked messages per queue that a live worker holds (running, reserved or waiting for an ETA).
+
+    queues() counts a message as held until LONGEST_TASK_HOLD_SECONDS have passed since its
+    delivery, since it cannot tell which workers are alive. Asking them can: a message of a
+    killed worker is in no live worker's lists, so it does not keep the pipeline busy until Redis
+    redelivers it.
+    """
+    from read_indexer.celery_app import app as celery_app
+
+    live: set[str] = set()
+    # A connection of its own each time: a pooled one dies with a Redis restart.
+    with celery_app.connection_for_write() as connection:
+        inspector = celery_app.control.inspect(timeout=1.0, connection=connection)
+        for method in (inspector.active, inspector.reserved, inspector.scheduled):
+            for tasks in (method() or {}).values():
+                live.update(t.get("id") or t.get("request", {}).get("id") for t in tasks)
+    held: dict[str, int] = {}
+    for raw in broker_queues.broker().hgetall("unacked").values():
+        message, _exchange, queue = orjson.loads(raw)
+        if message.get("headers", {}).get("id") in live:
+            held[queue] = held.get(queue, 0) + 1
+    return held
+
+
+def wait_until_idle(timeout: float = 90) -> float:
+    """Seconds until the pipeline was idle (IDLE_CHECKS_IN_A_ROW checks in a row confirm it);
+    TimeoutError with the whole status if it is not within `timeout`."""
+    started = time.monotonic()
+    idle_since, streak = started, 0
+    while time.monotonic() - started < timeout:
+        if idle():
+            idle_since = time.monotonic() if streak == 0 else idle_since
+            streak += 1
+            if streak >= IDLE_CHECKS_IN_A_ROW:
+                return round(idle_since - started, 2)
+        else:
+            streak = 0
+        time.sleep(IDLE_CHECK_INTERVAL)
+    raise TimeoutError(f"pipeline not idle after {timeout}s: {collect()}")
 
 
 def indexing_lag() -> dict:
@@ -134,7 +193,7 @@ def cluster() -> dict:
 
 
 def replication() -> dict:
-    in_recovery, replay_age, caught_up, pending_bytes = _one_row(
+    in_recovery, replay_age, caught_up, pending_bytes = one_row(
         "SELECT pg_is_in_recovery(), EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8,"
         " pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(),"
         " pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint",

@@ -1,10 +1,10 @@
-"""Smoke test of the benchmark command (issue 8): `bench/run --scale small` completes and writes
-every key of its results file (issue 13: the capture on/off ratio and the raw-SQL lag).
+"""Smoke test of the benchmark command: `bench/run --scale small` completes and writes
+every key of its results file (the capture on/off ratio and the raw-SQL lag among them).
 Benchmarks are not timed tests: no speed is asserted, only that each comparison produced its
 figure, that the hot counter came out exact and that capture was really off, then on again.
 
 Runs in its own namespace (database assessments_bench, indexes bench_*, Redis 12/13, ports
-8500-8507) and writes to a temporary file, never over bench/results/latest.json.
+8500-8509) and writes to a temporary file, never over bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ FIGURES = (
 )
 
 
-# About 3 minutes on a quiet machine (bench/README.md); each of the 11 stages may wait up to 30 s for idle first
-# (comparisons.wait_idle), and a loaded shared machine took 536 s (issue 13 added raw_sql_lag and
-# the ABBA write runs).
+# About 3 minutes on a quiet machine (bench/README.md); each of the 10 stages may wait up to 30 s for
+# a quiet start first (bench/stages/quiet_start.py), and a loaded shared machine takes 536 s or more.
 @pytest.mark.timeout(900)
 def test_bench_small_writes_every_figure(tmp_path):
     output = tmp_path / "small.json"
@@ -84,7 +83,7 @@ def test_bench_small_writes_every_figure(tmp_path):
     assert results["figures"]["hot_counter"]["naive"]["outbox_rows_recorded"] == 0
     assert results["capture_triggers_at_end"]["enabled"] is True, results["capture_triggers_at_end"]
     assert results["capture_triggers_at_end"]["reenabled"] is False, "a stage left capture disabled"
-    # Every component's CPU per write is recorded, both ways (issue 19).
+    # Every component's CPU per write is recorded, both ways.
     for mode in ("capture_on", "capture_off"):
         assert capture["cpu_ms_per_write"]["workers_running"][mode]["total"] > 0, capture["cpu_ms_per_write"]
     # Both services served the same pages (otherwise the read comparison compares different work).

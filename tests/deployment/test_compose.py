@@ -1,4 +1,4 @@
-"""compose/ validated against the settings and against the native stack (issue 7).
+"""compose/ validated against the settings and against the native stack.
 
 The structural checks always run (PyYAML only): every production variable of shared/config.py is
 set for every Python service, and those settings really load; every service has a health check

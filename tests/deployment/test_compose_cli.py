@@ -1,4 +1,4 @@
-"""`docker compose config` accepts compose/ (issue 7) and its cluster file (issues 25, 26), where a
+"""`docker compose config` accepts compose/ and its cluster file, where a
 Compose v2 client exists.
 
 Apart from tests/deployment/test_compose.py because it needs the client that bin/test installs

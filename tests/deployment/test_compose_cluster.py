@@ -1,4 +1,4 @@
-"""compose/docker-compose.cluster.yml checked statically (issues 25 and 26; no Docker needed).
+"""compose/docker-compose.cluster.yml checked statically (no Docker needed).
 
 Each rule is a `check_*` function of the rendered file (and, for HAProxy, of its configuration
 text); test_the_cluster_file_passes runs every one on the real file, and
@@ -606,7 +606,7 @@ def test_every_python_service_sets_every_production_variable(compose, name, monk
     assert config.app_env == "production"
     assert config.pg_host in compose["services"] and config.pg_replica_host in compose["services"]
     assert urlsplit(config.redis_url).hostname in compose["services"]
-    # The cluster's own variables, once shared/config.py reads them (issue 25): exactly these values.
+    # The cluster's own variables, once shared/config.py reads them: exactly these values.
     for field, var in (("es_username", "ES_USERNAME"), ("es_password", "ES_PASSWORD"), ("es_ca_certs", "ES_CA_CERTS")):
         if hasattr(config, field):
             assert getattr(config, field) == env[var], field

@@ -1,4 +1,4 @@
-"""Production settings fail fast with one clear sentence, never a traceback (issue 7).
+"""Production settings fail fast with one clear sentence, never a traceback.
 
 `manage.py` and Gunicorn (write_service.wsgi) are run as an operator would, in a clean
 environment: the compose file's production environment minus one required variable.

@@ -1,4 +1,4 @@
-"""The API reference page (issue 17): /docs/ through the real NGINX, loaded in headless Chromium
+"""The API reference page: /docs/ through the real NGINX, loaded in headless Chromium
 (stack/chromium.sh), lists every operation of both OpenAPI documents, as those documents say
 through the same NGINX, and the browser fetches nothing from any other host."""
 

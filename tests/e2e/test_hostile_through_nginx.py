@@ -1,4 +1,4 @@
-"""Hostile JSON through NGINX (issue 18): the same clear 400 as straight to Gunicorn, and a chunked
+"""Hostile JSON through NGINX: the same clear 400 as straight to Gunicorn, and a chunked
 body (NGINX de-chunks it) is read like any other."""
 
 from __future__ import annotations

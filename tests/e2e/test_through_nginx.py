@@ -1,4 +1,4 @@
-"""End to end through NGINX (issue 7): the real stack/conf/nginx.conf, rendered by stack/nginx.sh
+"""End to end through NGINX: the real stack/conf/nginx.conf, rendered by stack/nginx.sh
 for APP_ENV=test (port 8180, or NGINX_PORT), in front of the real Gunicorn processes of
 stack/apps.sh. Every request here goes over HTTP through NGINX; only the organisation itself is
 created in-process (there is no HTTP endpoint for it; `manage.py create_org` does the same).

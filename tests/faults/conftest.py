@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.conftest import ROOT, apps
 
@@ -82,18 +81,6 @@ def start_load(
         reader_out,
         seconds,
     )
-
-
-def wait_http_ok(url: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not healthy after {timeout}s")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -12,8 +12,9 @@ import time
 import pytest
 import requests
 
+from bench.http_health import wait_healthy
 from tests import outages
-from tests.faults.conftest import FAULT_SCALE, SUMMARY, start_load, wait_http_ok
+from tests.faults.conftest import FAULT_SCALE, SUMMARY, start_load
 from tests.helpers import make_tenant, wait_until
 from tests.load import Ledger, index_matches_database, wait_for_convergence
 
@@ -39,7 +40,7 @@ def test_fault_under_load(fault, servers, tmp_path):
     time.sleep(before)
     fault_started = time.time()
     FAULTS[fault]()
-    wait_http_ok(f"{servers['write']}/health/live")
+    wait_healthy(f"{servers['write']}/health/live")
     fault_ended = time.time()
     written, read = load.finish()
 
@@ -93,7 +94,7 @@ def test_replica_down_reads_fall_back_to_the_primary(servers, api, tenant):
         assert response.status_code == 200 and response.json()["title"] == "fallback"
     finally:
         outages.stack("postgres.sh", "start")
-    wait_http_ok(f"{servers['write']}/health/ready")
+    wait_healthy(f"{servers['write']}/health/ready")
     # Once the replica is back, reads return to it by themselves (the router retries every 10 s).
     wait_until(
         lambda: requests.get(f"{servers['write']}/health/ready", timeout=5).json()["reads_from"] == "replica",

@@ -1,4 +1,4 @@
-"""Fixtures of the operator-command tests (issue 6), over the real stack and real workers."""
+"""Fixtures of the operator-command tests, over the real stack and real workers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Support for operator-command tests: run commands as real processes, seed rows, write concurrently, wait for idle.
+"""Support for operator-command tests: run commands as real processes, seed rows, write concurrently, stop beat.
 
 Commands run as subprocesses (`python manage.py ...`) with this test run's environment, so exit
 codes, stderr and SIGKILL behave exactly as they do for an operator.
@@ -200,8 +200,8 @@ def seed_posts(count: int = SEED_POSTS) -> tuple[int, int]:
         for start in range(0, len(ids), 2000):
             project_and_index("posts", ids[start : start + 2000])
         # Searchable before returning (indexed_seed_posts refreshes): a test's readers start at once,
-        # and the scheduled refresh can be seconds behind on a loaded machine (issue 15: readers
-        # counted part of the seed and blamed the reindex).
+        # and the scheduled refresh can be seconds behind on a loaded machine (readers would count
+        # part of the seed and blame the reindex).
         indexed = indexed_seed_posts(organisation.pk)
         assert indexed == len(ids), f"{indexed} of {len(ids)} seed posts are searchable after seeding"
     return organisation.pk, len(ids)
@@ -216,55 +216,6 @@ def indexed_seed_posts(organisation_id: int, index: str | None = None) -> int:
     return es.count(index=index or POSTS.alias, query={"term": {"organisation": organisation_id}})["count"]
 
 
-def held_by_live_workers() -> dict[str, int]:
-    """Unacked messages per queue that a live worker holds (running, reserved or waiting for an ETA).
-
-    pipeline_status counts a message as held until LONGEST_TASK_HOLD_SECONDS (180 s) have passed
-    since its delivery, because an operator cannot see which workers are alive. Here we can ask
-    them: a message of a killed worker (the fault tests SIGKILL workers) is in no live worker's
-    lists, so it does not keep the pipeline "busy" for three minutes after the kill.
-    """
-    from read_indexer.celery_app import app as celery_app
-    from read_indexer.observability.broker_queues import broker
-
-    live: set[str] = set()
-    # A connection of its own each time: the app's pooled one dies with a Redis restart (the crash
-    # tests restart it) and would fail the next caller.
-    with celery_app.connection_for_write() as connection:
-        inspector = celery_app.control.inspect(timeout=1.0, connection=connection)
-        for method in (inspector.active, inspector.reserved, inspector.scheduled):
-            for tasks in (method() or {}).values():
-                live.update(t.get("id") or t.get("request", {}).get("id") for t in tasks)
-    held: dict[str, int] = {}
-    for raw in broker().hgetall("unacked").values():
-        message, _exchange, queue = orjson.loads(raw)
-        if message.get("headers", {}).get("id") in live:
-            held[queue] = held.get(queue, 0) + 1
-    return held
-
-
-def pipeline_idle() -> bool:
-    box, queues = pipeline_status.outbox(), pipeline_status.queues()
-    if box["unindexed"] or box["uncounted"]:
-        return False
-    if any(depth for queue, depth in queues["depths"].items() if queue != QUEUE_MAINTENANCE):
-        return False
-    # Beat keeps the maintenance queue busy all the time.
-    # (A deletion fan-out in progress keeps its event unindexed, so the outbox covers it.)
-    return not any(held for queue, held in held_by_live_workers().items() if queue != QUEUE_MAINTENANCE)
-
-
-def wait_for_idle_pipeline(timeout: float = 90) -> None:
-    """Idle three checks in a row: nothing in the outbox, the queues or the workers."""
-    deadline, streak = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        streak = streak + 1 if pipeline_idle() else 0
-        if streak >= 3:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"pipeline not idle after {timeout}s: {pipeline_status.collect()}")
-
-
 @contextmanager
 def beat_stopped() -> Iterator[None]:
     """No periodic sweep while it lasts: the drift sweep (every 30 s) would heal injected drift
@@ -276,7 +227,7 @@ def beat_stopped() -> Iterator[None]:
     apps("stop", "beat")
     try:
         wait_until(
-            lambda: not depth(QUEUE_MAINTENANCE) and not held_by_live_workers().get(QUEUE_MAINTENANCE),
+            lambda: not depth(QUEUE_MAINTENANCE) and not pipeline_status.held_by_live_workers().get(QUEUE_MAINTENANCE),
             timeout=60,
             message="no maintenance task queued or running",
         )

@@ -1,4 +1,4 @@
-"""`dead_letters list|replay|discard` (issue 6): a replayed event is delivered, a discarded one is gone."""
+"""`dead_letters list|replay|discard`: a replayed event is delivered, a discarded one is gone."""
 
 from __future__ import annotations
 

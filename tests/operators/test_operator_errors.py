@@ -1,4 +1,4 @@
-"""Clear errors (issue 6): one sentence on stderr and a non-zero exit, never a traceback."""
+"""Clear errors: one sentence on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 

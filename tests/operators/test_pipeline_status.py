@@ -1,15 +1,16 @@
-"""`pipeline_status` (issue 6): every section, for humans and for scripts."""
+"""`pipeline_status`: every section, for humans and for scripts."""
 
 from __future__ import annotations
 
 from read_indexer.lifecycle.index_lifecycle import alias_target
+from read_indexer.operations import pipeline_status
 from read_indexer.task_names import ALL_QUEUES
 from shared.indexes import ALL_INDEXES
-from tests.operators.support import json_output, manage, wait_for_idle_pipeline
+from tests.operators.support import json_output, manage
 
 
 def test_json_has_every_section_and_the_table_is_readable(pipeline):
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     as_json, as_table = manage("pipeline_status", "--json"), manage("pipeline_status")
     assert as_json.returncode in (0, 1), as_json.stderr[-2000:]  # 1 = warnings (e.g. another test's dead letter)
     status = json_output(as_json)

@@ -1,4 +1,4 @@
-"""`reindex` (issue 6): no downtime and no lost write while writers write and readers search;
+"""`reindex`: no downtime and no lost write while writers write and readers search;
 a reindex killed halfway is finished by `--resume`; `--dry-run` changes nothing."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 from read_indexer.lifecycle import rebuild_checkpoint
 from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
 from read_indexer.lifecycle.rebuild_checkpoint import LOADING
+from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import ALL_INDEXES, POSTS
 from tests.helpers import wait_until
@@ -20,7 +21,6 @@ from tests.operators.support import (
     logged_at,
     manage,
     manage_async,
-    wait_for_idle_pipeline,
 )
 from write_service.discussions.services import post_create
 from write_service.read_model.projections import PROJECTIONS
@@ -60,7 +60,7 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
     assert es.count(index=POSTS.alias, query=seed_query)["count"] == seeded, "the seed is not searchable yet"
     before = {name: alias_target(definition) for name, definition in ALL_INDEXES.items()}
     writer, reader = Writer(seed_organisation), Reader(seed_organisation)
-    # Under CPU pressure (issue 15 failed on a loaded machine): refreshes, bulks and the swap all slow down.
+    # Under CPU pressure, as on a loaded machine: refreshes, bulks and the swap all slow down.
     with cpu_pressure(seconds=240):
         writer.start()
         reader.start()
@@ -94,7 +94,7 @@ def test_reindex_all_under_writes_and_reads_loses_nothing_and_moves_the_alias(pi
         assert not es.indices.exists(index=before[name]), "the old index should be deleted without --keep-old"
         assert write_targets(definition) == [definition.alias], "dual writes must stop after the swap"
 
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     # Every post the writer touched is in the new index, at the database's current version.
     touched = sorted(set(writer.post_ids))
     expected = {doc.id: doc.version for doc in PROJECTIONS["posts"].project(touched)}
@@ -146,7 +146,7 @@ def test_reindex_killed_halfway_is_finished_by_resume(pipeline, seeded_posts, te
     assert write_targets(POSTS) == [POSTS.alias] and rebuild_checkpoint.load(POSTS.alias) is None
     assert indexed_seed_posts(seed_organisation) == seeded
 
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     verified = manage("verify", "posts", "--settle", "1")
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
 

@@ -1,4 +1,4 @@
-"""Heavy operator reads on the replica (issue 15): `reindex`'s bulk load and `verify`'s hash
+"""Heavy operator reads on the replica: `reindex`'s bulk load and `verify`'s hash
 comparison read the streaming replica once it has replayed the primary's WAL position, and a
 replica that is down or fails makes them slower or stop, never wrong.
 
@@ -35,6 +35,7 @@ from django.db import DatabaseError, connections
 from read_indexer.lifecycle import rebuild_checkpoint, replica_reads
 from read_indexer.lifecycle.index_lifecycle import alias_target, write_targets
 from read_indexer.lifecycle.rebuild_checkpoint import LOADING
+from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until
@@ -48,7 +49,6 @@ from tests.operators.support import (
     logged_at,
     manage,
     manage_async,
-    wait_for_idle_pipeline,
 )
 from write_service.discussions.services import post_create, post_update
 from write_service.read_model.projections import PROJECTIONS
@@ -226,11 +226,11 @@ def _lost_update(tenant) -> int:
     assert clean.returncode == 0, clean.stdout[-2000:] + clean.stderr[-2000:]
     post = post_create(actor=tenant.staff, title="replica drift", body="body", tags=["replica"])
     post_update(actor=tenant.staff, post_id=post.pk, changes={"title": "the title before"})
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     es, doc_id = get_es_client(), str(post.pk)
     before_edit = es.get(index=POSTS.alias, id=doc_id)["_source"]
     post_update(actor=tenant.staff, post_id=post.pk, changes={"title": "the title now"})
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     current = es.get(index=POSTS.alias, id=doc_id)
     assert current["_source"]["title"] == "the title now"
     es.index(
@@ -251,7 +251,7 @@ def _assert_rebuilt_and_clean(old_index: str, seed_organisation: int, seeded: in
     assert alias_target(POSTS) != old_index and not es.indices.exists(index=old_index)
     assert write_targets(POSTS) == [POSTS.alias] and rebuild_checkpoint.load(POSTS.alias) is None
     assert indexed_seed_posts(seed_organisation) == seeded
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     verified = manage("verify", "posts", "--json", "--settle", "1")
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
     report = json_output(verified)["indexes"][0]
@@ -286,7 +286,7 @@ def test_reindex_under_a_concurrent_writer_reads_the_caught_up_replica_and_loses
     new_index = alias_target(POSTS)
     assert new_index != old_index and not get_es_client().indices.exists(index=old_index)
 
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     touched = sorted(set(writer.post_ids))
     expected = {doc.id: (doc.version, doc.source) for doc in PROJECTIONS["posts"].project(touched)}
     found = get_es_client().mget(index=new_index, ids=[str(i) for i in touched])["docs"]

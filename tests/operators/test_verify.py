@@ -1,4 +1,4 @@
-"""`verify` (issue 6): injected drift of each kind is detected, and `--repair` heals exactly it."""
+"""`verify`: injected drift of each kind is detected, and `--repair` heals exactly it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 
+from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import ASSESSMENTS, POSTS
-from tests.operators.support import beat_stopped, json_output, manage, wait_for_idle_pipeline
+from tests.operators.support import beat_stopped, json_output, manage
 from write_service.assessments.services import assessment_create
 from write_service.discussions.services import post_create, post_update
 
@@ -31,7 +32,7 @@ def no_drift_sweep(pipeline):
 def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactly_those(no_drift_sweep, tenant):
     posts = [post_create(actor=tenant.staff, title=f"drift {i}", body="body", tags=["drift"]) for i in range(3)]
     post_update(actor=tenant.staff, post_id=posts[1].pk, changes={"title": "an old title"})
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     baseline = manage("verify", "posts", "--repair", "--settle", "1")  # start from an index without drift
     assert baseline.returncode == 0, baseline.stdout[-2000:] + baseline.stderr[-2000:]
 
@@ -40,7 +41,7 @@ def test_verify_finds_missing_stale_and_orphan_documents_and_repair_heals_exactl
     es.delete(index=alias, id=gone)
     before_edit = es.get(index=alias, id=stale)["_source"]
     post_update(actor=tenant.staff, post_id=int(stale), changes={"title": "drift 1"})
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     current = es.get(index=alias, id=stale)
     # The state before the edit (its content and its hash) at the current version: what a lost
     # update leaves behind.
@@ -86,7 +87,7 @@ def test_a_document_ahead_of_the_database_is_reported_and_reindex_fixes_it(pipel
     assessment = assessment_create(
         actor=tenant.staff, title="from the future", cut_off=Decimal(1), max_score=Decimal(2), duration_minutes=5
     )
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     es, alias, doc_id = get_es_client(), ASSESSMENTS.alias, str(assessment.pk)
     current = es.get(index=alias, id=doc_id)
     es.index(
@@ -104,6 +105,6 @@ def test_a_document_ahead_of_the_database_is_reported_and_reindex_fixes_it(pipel
 
     rebuilt = manage("reindex", "assessments")
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     assert manage("verify", "assessments", "--settle", "1").returncode == 0
     assert es.get(index=alias, id=doc_id)["_source"]["title"] == "from the future"

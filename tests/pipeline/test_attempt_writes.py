@@ -13,10 +13,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from read_indexer.lifecycle.index_lifecycle import alias_target
+from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import ASSESSMENTS, ATTEMPTS
 from tests.helpers import make_tenant, wait_until
-from tests.operators.support import wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
@@ -80,7 +80,7 @@ def test_a_submission_and_a_cut_off_change_write_no_other_attempt_document():
     tenant = make_tenant(candidates=1)
     assessment = _big_leaderboard(tenant)
     attempt = attempt_start(actor=tenant.candidates[0], assessment_id=assessment.pk)
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     attempts_before = _writes(ATTEMPTS)
 
     attempt_submit(actor=tenant.candidates[0], attempt_id=attempt.pk, score=Decimal(77))
@@ -89,7 +89,7 @@ def test_a_submission_and_a_cut_off_change_write_no_other_attempt_document():
         timeout=30,
         message="the submission counted and indexed",
     )
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     assert es_source("attempts", attempt.pk) == PROJECTIONS["attempts"].project([attempt.pk])[0].source
     written = _writes(ATTEMPTS) - attempts_before
     assert 1 <= written <= MAX_ATTEMPT_WRITES, f"{written} attempt documents written for one submission"
@@ -101,6 +101,6 @@ def test_a_submission_and_a_cut_off_change_write_no_other_attempt_document():
         timeout=30,
         message="the new cut-off indexed",
     )
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     assert _writes(ASSESSMENTS) > assessments_before, "the assessment document was written (the stats do move)"
     assert _writes(ATTEMPTS) == attempts_before, "a cut-off change writes no attempt document"

@@ -1,4 +1,4 @@
-"""Change capture (issue 13): writes that bypass the service functions reach the search API.
+"""Change capture: writes that bypass the service functions reach the search API.
 
 Each test writes rows behind the write service's back: a queryset update, bulk_create,
 bulk_update, a queryset delete, raw SQL on a psycopg2 connection of its own, `psql -c`, a data

@@ -16,7 +16,7 @@ from read_indexer.operations import pipeline_status
 from shared.es_client import get_es_client
 from shared.indexes import POSTS
 from tests.helpers import wait_until
-from tests.operators.support import beat_stopped, wait_for_idle_pipeline
+from tests.operators.support import beat_stopped
 from tests.pipeline.conftest import es_source
 from write_service.outbox.models import OutboxEvent
 
@@ -32,7 +32,7 @@ def _indexed_post(api, tenant, title: str) -> int:
     """A post created through the write API, indexed, with its changes inside the sweep's window."""
     post_id = api.post("/api/v1/posts", {"title": title, "body": "b"}, token=tenant.staff_token).json()["id"]
     wait_until(lambda: es_source("posts", post_id), timeout=30, message="the post's document")
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     changes = OutboxEvent.objects.filter(payload__table="discussions_post", payload__id=post_id)
     assert changes.exists(), "the capture recorded no change row for the post"
     settled = timedelta(seconds=drift_sweep.SETTLE_SECONDS)

@@ -17,7 +17,6 @@ from read_indexer.operations import pipeline_status
 from read_indexer.projection import fanout
 from tests.conftest import apps
 from tests.helpers import make_tenant, wait_until
-from tests.operators.support import held_by_live_workers, wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source
 from write_service.assessments.services import assessment_create, assessment_delete, attempt_start, attempt_submit
 from write_service.outbox.models import OutboxEvent
@@ -103,13 +102,13 @@ def _lock_like_a_running_fan_out(event_id: int):
 
 def _indexing_quiet() -> bool:
     # Held by live workers only: a SIGKILLed worker's unacked messages (crash tests) never run.
-    held = held_by_live_workers()
+    held = pipeline_status.held_by_live_workers()
     return not pipeline_status.queues()["depths"][task_names.QUEUE_INDEXING] and not held.get(task_names.QUEUE_INDEXING)
 
 
 def test_a_lost_fan_out_and_a_killed_run_are_finished_by_the_outbox_relay():
     tenant, assessment, attempt_ids = _assessment_with_attempts(5)
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     apps("stop", "worker-fanout")
     try:
         assessment_delete(actor=tenant.staff, assessment_id=assessment.pk)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from read_indexer.operations import pipeline_status
 from tests.helpers import wait_until
-from tests.operators.support import wait_for_idle_pipeline
 from tests.pipeline.conftest import es_source, es_version
 from write_service.assessments.models import Assessment
 from write_service.discussions import services as discussions
@@ -66,7 +66,7 @@ def test_submissions_reach_the_index_with_exact_counters(api, tenant):
     assert (row.attempts_count, row.submitted_count) == (3, 3)
 
     # A cut-off change writes the assessment document alone: attempt documents do not show it.
-    wait_for_idle_pipeline()  # the counters batches' re-projections have landed
+    pipeline_status.wait_until_idle()  # the counters batches' re-projections have landed
     docs, versions = [es_source("attempts", a) for a in attempt_ids], [es_version("attempts", a) for a in attempt_ids]
     assert (
         api.patch(f"/api/v1/assessments/{assessment_id}", {"cut_off": "70"}, token=tenant.staff_token).status_code
@@ -77,7 +77,7 @@ def test_submissions_reach_the_index_with_exact_counters(api, tenant):
         timeout=30,
         message="the new cut-off in the assessment document",
     )
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     assert [es_version("attempts", a) for a in attempt_ids] == versions
     assert [es_source("attempts", a) for a in attempt_ids] == docs
 

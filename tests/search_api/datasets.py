@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from read_indexer.operations import pipeline_status
 from tests.helpers import Tenant, make_tenant
-from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import refresh_indexes
 from write_service.accounts.models import Role, User
 from write_service.assessments.models import Assessment, Attempt
@@ -200,7 +200,7 @@ def build_dataset(seed: int) -> Dataset:
         leaderboards=[published.pk, draft.pk],
         commented_post=commented.pk,
     )
-    wait_for_idle_pipeline()
+    pipeline_status.wait_until_idle()
     for index_name, row_ids in ids.items():
         dataset.docs[index_name] = [doc.source for doc in PROJECTIONS[index_name].project(row_ids)]
     dataset.docs["attempts"] = with_reference_metrics(dataset.docs["attempts"])

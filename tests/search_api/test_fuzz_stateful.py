@@ -1,4 +1,4 @@
-"""Long fuzzing of the search API (issue 18): schemathesis against its OpenAPI document with
+"""Long fuzzing of the search API: schemathesis against its OpenAPI document with
 FUZZ_CASES generated cases in all (spread over the operations), then a stateful run that creates,
 edits and deletes posts and comments through the write API and lists what it created through the
 search API with fuzzed filters, orderings, cursors and facets. No 5xx; a 200 never shows a row

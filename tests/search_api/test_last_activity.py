@@ -1,4 +1,4 @@
-"""A post's last_activity_at (issue 18): the time of its latest live comment, or its creation.
+"""A post's last_activity_at: the time of its latest live comment, or its creation.
 Deleting the latest comment used to leave the deleted comment's time in the row and the document
 (the counter path only ever took GREATEST with new comments)."""
 

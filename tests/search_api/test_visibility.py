@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from read_indexer.operations import pipeline_status
 from tests.helpers import ApiClient, make_tenant, ok_json, wait_until
-from tests.operators.support import wait_for_idle_pipeline
 from tests.search_api.conftest import es_source, fresh_token, refresh_indexes
 
 ASSESSMENT = {"title": "Visibility", "cut_off": "50", "max_score": "100", "duration_minutes": 30}
@@ -180,7 +180,7 @@ def test_one_row_by_id_has_its_lists_visibility_and_row(search, world, kind, pri
     percentile and qualified included) when the list shows it to the caller, else 404."""
     token = world["tokens"][principal]
     names, id_field = (world["ids"], "id") if kind == "assessments" else (world["attempts"], "attempt_id")
-    wait_for_idle_pipeline()  # the assessments' counters too: list and detail must see one state
+    pipeline_status.wait_until_idle()  # the assessments' counters too: list and detail must see one state
     refresh_indexes()
     listed = {
         row[id_field]: row

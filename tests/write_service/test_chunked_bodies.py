@@ -1,4 +1,4 @@
-"""Chunked request bodies sent straight to Gunicorn (issue 18): NGINX de-chunks them, but Django
+"""Chunked request bodies sent straight to Gunicorn: NGINX de-chunks them, but Django
 alone read CONTENT_LENGTH bytes, so a chunked body looked empty ("This field is required" for
 fields that were sent, a 400 instead of 413 for 300 KiB). Now read, with the same limit and parser."""
 

@@ -1,4 +1,4 @@
-"""Long stateful fuzzing of the write API (issue 18): a hypothesis state machine creates
+"""Long stateful fuzzing of the write API: a hypothesis state machine creates
 assessments, attempts, posts, comments and users, then edits, submits, deletes and reads what it
 created, every body near-valid with fields dropped or replaced by fuzzed or hostile JSON (NaN,
 1e999999, 64-bit overflow, NUL, lone surrogates, deep nesting, garbage), sometimes under a reused

@@ -1,4 +1,4 @@
-"""Hostile JSON on the write path (issue 18): deep nesting, and numbers and strings Python's json
+"""Hostile JSON on the write path: deep nesting, and numbers and strings Python's json
 accepts but nothing behind it can store. Every one is a clear 400 in the project's error shape,
 naming the field when there is one, and writes nothing."""
 
