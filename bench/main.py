@@ -36,6 +36,12 @@ STAGES = (
     ("doc_writes", "documents written per submission (largest leaderboard)", "documents_per_submission", None),
     ("lag", "(4) commit-to-searchable lag", "commit_lag", None),
     ("raw_sql_lag", "commit-to-searchable lag of plain-SQL writes on the primary", "raw_sql_lag", None),
+    (
+        "consistency",
+        "read your own writes: waiting writes, reads with a token, the feature present vs absent",
+        "read_your_writes",
+        "search API",
+    ),
     ("reindex", "(5) reindex vs raw parallel bulk", "reindex_vs_bulk", "reindex command"),
 )
 

@@ -61,6 +61,12 @@ EXTRA_INSTANCES = (
         {"DB_VIA_PGBOUNCER": "false"},
     ),
     Instance(
+        "write-no-tokens",
+        namespace.WRITE_NO_TOKENS_PORT,
+        "write_service.wsgi:application",
+        {"CONSISTENCY_TOKENS": "false"},
+    ),
+    Instance(
         "write-pgbouncer-persistent",
         namespace.WRITE_PGBOUNCER_PERSISTENT_PORT,
         "write_service.wsgi:application",
@@ -196,6 +202,29 @@ class ProcessSet:
             process=self.extra["floor"],
             log=namespace.LOG_DIR / "floor.log",
         )
+
+    def start_search_variant(self, name: str, port: int, env: dict) -> None:
+        """One more search API under Granian (search_api/server.py), like the product's but for `env`."""
+        prometheus_dir = namespace.RUN_DIR / f"prometheus-{name}"
+        prometheus_dir.mkdir(parents=True, exist_ok=True)
+        log_path = namespace.LOG_DIR / f"{name}.log"
+        self.extra[name] = subprocess.Popen(
+            [str(namespace.VENV_BIN / "python"), "-m", "search_api.server"],
+            cwd=namespace.ROOT,
+            env={
+                **os.environ,
+                **namespace.ENV,
+                "SEARCH_PORT": str(port),
+                "PROMETHEUS_MULTIPROC_DIR": str(prometheus_dir),
+                **env,
+            },
+            stdout=open(log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (namespace.RUN_DIR / f"extra-{name}.pid").write_text(str(self.extra[name].pid))
+        wait_healthy(namespace.url(port) + "/search/health/live", 90, process=self.extra[name], log=log_path)
 
     def groups(self) -> dict[str, int]:
         """Process group ids of everything we run, by name (for CPU accounting)."""

@@ -130,6 +130,17 @@ def headline(figures: dict) -> dict:
         "pgbouncer_direct_vs_pgbouncer_throughput_ratio": _at_path(
             figures, "pgbouncer", "direct_vs_pgbouncer_throughput_ratio"
         ),
+        # Read your own writes: added latency of waiting, and no-token throughput present / absent.
+        "waiting_write_added_p50_ms": _at_path(figures, "consistency", "latency", "waiting_write", "added_p50_ms"),
+        "waiting_write_added_p99_ms": _at_path(figures, "consistency", "latency", "waiting_write", "added_p99_ms"),
+        "read_with_token_added_p50_ms": _at_path(figures, "consistency", "latency", "read_with_token", "added_p50_ms"),
+        "read_with_token_added_p99_ms": _at_path(figures, "consistency", "latency", "read_with_token", "added_p99_ms"),
+        "writes_without_token_present_vs_absent": _at_path(
+            figures, "consistency", "throughput", "writes", "present_vs_absent"
+        ),
+        "reads_without_token_present_vs_absent": _at_path(
+            figures, "consistency", "throughput", "reads", "present_vs_absent"
+        ),
     }
 
 
@@ -224,6 +235,7 @@ def table(results: dict) -> str:
         _reindex_rows,
         _hot_counter_rows,
         _pgbouncer_rows,
+        _consistency_rows,
     ):
         section(out)
     for name, reason in results.get("not_run", {}).items():
@@ -520,3 +532,32 @@ def write_json(results: dict, path: Path) -> None:
     partial = path.with_suffix(path.suffix + ".tmp")
     partial.write_text(json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
     partial.replace(path)  # readers never see a half-written file
+
+
+def _consistency_rows(out: _Table) -> None:
+    latency = _at_path(out.figures, "consistency", "latency")
+    if not latency:
+        return
+    background = f"{latency['samples']} samples at {latency['background_writes_per_second']} background writes/s"
+    for key, what, reflected in (
+        ("waiting_write", "a comment with Prefer: wait-for=indexed vs without", "waiting_writes_reflected"),
+        ("read_with_token", "a read with the comment's token vs without", "reads_with_token_reflected"),
+    ):
+        out.row(
+            f"{key}: added p50 / p99",
+            f"{_shown(latency[key]['added_p50_ms'], 1)} / {_shown(latency[key]['added_p99_ms'], 1)} ms",
+            "",
+            None,
+            f"{what}; {background}; reflected {latency[reflected]}/{latency['samples']}",
+        )
+    for kind in ("writes", "reads"):
+        key = f"{kind}_without_token_present_vs_absent"
+        medians = _at_path(out.figures, "consistency", "throughput", kind, "median_rps")
+        out.row(
+            key,
+            _shown(out.values[key], 3),
+            "~ 1",
+            None,
+            f"median req/s present {medians['present']:.0f} vs absent "
+            f"(CONSISTENCY_TOKENS=false) {medians['absent']:.0f}",
+        )

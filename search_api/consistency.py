@@ -40,6 +40,8 @@ def _token_text(request) -> tuple[str, str] | None:
 def consistency_status(request, principal: auth.Principal) -> str | None:
     """`reflected` or `pending` for a read that carries a token (after waiting up to the bound);
     None for a read without one. A token that is not valid for the caller is a 400."""
+    if not settings.CONFIG.consistency_tokens:
+        return None
     found = _token_text(request)
     if found is None:
         return None

@@ -103,6 +103,7 @@ class Config:
     consistency_wait_max_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
+    consistency_tokens: bool  # false: writes issue no token and reads ignore one (the feature absent)
 
     @property
     def es_nodes(self) -> list[str]:
@@ -171,6 +172,7 @@ def load_config() -> Config:
                 "CONSISTENCY_WAIT_MAX_SECONDS", env("CONSISTENCY_WAIT_MAX_SECONDS", "10"), float
             ),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
+            consistency_tokens=_bool(env("CONSISTENCY_TOKENS", "true")),
         )
     except ValueError as exc:
         raise ConfigError(f"A numeric setting is malformed: {exc}.") from exc

@@ -9,6 +9,7 @@ import time
 from itertools import pairwise
 
 import pytest
+import requests
 
 from tests.cluster import topology
 from tests.cluster.conftest import CLUSTER_SUMMARY, converge, start_load
@@ -61,12 +62,38 @@ def exactly_once(written: dict) -> tuple[int, int]:
     return int(duplicated), int(stored)
 
 
+def post_with_consistency_token(token: str) -> tuple[int, str]:
+    response = requests.post(
+        f"{topology.NGINX}/api/v1/posts",
+        json={"title": "before the failover", "body": "b"},
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"], response.headers["Consistency-Token"]
+
+
+def read_with_consistency_token(token: str, consistency_token: str, post_id: int) -> tuple[str, list[int]]:
+    """(Consistency-Status, the ids the posts list shows for `post_id`) through NGINX."""
+    response = requests.get(
+        f"{topology.NGINX}/search/v1/posts",
+        params={"id": post_id},
+        headers={"Authorization": f"Token {token}", "Consistency-Token": consistency_token},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    return response.headers["Consistency-Status"], [row["id"] for row in response.json()["results"]]
+
+
 def test_kill_the_primary_then_it_rejoins(cluster, cluster_token, tmp_path):
     old = topology.wait_for_leader_with_sync()
     load = start_load(cluster_token, seconds=45, out=tmp_path)
     time.sleep(8)
+    post_id, consistency_token = post_with_consistency_token(cluster_token)
     topology.kill(old.leader, "patroni", "postgres")
     killed_at = time.time()  # once the kill has returned: a write sent while it ran may still land
+    # With no primary, a token issued before the failover is never a wrong "reflected".
+    during = read_with_consistency_token(cluster_token, consistency_token, post_id)
     new = topology.wait_for_leader_with_sync(timeout=60, other_than=old.leader)
     promoted_at = time.time()
     topology.start(old.leader, "patroni")
@@ -85,6 +112,7 @@ def test_kill_the_primary_then_it_rejoins(cluster, cluster_token, tmp_path):
             "failover_window_s": round(window, 1),
             "promotion_s": round(promoted_at - killed_at, 1),
             "rejoined_as": "standby" if old.leader in rejoined.replicas else "?",
+            "token_read_without_primary": during[0],
             "converged_s": result["converged_seconds"],
         }
     )
@@ -92,6 +120,8 @@ def test_kill_the_primary_then_it_rejoins(cluster, cluster_token, tmp_path):
     assert refused_cleanly(written) == [], refused_cleanly(written)[:5]
     assert window <= FAILOVER_WINDOW_BOUND_SECONDS, window
     assert all(status == 200 for _, status, _ in read["responses"]), "reads never touch PostgreSQL"
+    assert during[0] == "pending" or during[1] == [post_id], during
+    assert read_with_consistency_token(cluster_token, consistency_token, post_id) == ("reflected", [post_id])
 
 
 def test_planned_switchover_lands_every_write_exactly_once(cluster, cluster_token, tmp_path):

@@ -24,6 +24,8 @@ PREFERENCE_APPLIED_HEADER = "Preference-Applied"
 def consistency_headers(user, prefer: str | None) -> dict[str, str]:
     """The headers a successful write answers with, after waiting if the client preferred it."""
     config = settings.CONFIG
+    if not config.consistency_tokens:
+        return {}
     try:
         txid_bound, event_bound = outbox.commit_bounds()
     except DatabaseError as exc:
