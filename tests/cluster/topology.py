@@ -30,8 +30,13 @@ def address(host: str) -> str:
 
 
 # Only the stack's own settings reach the cluster's processes: the suite's (DJANGO_SETTINGS_MODULE of
-# the test settings, say) belong to the single-node test stack.
-_PASSED_ON = ("PATH", "HOME", "LANG", "STACK_HOME", "STACK_CACHE", "STACK_LOGS", "CLUSTER_SUBNET", "ES_HEAP")
+# the test settings, say) belong to the single-node test stack. What installing packages needs goes
+# along too (a proxy, its CA bundle, a package index): the first `up` installs Patroni from PyPI.
+_PASSED_ON = (
+    *("PATH", "HOME", "LANG", "STACK_HOME", "STACK_CACHE", "STACK_LOGS", "CLUSTER_SUBNET", "ES_HEAP"),
+    *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "PIP_INDEX_URL", "UV_INDEX_URL"),
+    *("UV_NATIVE_TLS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+)
 
 
 def cluster(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
