@@ -91,8 +91,9 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                 "q",
                 {"type": "string", "minLength": 1, "maxLength": MAX_Q_LENGTH},
                 f"Full text over {fields}: every word must match, as written or by its English "
-                "stem (graph finds graphs), exact words ranking first; plain words tolerate typos "
-                '(one edit from 5 letters, two from 8, never in the first letter). "phrase", '
+                "stem (graph finds graphs), exact words ranking first. Only when that finds too few rows "
+                "(SEARCH_TYPO_THRESHOLD, default 1) do plain words tolerate typos (one edit from 5 "
+                'letters, two from 8, never in the first letter nor in a word with a digit). "phrase", '
                 "-word, a | b and ( ) work (then without typos), nothing else is an operator. "
                 "Orders by relevance unless `ordering` is given.",
             )

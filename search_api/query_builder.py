@@ -6,11 +6,12 @@
   an operator, a `simple_query_string` restricted to safe operators (no user-controlled fuzzy,
   slop, near or prefix expansion), never `query_string` or a script.
 - `q` matches stems (title `graphs` for `graph`: the fields' English analysis, shared/indexes.py)
-  and the words as written (the `exact` subfields, boosted, so an exact word ranks first). Plain
-  words also tolerate typos: one edit from 5 letters, two from 8 (`AUTO:5,8`), never in the
-  first letter, in the first MAX_FUZZY_WORDS words, each expanding to at most MAX_EXPANSIONS
-  terms per field, so the cost of any q within its 200 characters is bounded. A query with
-  operators is matched without typos.
+  and the words as written (the `exact` subfields, boosted, so an exact word ranks first). Its
+  typo-tolerant form (`typos=True`; selectors.py uses it only when the exact form finds too few
+  rows) lets plain words differ by one edit from 5 letters, two from 8 (`AUTO:5,8`), never in the
+  first letter nor in a word with a digit (codes, versions), in the first MAX_FUZZY_WORDS words,
+  each expanding to at most MAX_EXPANSIONS terms per field, so the cost of any q within its 200
+  characters is bounded. A query with operators is matched without typos.
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
@@ -29,6 +30,7 @@ FUZZINESS = "AUTO:5,8"
 PREFIX_LENGTH = 1  # a typo in the first letter is not tolerated: that bounds the terms visited
 MAX_EXPANSIONS = 10  # terms one fuzzy word may become, per field
 MAX_FUZZY_WORDS = 5  # words of q that may carry typos; later ones must match as written or stemmed
+MIN_TYPO_LENGTH = 5  # AUTO:5,8 allows no edit in a shorter word
 TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
 HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
 HIGHLIGHT_FRAGMENTS = 3  # per field
@@ -60,7 +62,25 @@ def has_operator(q: str) -> bool:
     return any(c in OPERATOR_CHARACTERS for c in q) or any(word.startswith("-") for word in q.split())
 
 
-def text_query(schema: ListSchema, q: str) -> dict:
+def typo_words(q: str) -> list[str]:
+    """The words of q that its typo-tolerant form matches with typos: empty when that form would
+    find exactly what the exact form finds (operators, or only short words and words with digits)."""
+    if has_operator(q):
+        return []
+    return [word for word in _words(q)[:MAX_FUZZY_WORDS] if _may_have_typos(word)]
+
+
+def _words(q: str) -> list[str]:
+    return list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
+
+
+def _may_have_typos(word: str) -> bool:
+    # AUTO:5,8 allows no edit below 5 characters: leaving fuzziness out there changes nothing. A
+    # digit marks a code or a version (`zq5e4d97a1`, `v2`), where an edit is another thing.
+    return len(word) >= MIN_TYPO_LENGTH and not any(c.isdigit() for c in word)
+
+
+def text_query(schema: ListSchema, q: str, *, typos: bool = False) -> dict:
     fields = weighted_fields(schema)
     if has_operator(q):
         return {
@@ -72,15 +92,11 @@ def text_query(schema: ListSchema, q: str) -> dict:
                 "lenient": True,
             }
         }
-    # Every word must match, in any field (like default_operator and), as written or stemmed; the
-    # first MAX_FUZZY_WORDS also with typos, in both forms (the stem of a misspelt word is no stem:
-    # `asessmnet` is two edits from `assessment`, not from its stem `assess`).
-    words = list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
-    return {
-        "bool": {
-            "must": [_word_query(word, fields, fuzzy=position < MAX_FUZZY_WORDS) for position, word in enumerate(words)]
-        }
-    }
+    # Every word must match, in any field (like default_operator and), as written or stemmed; with
+    # typos, typo_words also within their edits, in both forms (the stem of a misspelt word is no
+    # stem: `asessmnet` is two edits from `assessment`, not from its stem `assess`).
+    fuzzy = set(typo_words(q)) if typos else set()
+    return {"bool": {"must": [_word_query(word, fields, fuzzy=word in fuzzy) for word in _words(q)]}}
 
 
 def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
@@ -100,10 +116,12 @@ def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
     }
 
 
-def highlight_clause(schema: ListSchema) -> dict:
-    """Fragments of each highlight field that q matched, stems and typos included. `encoder: html`
-    escapes the field's own text, so the only markup left is our <em> marks."""
+def highlight_clause(schema: ListSchema, *, highlight_query: dict | None = None) -> dict:
+    """Fragments of each highlight field that q matched (highlight_query: what to mark, when not
+    the scoring query). `encoder: html` escapes the field's own text, so the only markup left is
+    our <em> marks."""
     return {
+        **({"highlight_query": highlight_query} if highlight_query else {}),
         "encoder": "html",
         "pre_tags": ["<em>"],
         "post_tags": ["</em>"],
@@ -155,11 +173,19 @@ def build_search(
     metric_filter: dict | None = None,
     metric_aggs: dict | None = None,
     source: tuple[str, ...] = (),
+    typos: bool = False,
 ) -> dict:
     filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
     bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
-    if query.q:
-        bool_query["must"] = [text_query(schema, query.q)]
+    exact_text = text_query(schema, query.q) if query.q else None
+    if query.q and typo_words(query.q):
+        # Scored by the typo-tolerant form either way (near words still rank, as they did before
+        # the exact-first rule); without typos, the exact form decides which rows match.
+        bool_query["must"] = [text_query(schema, query.q, typos=True)]
+        if not typos:
+            bool_query["filter"].append(exact_text)
+    elif exact_text:
+        bool_query["must"] = [exact_text]
     body: dict = {
         "query": {"bool": bool_query},
         "sort": sort_clauses(schema, query),
@@ -170,7 +196,8 @@ def build_search(
     if search_after is not None:
         body["search_after"] = search_after
     if query.highlight:
-        body["highlight"] = highlight_clause(schema)
+        # Marks what made the row match: the exact form's words, or also their typos when widened.
+        body["highlight"] = highlight_clause(schema, highlight_query=None if typos else exact_text)
     aggs = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets if not f.derived}
     aggs.update(metric_aggs or {})
     if aggs:

@@ -1,9 +1,10 @@
 """Runs one list request against Elasticsearch and shapes the page: the read use-case.
 
-One round trip for the page: a plain search, or, for a list nested under a parent (the
-leaderboard under its assessment, the comments under their post), one msearch that also checks
-the parent is visible, so an invisible or missing parent is a 404 instead of an empty list that
-would confirm it exists.
+One round trip for the page: a plain search, or one msearch that also checks, for a list nested
+under a parent (the leaderboard under its assessment, the comments under their post), that the
+parent is visible, so an invisible or missing parent is a 404 instead of an empty list that
+would confirm it exists, and runs, when q could match more with typos, its typo-tolerant form
+beside its exact form (the exact form answers unless it finds fewer than SEARCH_TYPO_THRESHOLD).
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
 Title suggestions (suggest.py) are one plain search.
@@ -21,7 +22,14 @@ from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.es_node import search_es_client
 from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
-from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
+from search_api.query_builder import (
+    base_filters,
+    build_search,
+    exists_query,
+    row_highlights,
+    sort_clauses,
+    typo_words,
+)
 from shared import request_timing as timing
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
@@ -123,26 +131,38 @@ def list_search(
         *(({"term": {schema.id_field: only_id}},) if only_id is not None else ()),
     )
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
-    body = build_search(
-        schema,
-        query,
-        visibility=visible,
-        scope_filters=scope_filters,
-        search_after=search_after,
-        metric_filter=metrics.filter if metrics else None,
-        metric_aggs=metrics.facet_aggs if metrics else None,
-        source=derived_metrics.SOURCE_FIELDS if metrics else (),
-    )
-    response = _execute(schema.index, body, scope)
+
+    def body(*, typos: bool) -> dict:
+        return build_search(
+            schema,
+            query,
+            visibility=visible,
+            scope_filters=scope_filters,
+            search_after=search_after,
+            metric_filter=metrics.filter if metrics else None,
+            metric_aggs=metrics.facet_aggs if metrics else None,
+            source=derived_metrics.SOURCE_FIELDS if metrics else (),
+            typos=typos,
+        )
+
+    # Exact first: q's typo-tolerant form rides in the same msearch as its exact form (no extra round
+    # trip) and answers only when the exact form finds fewer than the threshold; rows, count and
+    # facets then all come from one of the two.
+    widens = query.q is not None and settings.SEARCH_TYPO_THRESHOLD > 0 and bool(typo_words(query.q))
+    bodies = [body(typos=False), *([body(typos=True)] if widens else [])]
+    responses = _execute(schema.index, bodies, scope)
+    answering = 1 if widens and _total(responses[0])["value"] < settings.SEARCH_TYPO_THRESHOLD else 0
+    response, query_body = responses[answering], bodies[answering]["query"]
+    structlog.contextvars.bind_contextvars(typos=answering == 1)
     hits = response.get("hits", {}).get("hits", [])
-    total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
+    total = _total(response)
     page_hits = hits[: query.page_size]
     next_cursor = pagination.encode_cursor(fingerprint, page_hits[-1]["sort"]) if len(hits) > query.page_size else None
     structlog.contextvars.bind_contextvars(
         list=schema.name, took_ms=response.get("took"), count=total["value"], returned=len(page_hits)
     )  # on the request's http.access line
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
-        log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=body["query"])
+        log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=query_body)
     sources = [hit.get("_source", {}) for hit in page_hits]
     if metrics:
         metrics.fill_rows(sources)
@@ -282,18 +302,29 @@ def _msearch(searches: list[tuple[IndexDefinition, dict]], filter_path: str | No
     return responses
 
 
-def _execute(index: IndexDefinition, body: dict, scope: Scope | None) -> dict:
+def _total(response: dict) -> dict:
+    return response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
+
+
+def _execute(index: IndexDefinition, bodies: list[dict], scope: Scope | None) -> list[dict]:
+    """One round trip for the page's searches (and the parent's check): a plain search when there
+    is only one and no parent, an msearch otherwise."""
     with timing.timed("es"):
-        if scope is None:
-            return _client().search(index=index.alias, body=body, filter_path=SEARCH_FILTER_PATH).body
-        searches = [{"index": scope.parent_index.alias}, scope.parent_query, {"index": index.alias}, body]
-        parent, result = _client().msearch(searches=searches, filter_path=MSEARCH_FILTER_PATH).body["responses"]
-    for item in (parent, result):
+        if scope is None and len(bodies) == 1:
+            return [_client().search(index=index.alias, body=bodies[0], filter_path=SEARCH_FILTER_PATH).body]
+        searches = [line for body in bodies for line in ({"index": index.alias}, body)]
+        if scope is not None:
+            searches = [{"index": scope.parent_index.alias}, scope.parent_query, *searches]
+        responses = _client().msearch(searches=searches, filter_path=MSEARCH_FILTER_PATH).body["responses"]
+    for item in responses:
         if "error" in item:
             _raise_for_item(item)
+    if scope is None:
+        return responses
+    parent, *results = responses
     if parent.get("hits", {}).get("total", {}).get("value", 0) == 0:
         raise NotFound()
-    return result
+    return results
 
 
 def _raise_for_item(item: dict) -> None:

@@ -57,6 +57,18 @@ def _number(name: str, value: str, cast=int):
         raise ConfigError(f"Environment variable {name} must be a number.") from None
 
 
+# Counts are exact up to this many rows (search_api/query_builder.py COUNT_BOUND): a larger
+# threshold could never be compared with an exact count.
+MAX_TYPO_THRESHOLD = 10_000
+
+
+def _typo_threshold(value: str) -> int:
+    threshold = _number("SEARCH_TYPO_THRESHOLD", value)
+    if not 0 <= threshold <= MAX_TYPO_THRESHOLD:
+        raise ConfigError(f"Environment variable SEARCH_TYPO_THRESHOLD must be between 0 and {MAX_TYPO_THRESHOLD}.")
+    return threshold
+
+
 @dataclass(frozen=True)
 class Config:
     app_env: str
@@ -98,6 +110,8 @@ class Config:
     search_rate_limit: int
     search_rate_window_seconds: int
     search_es_timeout_seconds: float
+    # Typos widen q only when its exact form (stems included) finds fewer rows than this; 0: never.
+    search_typo_threshold: int
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
 
@@ -163,6 +177,7 @@ def load_config() -> Config:
             search_es_timeout_seconds=_number(
                 "SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float
             ),
+            search_typo_threshold=_typo_threshold(env("SEARCH_TYPO_THRESHOLD", "1")),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )
     except ValueError as exc:

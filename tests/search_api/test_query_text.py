@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from search_api import openapi
+from search_api import openapi, query_builder
 from search_api.filtering import MAX_Q_LENGTH, ParamErrors, parse_params
 from search_api.lists import ALL_LISTS, ASSESSMENT_LIST, ATTEMPT_LIST, POST_LIST
 from search_api.query_builder import (
@@ -66,9 +66,15 @@ def test_operators_are_recognised_as_simple_query_string_reads_them(q, expected)
     assert has_operator(q) is expected
 
 
+def _letters(i: int) -> str:
+    return "".join("abcdefghij"[int(d)] for d in f"{i:04d}")
+
+
 def test_plain_words_are_fuzzy_and_bounded():
-    q = " ".join(f"word{i:04d}x" for i in range(MAX_Q_LENGTH // 10))  # every word fuzzable (9 letters)
-    query = text_query(ASSESSMENT_LIST, q)
+    q = " ".join(f"word{_letters(i)}x" for i in range(MAX_Q_LENGTH // 10))  # every word fuzzable (9 letters)
+    assert text_query(ASSESSMENT_LIST, q) == text_query(ASSESSMENT_LIST, q, typos=False)  # exact form by default
+    assert _fuzzy_clauses(text_query(ASSESSMENT_LIST, q)) == []
+    query = text_query(ASSESSMENT_LIST, q, typos=True)
     assert len(query["bool"]["must"]) == MAX_Q_LENGTH // 10  # every word must match
     fuzzy = _fuzzy_clauses(query)
     assert len(fuzzy) == MAX_FUZZY_WORDS  # later words: as written or stemmed only
@@ -76,8 +82,50 @@ def test_plain_words_are_fuzzy_and_bounded():
         c["fuzziness"] == FUZZINESS and c["max_expansions"] == MAX_EXPANSIONS and c["prefix_length"] >= 1 for c in fuzzy
     )
     assert "query_string" not in json.dumps(query)  # simple_query_string would contain it: none here either
-    repeated = text_query(ASSESSMENT_LIST, "graph " * 30)
+    repeated = text_query(ASSESSMENT_LIST, "graph " * 30, typos=True)
     assert len(repeated["bool"]["must"]) == 1  # a repeated word is one clause
+
+
+@pytest.mark.parametrize(
+    ("q", "typo_words"),
+    [
+        ("zq5e4d97a1", []),  # a code: a digit anywhere
+        ("python3 generators", ["generators"]),
+        ("tree and set", []),  # four letters and fewer: AUTO:5,8 allows no edit anyway
+        ("graphs v2 release", ["graphs", "release"]),
+        ("Café 100%", []),
+        ("graphs -theory", []),  # operators: matched without typos
+        ("alpha bravo charlie delta echos foxtrot", ["alpha", "bravo", "charlie", "delta", "echos"]),
+    ],
+)
+def test_typos_never_reach_words_with_digits_nor_short_ones(q, typo_words):
+    assert query_builder.typo_words(q) == typo_words
+    fuzzy = _fuzzy_clauses(text_query(ASSESSMENT_LIST, q, typos=True))
+    assert sorted(c["query"] for c in fuzzy) == sorted(typo_words)
+
+
+@pytest.mark.parametrize("q", ["zq5e4d97a1", "grpah", "graph -theory", "asessmnet python3"])
+def test_the_exact_form_matches_without_typos_and_scores_with_them(q):
+    parsed = parse_params(POST_LIST, [("q", [q]), ("highlight", ["true"])])
+    exact = build_search(POST_LIST, parsed, visibility={"match_all": {}})["query"]["bool"]
+    widened = build_search(POST_LIST, parsed, visibility={"match_all": {}}, typos=True)["query"]["bool"]
+    assert _fuzzy_clauses(exact["filter"]) == [] and _fuzzy_clauses(widened["filter"]) == []
+    if query_builder.typo_words(q):
+        # Which rows: the exact form in filter context; the score: the typo-tolerant form.
+        assert text_query(POST_LIST, q) in exact["filter"] and text_query(POST_LIST, q) not in widened["filter"]
+        assert exact["must"] == widened["must"] == [text_query(POST_LIST, q, typos=True)]
+        assert _fuzzy_clauses(exact["must"])
+    else:
+        assert exact == widened and exact["must"] == [text_query(POST_LIST, q)] and not _fuzzy_clauses(exact)
+
+
+def test_highlights_mark_what_matched_the_form_that_answered():
+    parsed = parse_params(POST_LIST, [("q", ["grpah"]), ("highlight", ["true"])])
+    exact = build_search(POST_LIST, parsed, visibility={"match_all": {}})["highlight"]
+    assert exact["highlight_query"] == text_query(POST_LIST, "grpah") and not _fuzzy_clauses(exact)
+    assert (
+        "highlight_query" not in build_search(POST_LIST, parsed, visibility={"match_all": {}}, typos=True)["highlight"]
+    )
 
 
 def test_operators_use_simple_query_string_without_user_fuzziness():

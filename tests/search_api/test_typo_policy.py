@@ -1,0 +1,149 @@
+"""The typo policy of `q` on the real search API and Elasticsearch (docs/SEARCH_API.md, "Full text"):
+typos widen q only when its exact form (stems included) finds fewer rows than
+SEARCH_TYPO_THRESHOLD, never in a word with a digit; rows, count and facets follow the same form.
+
+Hypothesis draws random corpora of posts (random words, codes with digits, and misspellings of
+both at one or two edits) and queries over them; text_oracle.py decides in Python what each
+query must return. Each example's posts carry a tag of their own, which the requests filter on.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from read_indexer.projection.documents import project_and_index
+from shared.config import load_config
+from shared.indexes import POSTS
+from tests.helpers import make_tenant
+from tests.search_api import text_oracle as oracle
+from tests.search_api.conftest import fresh_token, refresh_indexes, unique_word
+from write_service.discussions.services import post_create
+
+PATH = "/search/v1/posts"
+EXTRA_TAGS = ("red", "blue")
+EXAMPLES = settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture(scope="module")
+def tenant(search):
+    tenant = make_tenant(candidates=0)
+    return {"staff": tenant.staff, "token": fresh_token(tenant.staff)}
+
+
+def seed(tenant, titles_and_bodies: list[tuple[str, str, tuple[str, ...]]]) -> tuple[str, list[oracle.Doc]]:
+    """Posts of one example, searchable, under a tag of their own."""
+    tag = unique_word()
+    docs = []
+    for title, body, tags in titles_and_bodies:
+        post = post_create(actor=tenant["staff"], title=title, body=body, tags=[tag, *tags])
+        docs.append(oracle.Doc(post.pk, {"title": title, "body": body}, (tag, *tags)))
+    project_and_index("posts", [d.id for d in docs])
+    refresh_indexes()
+    return tag, docs
+
+
+def check(search, tenant, tag: str, docs: list[oracle.Doc], q: str, expected: set[int], **params) -> None:
+    query = {"q": q, "tags": tag, "facets": "tags", "page_size": "3", **params}
+    pages = list(search.walk(PATH, tenant["token"], query))
+    ids = [row["id"] for page in pages for row in page["results"]]
+    context = f"q={q!r} docs={[(d.id, d.fields) for d in docs]}"
+    assert len(ids) == len(set(ids)) and set(ids) == expected, context
+    assert {page["count"] for page in pages} == {len(expected)}, context
+    by_id = {d.id: d for d in docs}
+    counts = Counter(t for i in expected for t in by_id[i].tags)
+    assert {b["value"]: b["count"] for b in pages[0]["facets"]["tags"]} == dict(counts), context
+
+
+@st.composite
+def corpora(draw):
+    """Base words (some of them codes with digits), posts made of them and of their misspellings,
+    and a query of one to three words: base words, misspellings, or words found nowhere."""
+    rng = random.Random(uuid.uuid4().int)  # letters unrelated to every other example's (see text_oracle)
+    codes = draw(st.lists(st.booleans(), min_size=2, max_size=4))
+    bases = [oracle.random_word(rng, draw(st.integers(5, 10)), digits=code) for code in codes]
+
+    def variant(base: str) -> str:
+        edits = draw(st.sampled_from((0, 0, 1, 2)))
+        return oracle.mutate(rng, base, edits) if edits else base
+
+    posts = []
+    for _ in range(draw(st.integers(1, 7))):
+        title = " ".join(variant(draw(st.sampled_from(bases))) for _ in range(draw(st.integers(1, 3))))
+        body = " ".join(variant(draw(st.sampled_from(bases))) for _ in range(draw(st.integers(0, 2)))) or "plain"
+        posts.append((title, body, tuple(draw(st.sets(st.sampled_from(EXTRA_TAGS))))))
+    words = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(("base", "typo", "typo", "absent")))
+        base = draw(st.sampled_from(bases))
+        words.append(
+            base
+            if kind == "base"
+            else oracle.mutate(rng, base, draw(st.integers(1, 2)))
+            if kind == "typo"
+            else oracle.random_word(rng, 7)
+        )
+    return posts, " ".join(words)
+
+
+@EXAMPLES
+@given(corpus=corpora())
+def test_typos_widen_only_below_the_threshold_and_never_on_digits(search, tenant, corpus):
+    posts, q = corpus
+    tag, docs = seed(tenant, posts)
+    threshold = load_config().search_typo_threshold  # the server's own: same environment
+    expected = oracle.exact_first(POSTS.alias, docs, q, threshold)
+    check(search, tenant, tag, docs, q, expected)
+
+
+def test_a_code_finds_only_itself_not_the_codes_within_two_edits(search, tenant):
+    """The issue's case: `zq5e4d97a1` found every code within two edits."""
+    code = "zq5e4d97a1"
+    near = ["zq5e4d97a2", "zq5e4d97b1", "zq5e4d79a1", "zq5e4d97a"]  # one or two edits each
+    tag, docs = seed(tenant, [(f"Code {c}", "plain", ()) for c in [code, *near]])
+    check(search, tenant, tag, docs, code, {docs[0].id})
+    # No exact match at all: a code still never widens to its neighbours.
+    check(search, tenant, tag, docs, "zq5e4d97c1", set())
+
+
+def test_an_exact_match_keeps_typos_out_and_none_lets_them_in(search, tenant):
+    tag, docs = seed(
+        tenant,
+        [("Graphs primer", "plain", ()), ("Grapes harvest", "plain", ("red",)), ("Graph theory", "plain", ())],
+    )
+    graphs, grapes, graph = (d.id for d in docs)
+    check(search, tenant, tag, docs, "graphs", {graphs, graph})  # stems are exact: no `grapes`
+    check(search, tenant, tag, docs, "grpahs", {graphs, graph})  # nothing exact: typos (grapes is two edits)
+    check(search, tenant, tag, docs, "grapes", {grapes})
+    check(search, tenant, tag, docs, "grapez harvest", {grapes})
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "a" * 200,
+        " ".join(["graphs"] * 28),
+        "graphs " * 40,  # over 200 characters: a 400 naming q
+        " ".join(unique_word()[:9] for _ in range(20)),
+        "zq5e4d97a1 " * 18,
+        "ƒøø βαρ 日本語 😀 " * 10,
+        '"unclosed (paren | -x +y ~2 * ? \\ / : ^ [ ] { }',
+        "-" * 200,
+        "graph* grap~ AND OR NOT",
+    ],
+)
+def test_hostile_q_is_bounded_and_never_a_server_error(search, tenant, q):
+    for params in ({},):
+        response = search.get(PATH, tenant["token"], {"q": q, **params})
+        assert response.status_code == (400 if len(q) > 200 else 200), (q, params, response.text[:500])
+        assert response.elapsed.total_seconds() < 5
