@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 
 from search_api.filtering import (
+    CONJUNCTIVE,
     DEFAULT_PAGE_SIZE,
+    DISJUNCTIVE,
     IN,
     MAX_IN_VALUES,
     MAX_ORDERING_KEYS,
@@ -138,6 +140,15 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                 _array({"type": "string", "enum": list(schema.facets_by_name)}, minItems=1),
                 "Comma-separated fields to count values of, over the filtered rows.",
                 explode=False,
+            )
+        )
+        params.append(
+            _query_param(
+                "facet_mode",
+                {"type": "string", "enum": [CONJUNCTIVE, DISJUNCTIVE], "default": CONJUNCTIVE},
+                "With facets: `conjunctive` counts every facet over the rows returned; `disjunctive` counts "
+                "each facet under every filter except those on its own field (so the other values of a "
+                "filtered field keep their counts). Rows and count obey every filter either way.",
             )
         )
     return params

@@ -12,16 +12,20 @@
   first letter nor in a word with a digit (codes, versions), in the first MAX_FUZZY_WORDS words,
   each expanding to at most MAX_EXPANSIONS terms per field, so the cost of any q within its 200
   characters is bounded. A query with operators is matched without typos.
+- Facets count the rows' values. With `facet_mode=disjunctive`, the conditions on a requested
+  facet's field move to `post_filter` (rows and count still obey them) and each facet counts in a
+  `filter` aggregation holding the others, so it ignores only its own field's conditions.
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
 
 from __future__ import annotations
 
-from search_api.filtering import EXACT, IN, Condition, ListQuery, ListSchema
+from search_api.filtering import DISJUNCTIVE, EXACT, IN, Condition, ListQuery, ListSchema
 
 COUNT_BOUND = 10_000  # counts are exact up to this many rows; beyond, a lower bound (flagged)
 NOT_DELETED = {"term": {"deleted": False}}
+FACET_VALUES = "values"  # a disjunctive facet's counts, under its filter aggregation
 # + - | " ( ) and whitespace; everything else in q is matched as plain words.
 SAFE_QUERY_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE"
 OPERATOR_CHARACTERS = frozenset('+|"()')
@@ -155,12 +159,46 @@ def sort_clauses(schema: ListSchema, query: ListQuery) -> list[dict]:
     return sort
 
 
+def facet_conditions(query: ListQuery) -> tuple[Condition, ...]:
+    """Conditions that disjunctive facets count without: those on the field of a requested facet.
+    They filter the rows through post_filter; every other clause stays in the query, so
+    aggregations always see it (isolation and visibility above all)."""
+    if query.facet_mode != DISJUNCTIVE:
+        return ()
+    fields = {f.field for f in query.facets}
+    return tuple(c for c in query.conditions if c.filter.field in fields)
+
+
 def base_filters(
     schema: ListSchema, query: ListQuery, *, visibility: dict, scope_filters: tuple[dict, ...] = ()
 ) -> list[dict]:
-    """Every filter clause but those of derived metrics (derived_metrics.py builds those)."""
-    plain = (c for c in query.conditions if not c.filter.derived)
+    """The query's filter clauses but those of derived metrics (derived_metrics.py builds those)
+    and the post-filtered ones of disjunctive facets."""
+    post = facet_conditions(query)
+    plain = (c for c in query.conditions if not c.filter.derived and c not in post)
     return [NOT_DELETED, visibility, *schema.base_filters, *scope_filters, *map(filter_clause, plain)]
+
+
+def _facet_aggs(query: ListQuery, derived_aggs: dict, derived_clauses: dict[Condition, dict]) -> tuple[dict, dict]:
+    """The facets' aggregations and the post_filter (empty unless disjunctive): each facet counts
+    under every post-filtered condition but those on its own field."""
+    aggs = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets if not f.derived}
+    aggs.update(derived_aggs)
+    post = facet_conditions(query)
+    if not post:
+        return aggs, {}
+
+    def clause(c: Condition) -> dict:
+        return derived_clauses[c] if c.filter.derived else filter_clause(c)
+
+    wrapped = {
+        f.name: {
+            "filter": {"bool": {"filter": [clause(c) for c in post if c.filter.field != f.field]}},
+            "aggs": {FACET_VALUES: aggs[f.name]},
+        }
+        for f in query.facets
+    }
+    return wrapped, {"bool": {"filter": [clause(c) for c in post]}}
 
 
 def build_search(
@@ -172,9 +210,12 @@ def build_search(
     search_after: list | None = None,
     metric_filter: dict | None = None,
     metric_aggs: dict | None = None,
+    metric_facet_clauses: dict[Condition, dict] | None = None,
     source: tuple[str, ...] = (),
     typos: bool = False,
 ) -> dict:
+    """metric_filter: the derived conditions in the query; metric_facet_clauses: one clause per
+    derived condition that a disjunctive facet counts without (facet_conditions)."""
     filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
     bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
     exact_text = text_query(schema, query.q) if query.q else None
@@ -198,10 +239,11 @@ def build_search(
     if query.highlight:
         # Marks what made the row match: the exact form's words, or also their typos when widened.
         body["highlight"] = highlight_clause(schema, highlight_query=None if typos else exact_text)
-    aggs = {f.name: {"terms": {"field": f.field, "size": f.size}} for f in query.facets if not f.derived}
-    aggs.update(metric_aggs or {})
+    aggs, post_filter = _facet_aggs(query, metric_aggs or {}, metric_facet_clauses or {})
     if aggs:
         body["aggs"] = aggs
+    if post_filter:
+        body["post_filter"] = post_filter
     return body
 
 

@@ -21,11 +21,13 @@ from search_api import derived_metrics, pagination, suggest, visibility
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.es_node import search_es_client
-from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
+from search_api.filtering import Condition, InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import (
+    FACET_VALUES,
     base_filters,
     build_search,
     exists_query,
+    facet_conditions,
     row_highlights,
     sort_clauses,
     typo_words,
@@ -41,9 +43,11 @@ _HIT_PATHS = (
     "hits.hits._source",
     "hits.hits.sort",
     "hits.hits.highlight",
-    "aggregations.*.buckets.key",
-    "aggregations.*.buckets.key_as_string",
-    "aggregations.*.buckets.doc_count",
+    *(
+        f"aggregations.*.{inner}buckets.{key}"
+        for inner in ("", f"{FACET_VALUES}.")  # a disjunctive facet's buckets are one level down
+        for key in ("key", "key_as_string", "doc_count")
+    ),
 )
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
 _ITEM_STATUS_PATHS = ("status", "error.type", "error.reason")
@@ -141,6 +145,7 @@ def list_search(
             search_after=search_after,
             metric_filter=metrics.filter if metrics else None,
             metric_aggs=metrics.facet_aggs if metrics else None,
+            metric_facet_clauses=metrics.facet_clauses if metrics else None,
             source=derived_metrics.SOURCE_FIELDS if metrics else (),
             typos=typos,
         )
@@ -201,16 +206,21 @@ class _DerivedMetrics:
     page, one aggregation request for the page's rows.
     """
 
-    filter: dict | None
+    filter: dict | None  # the derived conditions of the query
     facet_aggs: dict
     cut_offs: dict[int, float | None]
+    facet_clauses: dict[Condition, dict]  # derived conditions a disjunctive facet counts without
 
     @classmethod
     def prepare(cls, schema: ListSchema, query: ListQuery, visible: dict, scope: Scope | None) -> _DerivedMetrics:
         conditions = tuple(c for c in query.conditions if c.filter.derived)
         facet = next((f for f in query.facets if f.derived), None)
         if not conditions and facet is None:
-            return cls(None, {}, {})
+            return cls(None, {}, {}, {})
+        # Boards are found under the query's filters only (base_filters leaves the post-filtered
+        # ones out), so they cover every row a disjunctive facet counts.
+        post = tuple(c for c in facet_conditions(query) if c.filter.derived)
+        in_query = tuple(c for c in conditions if c not in post)
         if scope is not None:
             assessment_ids = [scope.parent_id]  # the leaderboard's assessment
         else:
@@ -230,9 +240,10 @@ class _DerivedMetrics:
             assessment_ids = sorted(int(b["key"]) for b in buckets)
         if not assessment_ids:
             return cls(
-                derived_metrics.MATCH_NONE if conditions else None,
+                derived_metrics.MATCH_NONE if in_query else None,
                 {facet.name: derived_metrics.qualified_facet([])} if facet else {},
                 {},
+                {c: derived_metrics.MATCH_NONE for c in post},
             )
         sizes, cuts = _msearch(
             [
@@ -249,9 +260,10 @@ class _DerivedMetrics:
             found = _msearch([(ATTEMPTS, derived_metrics.position_search(p)) for p in positions])
             keys = {p: r["hits"]["hits"][0]["sort"] for p, r in zip(positions, found, strict=True)}
         return cls(
-            filter=derived_metrics.metric_filter(conditions, boards, keys) if conditions else None,
+            filter=derived_metrics.metric_filter(in_query, boards, keys) if in_query else None,
             facet_aggs={facet.name: derived_metrics.qualified_facet(boards)} if facet else {},
             cut_offs=derived_metrics.cut_offs(cuts),
+            facet_clauses={c: derived_metrics.metric_filter((c,), boards, keys) for c in post},
         )
 
     def fill_rows(self, rows: list[dict]) -> None:
@@ -271,15 +283,16 @@ def _row(schema: ListSchema, source: dict) -> dict:
 
 
 def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
-    return {
-        facet.name: derived_metrics.qualified_buckets(aggregations.get(facet.name, {}))
-        if facet.derived
-        else [
-            {"value": facet.type.from_bucket(b), "count": b["doc_count"]}
-            for b in aggregations.get(facet.name, {}).get("buckets", [])
-        ]
-        for facet in query.facets
-    }
+    facets = {}
+    for facet in query.facets:
+        found = aggregations.get(facet.name, {})
+        found = found.get(FACET_VALUES, found)  # disjunctive: under its filter aggregation
+        facets[facet.name] = (
+            derived_metrics.qualified_buckets(found)
+            if facet.derived
+            else [{"value": facet.type.from_bucket(b), "count": b["doc_count"]} for b in found.get("buckets", [])]
+        )
+    return facets
 
 
 def _client():

@@ -174,3 +174,43 @@ def test_openapi_declares_highlight_where_the_schema_does():
             assert set(row["properties"]["highlights"]["properties"]) == set(schema.highlight_fields)
         else:
             assert "highlight" not in params and "highlights" not in row["properties"]
+
+
+def test_disjunctive_facets_post_filter_only_their_own_fields_conditions():
+    visibility = {"term": {"organisation": 7}}
+    params = [("q", ["graph"]), ("tags", ["sql"]), ("difficulty__in", ["easy,hard"]), ("attempts_count__gte", ["2"])]
+    facets = [("facets", ["tags,difficulty,status"])]
+    conjunctive = build_search(ASSESSMENT_LIST, parse_params(ASSESSMENT_LIST, params + facets), visibility=visibility)
+    assert "post_filter" not in conjunctive and conjunctive["aggs"]["tags"] == {"terms": {"field": "tags", "size": 50}}
+    parsed = parse_params(ASSESSMENT_LIST, [*params, *facets, ("facet_mode", ["disjunctive"])])
+    body = build_search(ASSESSMENT_LIST, parsed, visibility=visibility)
+    tags, difficulty = {"term": {"tags": "sql"}}, {"terms": {"difficulty": ["easy", "hard"]}}
+    query = body["query"]["bool"]
+    # Isolation, q and filters on no requested facet stay in the query, which aggregations see.
+    assert visibility in query["filter"] and {"range": {"attempts_count": {"gte": 2}}} in query["filter"]
+    assert tags not in query["filter"] and difficulty not in query["filter"] and query["must"]
+    assert body["post_filter"] == {"bool": {"filter": [tags, difficulty]}}
+    assert body["aggs"]["tags"]["filter"] == {"bool": {"filter": [difficulty]}}
+    assert body["aggs"]["difficulty"]["filter"] == {"bool": {"filter": [tags]}}
+    assert body["aggs"]["status"]["filter"] == {"bool": {"filter": [tags, difficulty]}}
+    assert body["aggs"]["status"]["aggs"]["values"] == {"terms": {"field": "status", "size": 50}}
+    # Without a condition on a requested facet's field, disjunctive is the conjunctive body.
+    alone = [("facets", ["status"]), ("tags", ["sql"])]
+    assert build_search(
+        ASSESSMENT_LIST, parse_params(ASSESSMENT_LIST, [*alone, ("facet_mode", ["disjunctive"])]), visibility=visibility
+    ) == build_search(ASSESSMENT_LIST, parse_params(ASSESSMENT_LIST, alone), visibility=visibility)
+
+
+def test_openapi_declares_facet_mode_on_every_list_with_facets():
+    paths = openapi.document()["paths"]
+    for path, operation in ((p, item["get"]) for p, item in paths.items()):
+        params = {p["name"]: p for p in operation["parameters"]}
+        if "facets" in params:
+            assert params["facet_mode"]["schema"] == {
+                "type": "string",
+                "enum": ["conjunctive", "disjunctive"],
+                "default": "conjunctive",
+            }, path
+        else:
+            assert "facet_mode" not in params, path
+    assert sum("facets" in {p["name"] for p in item["get"]["parameters"]} for item in paths.values()) == 4
