@@ -240,7 +240,7 @@ class ListSchema:
     @cached_property
     def reserved_params(self) -> tuple[str, ...]:
         return (
-            *(("q",) if self.search_fields else ()),
+            *(("q", "prefix") if self.search_fields else ()),
             "ordering",
             "page_size",
             "cursor",
@@ -281,13 +281,15 @@ class ListQuery:
     facets: tuple[Facet, ...] = field(default=())
     highlight: bool = False  # not in the fingerprint: it changes no row, sort or count
     facet_mode: str = CONJUNCTIVE  # nor this: only what the facets count
+    prefix: bool = False  # q's last word completes as a prefix (query_builder.text_query)
 
     def fingerprint(self, list_name: str, scope: str = "") -> str:
         """What a cursor is bound to: the list, its scope, filters, q and ordering (not page size)."""
         canonical = [
             list_name,
             scope,
-            self.q,
+            # A completed last word changes the rows; False stays out, so older cursors stay valid.
+            [self.q, True] if self.prefix else self.q,
             [o.key for o in self.ordering],
             sorted((c.filter.name, c.lookup, _canonical(c.filter.type, c.value)) for c in self.conditions),
         ]
@@ -356,6 +358,7 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
         if "facet_mode" in values
         else CONJUNCTIVE
     )
+    prefix = attempt("prefix", lambda raw: _parse_prefix(raw, values.get("q"))) if "prefix" in values else False
     cursor = values.get("cursor")
     if errors:
         raise ParamErrors(errors)
@@ -370,6 +373,7 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
         facets=facets,
         highlight=highlight,
         facet_mode=facet_mode,
+        prefix=prefix,
     )
 
 
@@ -421,6 +425,14 @@ def _parse_highlight(raw: str, q: str | None) -> bool:
     if highlight and not q:
         raise InvalidValue("Needs a full-text query (q=): highlights are the fragments q matched.")
     return highlight
+
+
+def _parse_prefix(raw: str, raw_q: str | None) -> bool:
+    prefix = Boolean().parse(raw)
+    if prefix and not raw_q:
+        raise InvalidValue("Needs a full-text query (q=): its last word is the prefix.")
+    # A space after the last word means it is complete (`graph ` is the word graph), as in suggest.
+    return prefix and not raw_q[-1].isspace()
 
 
 def _parse_facet_mode(raw: str, has_facets: bool) -> str:

@@ -23,7 +23,7 @@ from search_api.filtering import (
 )
 from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, COMMENT_LIST, LEADERBOARD, POST_LIST
 from search_api.pagination import MAX_CURSOR_LENGTH
-from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS
+from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS, MIN_COMPLETED_CHARACTERS, PREFIX_MAX_EXPANSIONS
 from search_api.suggest import ASSESSMENT_TITLES, MAX_LIMIT, MIN_PREFIX_CHARACTERS, POST_TITLES, Suggestion
 
 ERRORS = {
@@ -98,6 +98,16 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                 'letters, two from 8, never in the first letter nor in a word with a digit). "phrase", '
                 "-word, a | b and ( ) work (then without typos), nothing else is an operator. "
                 "Orders by relevance unless `ordering` is given.",
+            )
+        )
+        params.append(
+            _query_param(
+                "prefix",
+                {"type": "boolean", "default": False},
+                "With q, for search-as-you-type: its last word also matches the start of a word as written "
+                f"(gra finds graphs), when it has at least {MIN_COMPLETED_CHARACTERS} letters or digits (a "
+                f"shorter one must match whole), expanding to at most {PREFIX_MAX_EXPANSIONS} words per field; "
+                "never with typos; no effect after a trailing space or with operators.",
             )
         )
     keys = list(schema.orderings_by_key)

@@ -35,6 +35,8 @@ PREFIX_LENGTH = 1  # a typo in the first letter is not tolerated: that bounds th
 MAX_EXPANSIONS = 10  # terms one fuzzy word may become, per field
 MAX_FUZZY_WORDS = 5  # words of q that may carry typos; later ones must match as written or stemmed
 MIN_TYPO_LENGTH = 5  # AUTO:5,8 allows no edit in a shorter word
+MIN_COMPLETED_CHARACTERS = 3  # letters or digits of a last word that completes; shorter ones match whole
+PREFIX_MAX_EXPANSIONS = 50  # words one completed prefix may become, per field
 TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
 HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
 HIGHLIGHT_FRAGMENTS = 3  # per field
@@ -49,6 +51,13 @@ def filter_clause(c: Condition) -> dict:
         return {"terms": {c.filter.field: [to_es(v) for v in c.value]}}
     # One range per bound, never merged: {"gt": a, "gte": b} in one range keeps only one of them.
     return {"range": {c.filter.field: {c.lookup: to_es(c.value)}}}
+
+
+def widens_with_typos(query: ListQuery) -> bool:
+    """Whether q's typo-tolerant form could find more than its exact form."""
+    if not query.q:
+        return False
+    return bool(typo_words(query.q, prefix=query.prefix and prefix_word(query.q) is not None))
 
 
 def weighted_fields(schema: ListSchema) -> list[str]:
@@ -66,16 +75,27 @@ def has_operator(q: str) -> bool:
     return any(c in OPERATOR_CHARACTERS for c in q) or any(word.startswith("-") for word in q.split())
 
 
-def typo_words(q: str) -> list[str]:
+def typo_words(q: str, *, prefix: bool = False) -> list[str]:
     """The words of q that its typo-tolerant form matches with typos: empty when that form would
-    find exactly what the exact form finds (operators, or only short words and words with digits)."""
+    find exactly what the exact form finds (operators, or only short words and words with digits).
+    A last word being completed (prefix) is still being typed: never with typos."""
     if has_operator(q):
         return []
-    return [word for word in _words(q)[:MAX_FUZZY_WORDS] if _may_have_typos(word)]
+    return [word for word in _words(q, prefix=prefix)[:MAX_FUZZY_WORDS] if _may_have_typos(word)]
 
 
-def _words(q: str) -> list[str]:
-    return list(dict.fromkeys(q.split()))  # a repeated word adds no match, only cost
+def _words(q: str, *, prefix: bool = False) -> list[str]:
+    """q's whole words (without the last one when it is completed as a prefix), each once: a
+    repeated word adds no match, only cost."""
+    words = q.split()
+    return list(dict.fromkeys(words[:-1] if prefix else words))
+
+
+def prefix_word(q: str) -> str | None:
+    """The last word of q, completed as a prefix when it has at least MIN_COMPLETED_CHARACTERS letters
+    or digits (a shorter one would expand to most of the dictionary): None when it cannot be."""
+    last = q.split()[-1]
+    return last if not has_operator(q) and sum(c.isalnum() for c in last) >= MIN_COMPLETED_CHARACTERS else None
 
 
 def _may_have_typos(word: str) -> bool:
@@ -84,7 +104,8 @@ def _may_have_typos(word: str) -> bool:
     return len(word) >= MIN_TYPO_LENGTH and not any(c.isdigit() for c in word)
 
 
-def text_query(schema: ListSchema, q: str, *, typos: bool = False) -> dict:
+def text_query(schema: ListSchema, q: str, *, typos: bool = False, prefix: bool = False) -> dict:
+    """prefix: the last word may also be the start of a word as written (prefix_word)."""
     fields = weighted_fields(schema)
     if has_operator(q):
         return {
@@ -99,8 +120,29 @@ def text_query(schema: ListSchema, q: str, *, typos: bool = False) -> dict:
     # Every word must match, in any field (like default_operator and), as written or stemmed; with
     # typos, typo_words also within their edits, in both forms (the stem of a misspelt word is no
     # stem: `asessmnet` is two edits from `assessment`, not from its stem `assess`).
-    fuzzy = set(typo_words(q)) if typos else set()
-    return {"bool": {"must": [_word_query(word, fields, fuzzy=word in fuzzy) for word in _words(q)]}}
+    completed = prefix_word(q) if prefix else None
+    fuzzy = set(typo_words(q, prefix=completed is not None)) if typos else set()
+    must = [_word_query(word, fields, fuzzy=word in fuzzy) for word in _words(q, prefix=completed is not None)]
+    if completed is not None:
+        must.append(_prefix_query(completed, schema, fields))
+    return {"bool": {"must": must}}
+
+
+def _prefix_query(word: str, schema: ListSchema, fields: list[str]) -> dict:
+    # The whole word as usual (stems included: `running` still finds "runs"), or the start of a
+    # word as written: phrase_prefix on the exact subfields, whose last term expands to at most
+    # PREFIX_MAX_EXPANSIONS terms per field (match_bool_prefix would not bound it).
+    exact_fields = [f for f in fields if f.split("^")[0].endswith(f".{EXACT_SUBFIELD}")]
+    completion = {
+        "multi_match": {
+            "query": word,
+            "fields": exact_fields,
+            "type": "phrase_prefix",
+            "max_expansions": PREFIX_MAX_EXPANSIONS,
+            "lenient": True,
+        }
+    }
+    return {"bool": {"should": [_word_query(word, fields, fuzzy=False), completion], "minimum_should_match": 1}}
 
 
 def _word_query(word: str, fields: list[str], *, fuzzy: bool) -> dict:
@@ -218,11 +260,11 @@ def build_search(
     derived condition that a disjunctive facet counts without (facet_conditions)."""
     filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
     bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
-    exact_text = text_query(schema, query.q) if query.q else None
-    if query.q and typo_words(query.q):
+    exact_text = text_query(schema, query.q, prefix=query.prefix) if query.q else None
+    if query.q and widens_with_typos(query):
         # Scored by the typo-tolerant form either way (near words still rank, as they did before
         # the exact-first rule); without typos, the exact form decides which rows match.
-        bool_query["must"] = [text_query(schema, query.q, typos=True)]
+        bool_query["must"] = [text_query(schema, query.q, typos=True, prefix=query.prefix)]
         if not typos:
             bool_query["filter"].append(exact_text)
     elif exact_text:

@@ -30,7 +30,7 @@ from search_api.query_builder import (
     facet_conditions,
     row_highlights,
     sort_clauses,
-    typo_words,
+    widens_with_typos,
 )
 from shared import request_timing as timing
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
@@ -153,7 +153,7 @@ def list_search(
     # Exact first: q's typo-tolerant form rides in the same msearch as its exact form (no extra round
     # trip) and answers only when the exact form finds fewer than the threshold; rows, count and
     # facets then all come from one of the two.
-    widens = query.q is not None and settings.SEARCH_TYPO_THRESHOLD > 0 and bool(typo_words(query.q))
+    widens = settings.SEARCH_TYPO_THRESHOLD > 0 and widens_with_typos(query)
     bodies = [body(typos=False), *([body(typos=True)] if widens else [])]
     responses = _execute(schema.index, bodies, scope)
     answering = 1 if widens and _total(responses[0])["value"] < settings.SEARCH_TYPO_THRESHOLD else 0

@@ -214,3 +214,69 @@ def test_openapi_declares_facet_mode_on_every_list_with_facets():
         else:
             assert "facet_mode" not in params, path
     assert sum("facets" in {p["name"] for p in item["get"]["parameters"]} for item in paths.values()) == 4
+
+
+def _prefix_clauses(query) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "phrase_prefix":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(query)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("q", "completed"),
+    [
+        ("django migr", "migr"),
+        ("gra", "gra"),
+        ("graphs py", None),  # two letters: a whole word
+        ("a", None),
+        ("c#", None),
+        ("graph -migr", None),  # operators: no completion
+        ("v2.1", "v2.1"),
+    ],
+)
+def test_prefix_completes_only_a_last_word_long_enough_and_bounded(q, completed):
+    query = text_query(POST_LIST, q, prefix=True)
+    prefixes = _prefix_clauses(query)
+    assert [c["query"] for c in prefixes] == ([completed] if completed else [])
+    for clause in prefixes:
+        assert clause["max_expansions"] == query_builder.PREFIX_MAX_EXPANSIONS <= 50
+        assert clause["fields"] == ["title.exact^4", "body.exact^2"]  # words as written, not stems
+    assert _prefix_clauses(text_query(POST_LIST, q)) == []
+    # The completed word never carries typos, even in the widened form; the others may.
+    fuzzy = {c["query"] for c in _fuzzy_clauses(text_query(POST_LIST, q + " migrations", typos=True, prefix=True))}
+    assert "migrations" not in fuzzy
+    widened = text_query(POST_LIST, "graphs migrat", typos=True, prefix=True)
+    assert {c["query"] for c in _fuzzy_clauses(widened)} == {"graphs"}
+
+
+def test_prefix_parameter_needs_q_binds_the_cursor_and_respects_a_trailing_space():
+    def parsed(*params):
+        return parse_params(POST_LIST, list(params))
+
+    with pytest.raises(ParamErrors) as error:
+        parsed(("prefix", ["true"]))
+    assert "Needs a full-text query" in error.value.errors["prefix"][0]
+    with pytest.raises(ParamErrors) as error:
+        parsed(("q", ["gra"]), ("prefix", ["yes"]))
+    assert error.value.errors["prefix"] == ["Enter true or false."]
+    assert parsed(("q", ["gra"]), ("prefix", ["true"])).prefix is True
+    assert parsed(("q", ["graph "]), ("prefix", ["true"])).prefix is False  # a finished word
+    with_prefix = parsed(("q", ["gra"]), ("prefix", ["true"])).fingerprint("posts")
+    assert with_prefix != parsed(("q", ["gra"])).fingerprint("posts")
+    assert parsed(("q", ["gra"]), ("prefix", ["false"])).fingerprint("posts") == parsed(("q", ["gra"])).fingerprint(
+        "posts"
+    )
+    with pytest.raises(ParamErrors) as error:
+        parse_params(ATTEMPT_LIST, [("prefix", ["true"])])
+    assert "Unknown parameter" in error.value.errors["prefix"][0]

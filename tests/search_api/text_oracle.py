@@ -4,7 +4,8 @@ Terms come from the index's own analyzers (`_analyze` on the live index: the ana
 configuration, not the code under test); which document matches which word is decided here, in
 Python: every word of q must match in one field (all its terms there), exactly, within its edits
 (optimal string alignment distance, AUTO:5,8, first letter fixed) when it may carry typos, or as a
-prefix of a word as written when it is the last word of a prefix query.
+prefix of a word as written when it is the last word of a prefix query. Also: seeding posts for
+one example and checking a request against the model (rows over every page, count, facet).
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from __future__ import annotations
 import functools
 import random
 import string
+from collections import Counter
 from dataclasses import dataclass
 
+from read_indexer.projection.documents import project_and_index
 from shared.es_client import get_es_client
+from tests.search_api.conftest import refresh_indexes, unique_word
+from write_service.discussions.services import post_create
 
 STEMMED, EXACT = "english_text", "folded_text"
 MAX_TYPO_WORDS = 5  # the first five distinct words of q may carry typos
+MIN_COMPLETED = 3  # letters or digits a last word needs to complete as a prefix
+POSTS_PATH = "/search/v1/posts"
 OPERATORS = set('+|"()')
 
 
@@ -51,13 +58,26 @@ def within_typos(query_term: str, term: str) -> bool:
     return query_term[:1] == term[:1] and osa_distance(query_term, term) <= allowed_edits(query_term)
 
 
-def may_have_typos(q: str) -> list[str]:
+def has_operators(q: str) -> bool:
+    return any(c in OPERATORS for c in q) or any(w.startswith("-") for w in q.split())
+
+
+def split(q: str, *, prefix: bool) -> tuple[list[str], str | None]:
+    """q's whole words, each once, and the last word when it completes (3 letters or digits at least)."""
+    words = q.split()
+    last = words[-1]
+    if prefix and not has_operators(q) and sum(c.isalnum() for c in last) >= MIN_COMPLETED:
+        return list(dict.fromkeys(words[:-1])), last
+    return list(dict.fromkeys(words)), None
+
+
+def may_have_typos(q: str, *, prefix: bool = False) -> list[str]:
     """The rule as the issue states it, written again here: no typos with operators, none in a word
-    with a digit, only in the first five distinct words."""
-    if any(c in OPERATORS for c in q) or any(w.startswith("-") for w in q.split()):
+    with a digit nor in a word being completed, only in the first five distinct whole words."""
+    if has_operators(q):
         return []
-    words = list(dict.fromkeys(q.split()))[:MAX_TYPO_WORDS]
-    return [w for w in words if not any(c.isdigit() for c in w)]
+    words, _ = split(q, prefix=prefix)
+    return [w for w in words[:MAX_TYPO_WORDS] if not any(c.isdigit() for c in w)]
 
 
 @dataclass(frozen=True)
@@ -67,42 +87,73 @@ class Doc:
     tags: tuple[str, ...] = ()
 
 
-def word_matches(alias: str, doc: Doc, word: str, *, typos: bool, prefix: bool = False) -> bool:
+def word_matches(alias: str, doc: Doc, word: str, *, typos: bool) -> bool:
     for text in doc.fields.values():
         for analyzer in (STEMMED, EXACT):
             wanted, present = terms(alias, analyzer, word), terms(alias, analyzer, text)
             if wanted and all(t in present or (typos and any(within_typos(t, p) for p in present)) for t in wanted):
                 return True
-        if prefix and prefix_matches(alias, text, word):
+    return False
+
+
+def completes(alias: str, doc: Doc, word: str) -> bool:
+    """The word as usual, or its terms as written, the last one a prefix, as consecutive words."""
+    if word_matches(alias, doc, word, typos=False):
+        return True
+    wanted = terms(alias, EXACT, word)
+    n = len(wanted)
+    for text in doc.fields.values():
+        present = terms(alias, EXACT, text)
+        if wanted and any(
+            list(present[i : i + n - 1]) == list(wanted[:-1]) and present[i + n - 1].startswith(wanted[-1])
+            for i in range(len(present) - n + 1)
+        ):
             return True
     return False
 
 
-def prefix_matches(alias: str, text: str, word: str) -> bool:
-    """The word's terms as written, the last one completed: consecutive words of the text."""
-    wanted, present = terms(alias, EXACT, word), terms(alias, EXACT, text)
-    if not wanted:
-        return False
-    n = len(wanted)
-    return any(
-        list(present[i : i + n - 1]) == list(wanted[:-1]) and present[i + n - 1].startswith(wanted[-1])
-        for i in range(len(present) - n + 1)
-    )
-
-
-def matching(alias: str, docs: list[Doc], q: str, *, typos: bool, prefix_word: str | None = None) -> set[int]:
-    words = list(dict.fromkeys(q.split()))
-    fuzzy = set(may_have_typos(q)) if typos else set()
+def matching(alias: str, docs: list[Doc], q: str, *, typos: bool, prefix: bool = False) -> set[int]:
+    words, completed = split(q, prefix=prefix)
+    fuzzy = set(may_have_typos(q, prefix=prefix)) if typos else set()
     return {
-        d.id for d in docs if all(word_matches(alias, d, w, typos=w in fuzzy, prefix=w == prefix_word) for w in words)
+        d.id
+        for d in docs
+        if all(word_matches(alias, d, w, typos=w in fuzzy) for w in words)
+        and (completed is None or completes(alias, d, completed))
     }
 
 
-def exact_first(alias: str, docs: list[Doc], q: str, threshold: int, prefix_word: str | None = None) -> set[int]:
-    exact = matching(alias, docs, q, typos=False, prefix_word=prefix_word)
+def exact_first(alias: str, docs: list[Doc], q: str, threshold: int, *, prefix: bool = False) -> set[int]:
+    exact = matching(alias, docs, q, typos=False, prefix=prefix)
     if len(exact) >= threshold:
         return exact
-    return matching(alias, docs, q, typos=True, prefix_word=prefix_word)
+    return matching(alias, docs, q, typos=True, prefix=prefix)
+
+
+def seed_posts(staff, posts: list[tuple[str, str, tuple[str, ...]]]) -> tuple[str, list[Doc]]:
+    """Posts of one example (title, body, extra tags), searchable, under a tag of their own."""
+    tag = unique_word()
+    docs = []
+    for title, body, tags in posts:
+        post = post_create(actor=staff, title=title, body=body, tags=[tag, *tags])
+        docs.append(Doc(post.pk, {"title": title, "body": body}, (tag, *tags)))
+    project_and_index("posts", [d.id for d in docs])
+    refresh_indexes()
+    return tag, docs
+
+
+def check_posts(search, token: str, tag: str, docs: list[Doc], q: str, expected: set[int], **params) -> None:
+    """Every page of the posts with this tag and q: the expected rows, each once, the count, and
+    the tag facet counted over them."""
+    query = {"q": q, "tags": tag, "facets": "tags", "page_size": "3", **params}
+    pages = list(search.walk(POSTS_PATH, token, query))
+    ids = [row["id"] for page in pages for row in page["results"]]
+    context = f"q={q!r} params={params} docs={[(d.id, d.fields) for d in docs]}"
+    assert len(ids) == len(set(ids)) and set(ids) == expected, context
+    assert {page["count"] for page in pages} == {len(expected)}, context
+    by_id = {d.id: d for d in docs}
+    counts = Counter(t for i in expected for t in by_id[i].tags)
+    assert {b["value"]: b["count"] for b in pages[0]["facets"]["tags"]} == dict(counts), context
 
 
 def random_word(rng: random.Random, length: int, *, digits: bool = False) -> str:
