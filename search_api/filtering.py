@@ -240,12 +240,13 @@ class ListSchema:
     @cached_property
     def reserved_params(self) -> tuple[str, ...]:
         return (
-            *(("q", "prefix") if self.search_fields else ()),
+            *(("q",) if self.search_fields else ()),
             "ordering",
             "page_size",
             "cursor",
             *(("facets", "facet_mode") if self.facets else ()),
             *(("highlight",) if self.highlight_fields else ()),
+            *(("prefix",) if self.search_fields else ()),
         )
 
     @cached_property
