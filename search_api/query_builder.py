@@ -15,13 +15,19 @@
 - Facets count the rows' values. With `facet_mode=disjunctive`, the conditions on a requested
   facet's field move to `post_filter` (rows and count still obey them) and each facet counts in a
   `filter` aggregation holding the others, so it ignores only its own field's conditions.
+- Synonyms (shared/synonyms.py, given by the caller) widen a whole plain word of q to phrases of
+  its synonyms, in both forms; never an operator query or a word being completed.
 - `_source` is limited to the row's fields; sorting always ends with the list's unique id, so
   `search_after` never skips or repeats rows that share sort values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from search_api.filtering import DISJUNCTIVE, EXACT, IN, Condition, ListQuery, ListSchema
+from shared.synonyms import normalise
 
 COUNT_BOUND = 10_000  # counts are exact up to this many rows; beyond, a lower bound (flagged)
 NOT_DELETED = {"term": {"deleted": False}}
@@ -37,6 +43,8 @@ MAX_FUZZY_WORDS = 5  # words of q that may carry typos; later ones must match as
 MIN_TYPO_LENGTH = 5  # AUTO:5,8 allows no edit in a shorter word
 MIN_COMPLETED_CHARACTERS = 3  # letters or digits of a last word that completes; shorter ones match whole
 PREFIX_MAX_EXPANSIONS = 50  # words one completed prefix may become, per field
+SYNONYM_BOOST = 0.8  # a synonym's match counts a little less than the word typed
+EMPTY_SYNONYMS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
 HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
 HIGHLIGHT_FRAGMENTS = 3  # per field
@@ -104,8 +112,16 @@ def _may_have_typos(word: str) -> bool:
     return len(word) >= MIN_TYPO_LENGTH and not any(c.isdigit() for c in word)
 
 
-def text_query(schema: ListSchema, q: str, *, typos: bool = False, prefix: bool = False) -> dict:
-    """prefix: the last word may also be the start of a word as written (prefix_word)."""
+def text_query(
+    schema: ListSchema,
+    q: str,
+    *,
+    typos: bool = False,
+    prefix: bool = False,
+    synonyms: Mapping[str, tuple[str, ...]] = EMPTY_SYNONYMS,
+) -> dict:
+    """prefix: the last word may also be the start of a word as written (prefix_word); synonyms: a
+    whole word (normalised) -> the terms it also finds (shared/synonyms.py)."""
     fields = weighted_fields(schema)
     if has_operator(q):
         return {
@@ -122,10 +138,33 @@ def text_query(schema: ListSchema, q: str, *, typos: bool = False, prefix: bool 
     # stem: `asessmnet` is two edits from `assessment`, not from its stem `assess`).
     completed = prefix_word(q) if prefix else None
     fuzzy = set(typo_words(q, prefix=completed is not None)) if typos else set()
-    must = [_word_query(word, fields, fuzzy=word in fuzzy) for word in _words(q, prefix=completed is not None)]
+    must = [
+        _with_synonyms(_word_query(word, fields, fuzzy=word in fuzzy), synonyms.get(normalise(word), ()), fields)
+        for word in _words(q, prefix=completed is not None)
+    ]
     if completed is not None:
         must.append(_prefix_query(completed, schema, fields))
     return {"bool": {"must": must}}
+
+
+def _with_synonyms(word_query: dict, terms: tuple[str, ...], fields: list[str]) -> dict:
+    # The word as typed (typos included when widened), or any of its synonyms: each a phrase of its
+    # words in the same fields, stems included, never with typos, scored a little below the word.
+    if not terms:
+        return word_query
+    alternatives = [
+        {
+            "multi_match": {
+                "query": term,
+                "fields": fields,
+                "type": "phrase",
+                "boost": SYNONYM_BOOST,
+                "lenient": True,
+            }
+        }
+        for term in terms
+    ]
+    return {"bool": {"should": [word_query, *alternatives], "minimum_should_match": 1}}
 
 
 def _prefix_query(word: str, schema: ListSchema, fields: list[str]) -> dict:
@@ -255,16 +294,17 @@ def build_search(
     metric_facet_clauses: dict[Condition, dict] | None = None,
     source: tuple[str, ...] = (),
     typos: bool = False,
+    synonyms: Mapping[str, tuple[str, ...]] = EMPTY_SYNONYMS,
 ) -> dict:
     """metric_filter: the derived conditions in the query; metric_facet_clauses: one clause per
     derived condition that a disjunctive facet counts without (facet_conditions)."""
     filters = base_filters(schema, query, visibility=visibility, scope_filters=scope_filters)
     bool_query: dict = {"filter": [*filters, *((metric_filter,) if metric_filter else ())]}
-    exact_text = text_query(schema, query.q, prefix=query.prefix) if query.q else None
+    exact_text = text_query(schema, query.q, prefix=query.prefix, synonyms=synonyms) if query.q else None
     if query.q and widens_with_typos(query):
         # Scored by the typo-tolerant form either way (near words still rank, as they did before
         # the exact-first rule); without typos, the exact form decides which rows match.
-        bool_query["must"] = [text_query(schema, query.q, typos=True, prefix=query.prefix)]
+        bool_query["must"] = [text_query(schema, query.q, typos=True, prefix=query.prefix, synonyms=synonyms)]
         if not typos:
             bool_query["filter"].append(exact_text)
     elif exact_text:

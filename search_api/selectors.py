@@ -12,6 +12,7 @@ Title suggestions (suggest.py) are one plain search.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -23,16 +24,20 @@ from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.es_node import search_es_client
 from search_api.filtering import Condition, InvalidValue, ListQuery, ListSchema, parse_params
 from search_api.query_builder import (
+    EMPTY_SYNONYMS,
     FACET_VALUES,
     base_filters,
     build_search,
     exists_query,
     facet_conditions,
+    has_operator,
     row_highlights,
     sort_clauses,
     widens_with_typos,
 )
+from search_api.synonym_cache import SynonymCache
 from shared import request_timing as timing
+from shared import synonyms
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
@@ -136,6 +141,8 @@ def list_search(
     )
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
 
+    words_synonyms = _synonyms(schema.index) if query.q and not has_operator(query.q) else EMPTY_SYNONYMS
+
     def body(*, typos: bool) -> dict:
         return build_search(
             schema,
@@ -148,6 +155,7 @@ def list_search(
             metric_facet_clauses=metrics.facet_clauses if metrics else None,
             source=derived_metrics.SOURCE_FIELDS if metrics else (),
             typos=typos,
+            synonyms=words_synonyms,
         )
 
     # Exact first: q's typo-tolerant form rides in the same msearch as its exact form (no extra round
@@ -293,6 +301,19 @@ def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
             else [{"value": facet.type.from_bucket(b), "count": b["doc_count"]} for b in found.get("buckets", [])]
         )
     return facets
+
+
+_SYNONYMS = SynonymCache(settings.SEARCH_SYNONYMS_TTL_SECONDS)
+
+
+def _synonyms(index: IndexDefinition) -> Mapping[str, tuple[str, ...]]:
+    """The index's synonyms, read at most once per SEARCH_SYNONYMS_TTL_SECONDS (synonym_cache.py)."""
+
+    def read() -> tuple[str, ...]:
+        with timing.timed("es"):
+            return synonyms.load(_client(), index.name).rules
+
+    return _SYNONYMS.get(index.name, read)
 
 
 def _client():

@@ -112,6 +112,8 @@ class Config:
     search_es_timeout_seconds: float
     # Typos widen q only when its exact form (stems included) finds fewer rows than this; 0: never.
     search_typo_threshold: int
+    # How long the search API keeps an index's synonyms before reading them again (shared/synonyms.py).
+    search_synonyms_ttl_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
 
@@ -178,6 +180,9 @@ def load_config() -> Config:
                 "SEARCH_ES_TIMEOUT_SECONDS", env("SEARCH_ES_TIMEOUT_SECONDS", "10"), float
             ),
             search_typo_threshold=_typo_threshold(env("SEARCH_TYPO_THRESHOLD", "1")),
+            search_synonyms_ttl_seconds=_number(
+                "SEARCH_SYNONYMS_TTL_SECONDS", env("SEARCH_SYNONYMS_TTL_SECONDS", "5"), float
+            ),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
         )
     except ValueError as exc:

@@ -112,22 +112,42 @@ def completes(alias: str, doc: Doc, word: str) -> bool:
     return False
 
 
-def matching(alias: str, docs: list[Doc], q: str, *, typos: bool, prefix: bool = False) -> set[int]:
+def phrase_matches(alias: str, doc: Doc, term: str) -> bool:
+    """The term's words consecutive, in order, in one field (stemmed or as written)."""
+    for text in doc.fields.values():
+        for analyzer in (STEMMED, EXACT):
+            wanted, present = terms(alias, analyzer, term), terms(alias, analyzer, text)
+            n = len(wanted)
+            if wanted and any(present[i : i + n] == wanted for i in range(len(present) - n + 1)):
+                return True
+    return False
+
+
+def matching(
+    alias: str, docs: list[Doc], q: str, *, typos: bool, prefix: bool = False, synonyms: dict | None = None
+) -> set[int]:
+    """synonyms: a lower-cased whole word of q -> the terms it also finds (as phrases, no typos)."""
     words, completed = split(q, prefix=prefix)
     fuzzy = set(may_have_typos(q, prefix=prefix)) if typos else set()
+    widen = (synonyms or {}) if not has_operators(q) else {}
+
+    def whole(d: Doc, w: str) -> bool:
+        return word_matches(alias, d, w, typos=w in fuzzy) or any(
+            phrase_matches(alias, d, t) for t in widen.get(w.lower(), ())
+        )
+
     return {
-        d.id
-        for d in docs
-        if all(word_matches(alias, d, w, typos=w in fuzzy) for w in words)
-        and (completed is None or completes(alias, d, completed))
+        d.id for d in docs if all(whole(d, w) for w in words) and (completed is None or completes(alias, d, completed))
     }
 
 
-def exact_first(alias: str, docs: list[Doc], q: str, threshold: int, *, prefix: bool = False) -> set[int]:
-    exact = matching(alias, docs, q, typos=False, prefix=prefix)
+def exact_first(
+    alias: str, docs: list[Doc], q: str, threshold: int, *, prefix: bool = False, synonyms: dict | None = None
+) -> set[int]:
+    exact = matching(alias, docs, q, typos=False, prefix=prefix, synonyms=synonyms)
     if len(exact) >= threshold:
         return exact
-    return matching(alias, docs, q, typos=True, prefix=prefix)
+    return matching(alias, docs, q, typos=True, prefix=prefix, synonyms=synonyms)
 
 
 def seed_posts(staff, posts: list[tuple[str, str, tuple[str, ...]]]) -> tuple[str, list[Doc]]:
