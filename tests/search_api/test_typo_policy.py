@@ -54,9 +54,13 @@ def corpora(draw):
     codes = draw(st.lists(st.booleans(), min_size=2, max_size=4))
     bases = [oracle.random_word(rng, draw(st.integers(5, 10)), digits=code) for code in codes]
 
+    # Two misspellings per base at most: the terms within two edits of a query word stay below
+    # max_expansions (10 per field), which the model does not apply.
+    misspelt = {base: [oracle.mutate(rng, base, 1), oracle.mutate(rng, base, 2)] for base in bases}
+
     def variant(base: str) -> str:
         edits = draw(st.sampled_from((0, 0, 1, 2)))
-        return oracle.mutate(rng, base, edits) if edits else base
+        return misspelt[base][edits - 1] if edits else base
 
     posts = []
     for _ in range(draw(st.integers(1, 7))):
