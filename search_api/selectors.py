@@ -7,7 +7,8 @@ would confirm it exists, and runs, when q could match more with typos, its typo-
 beside its exact form (the exact form answers unless it finds fewer than SEARCH_TYPO_THRESHOLD).
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
-Title suggestions (suggest.py) are one plain search.
+Title suggestions (suggest.py) are one plain search. A plain q also needs its index's synonyms:
+one read per index and process per SEARCH_SYNONYMS_TTL_SECONDS (synonym_cache.py), none per request.
 """
 
 from __future__ import annotations
