@@ -20,6 +20,7 @@ from search_api.query_builder import (
     text_query,
     weighted_fields,
 )
+from shared.config import ConfigError, load_config
 
 pytestmark = pytest.mark.fast
 
@@ -280,3 +281,19 @@ def test_prefix_parameter_needs_q_binds_the_cursor_and_respects_a_trailing_space
     with pytest.raises(ParamErrors) as error:
         parse_params(ATTEMPT_LIST, [("prefix", ["true"])])
     assert "Unknown parameter" in error.value.errors["prefix"][0]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", 1), ("0", 0), ("10000", 10_000), (None, 1)])
+def test_typo_threshold_setting(monkeypatch, raw, expected):
+    if raw is None:
+        monkeypatch.delenv("SEARCH_TYPO_THRESHOLD", raising=False)
+    else:
+        monkeypatch.setenv("SEARCH_TYPO_THRESHOLD", raw)
+    assert load_config().search_typo_threshold == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "10001", "many"])
+def test_a_bad_typo_threshold_fails_fast(monkeypatch, raw):
+    monkeypatch.setenv("SEARCH_TYPO_THRESHOLD", raw)
+    with pytest.raises(ConfigError, match="SEARCH_TYPO_THRESHOLD"):
+        load_config()

@@ -20,7 +20,8 @@ from shared.config import load_config
 from shared.indexes import POSTS
 from tests.helpers import make_tenant
 from tests.search_api import text_oracle as oracle
-from tests.search_api.conftest import fresh_token, unique_word
+from tests.search_api.conftest import SearchClient, fresh_token, unique_word
+from tests.search_api.test_backend_outage import search_server_with
 
 PATH = oracle.POSTS_PATH
 EXTRA_TAGS = ("red", "blue")
@@ -89,6 +90,26 @@ def test_typos_widen_only_below_the_threshold_and_never_on_digits(search, tenant
     threshold = load_config().search_typo_threshold  # the server's own: same environment
     expected = oracle.exact_first(POSTS.alias, docs, q, threshold)
     check(search, tenant, tag, docs, q, expected)
+
+
+@pytest.mark.parametrize("threshold", [0, 3])
+def test_another_threshold_on_a_server_of_its_own(tenant, threshold):
+    """SEARCH_TYPO_THRESHOLD set: 0 never widens; 3 widens while the exact form finds 0 to 2 rows."""
+    with search_server_with(SEARCH_TYPO_THRESHOLD=str(threshold)) as base:
+        client = SearchClient(base)
+
+        @settings(EXAMPLES, max_examples=8)
+        @given(corpus=corpora())
+        def run(corpus):
+            posts, q = corpus
+            tag, docs = seed(tenant, posts)
+            check(client, tenant, tag, docs, q, oracle.exact_first(POSTS.alias, docs, q, threshold))
+
+        run()
+        tag, docs = seed(tenant, [("Graphs primer", "x", ()), ("Graph theory", "x", ()), ("Grapes harvest", "x", ())])
+        graphs, graph, grapes = (d.id for d in docs)
+        # Two exact rows: below 3, so typos widen (grapes is one edit from the stem graph).
+        check(client, tenant, tag, docs, "graphs", {graphs, graph} | ({grapes} if threshold == 3 else set()))
 
 
 def test_a_code_finds_only_itself_not_the_codes_within_two_edits(search, tenant):
