@@ -44,6 +44,7 @@ MIN_TYPO_LENGTH = 5  # AUTO:5,8 allows no edit in a shorter word
 MIN_COMPLETED_CHARACTERS = 3  # letters or digits of a last word that completes; shorter ones match whole
 PREFIX_MAX_EXPANSIONS = 50  # words one completed prefix may become, per field
 SYNONYM_BOOST = 0.8  # a synonym's match counts a little less than the word typed
+MAX_SYNONYM_WORDS = 10  # words of q widened by their synonyms (each to at most 10 terms)
 EMPTY_SYNONYMS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 TIE_BREAKER = 0.3  # a word matching stemmed and exact adds part of the weaker field's score
 HIGHLIGHT_FRAGMENT_SIZE = 150  # characters
@@ -139,8 +140,12 @@ def text_query(
     completed = prefix_word(q) if prefix else None
     fuzzy = set(typo_words(q, prefix=completed is not None)) if typos else set()
     must = [
-        _with_synonyms(_word_query(word, fields, fuzzy=word in fuzzy), synonyms.get(normalise(word), ()), fields)
-        for word in _words(q, prefix=completed is not None)
+        _with_synonyms(
+            _word_query(word, fields, fuzzy=word in fuzzy),
+            synonyms.get(normalise(word), ()) if position < MAX_SYNONYM_WORDS else (),
+            fields,
+        )
+        for position, word in enumerate(_words(q, prefix=completed is not None))
     ]
     if completed is not None:
         must.append(_prefix_query(completed, schema, fields))

@@ -42,4 +42,5 @@ def expansions(stored: tuple[str, ...], index_name: str) -> dict[str, tuple[str,
             rules.append(synonyms.parse_rule(text))
         except ValueError as exc:
             log.warning("synonyms.invalid_rule", index=index_name, rule=text, error=str(exc))
-    return synonyms.expansions(rules)
+    # Each word's terms capped as validation caps them, whatever was stored.
+    return {word: terms[: synonyms.MAX_TERMS_PER_WORD] for word, terms in synonyms.expansions(rules).items()}

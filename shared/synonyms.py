@@ -26,6 +26,7 @@ from shared.indexes import DATE, IndexDefinition
 SYNONYM_INDEXES = ("assessments", "posts", "comments")  # the indexes `q` searches
 MAX_RULES = 500
 MAX_TERMS_PER_RULE = 10
+MAX_TERMS_PER_WORD = 10  # over every rule naming it: bounds the clauses one word of q adds
 MAX_TERM_WORDS = 4
 MAX_TERM_LENGTH = 50
 ONE_WAY = "=>"
@@ -116,6 +117,9 @@ def parse_rules(lines: Iterable[str]) -> list[Rule]:
         rules.setdefault(rule.text, rule)
     if len(rules) > MAX_RULES:
         errors.append(f"{len(rules)} rules: at most {MAX_RULES} per index")
+    for word, terms in expansions(rules.values()).items():
+        if len(terms) > MAX_TERMS_PER_WORD:
+            errors.append(f"{word!r} would find {len(terms)} other terms: at most {MAX_TERMS_PER_WORD}")
     if errors:
         raise InvalidRules(errors)
     return list(rules.values())

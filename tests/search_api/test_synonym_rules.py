@@ -8,7 +8,7 @@ import pytest
 
 from search_api.filtering import parse_params
 from search_api.lists import POST_LIST
-from search_api.query_builder import SYNONYM_BOOST, build_search, text_query
+from search_api.query_builder import MAX_SYNONYM_WORDS, SYNONYM_BOOST, build_search, text_query
 from search_api.synonym_cache import SynonymCache
 from shared import synonyms
 
@@ -62,6 +62,18 @@ def test_every_bad_line_is_reported_and_the_set_is_bounded():
     assert [e.split(" ")[1] for e in error.value.errors] == ["1", "3"]
     with pytest.raises(synonyms.InvalidRules, match="at most 500"):
         synonyms.parse_rules(f"w{i}, v{i}" for i in range(synonyms.MAX_RULES + 1))
+
+
+def test_a_word_finds_at_most_ten_terms_and_only_ten_words_are_widened():
+    with pytest.raises(synonyms.InvalidRules, match="'pg' would find 11 other terms: at most 10"):
+        synonyms.parse_rules(["pg, a1, a2, a3, a4, a5", "pg, b1, b2, b3, b4, b5, b6"])
+    expansions = {f"w{i}": (f"v{i}",) for i in range(30)}
+    query = text_query(POST_LIST, " ".join(f"w{i}" for i in range(30)), synonyms=expansions)
+    widened = [clause for clause in query["bool"]["must"] if "should" in clause.get("bool", {})]
+    assert len(widened) == MAX_SYNONYM_WORDS == 10
+    cache = SynonymCache(5)
+    stored = tuple(f"pg, t{i}" for i in range(15))  # written behind the command's back
+    assert len(cache.get("posts", lambda: stored)["pg"]) == synonyms.MAX_TERMS_PER_WORD
 
 
 def test_whole_plain_words_are_widened_to_phrases_of_their_synonyms():

@@ -13,6 +13,7 @@ import random
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from read_indexer.lifecycle.index_lifecycle import alias_target
+from read_indexer.projection.documents import project_and_index
 from shared import synonyms
 from shared.config import load_config
 from shared.es_client import get_es_client
@@ -28,7 +30,8 @@ from shared.indexes import POSTS
 from tests.conftest import ROOT
 from tests.helpers import make_tenant, wait_until
 from tests.search_api import text_oracle as oracle
-from tests.search_api.conftest import fresh_token
+from tests.search_api.conftest import fresh_token, refresh_indexes
+from write_service.assessments.services import assessment_create
 
 EXAMPLES = settings(
     max_examples=20,
@@ -167,3 +170,34 @@ def test_synonyms_find_what_the_model_says(search, tenant, random_rules, corpus)
     tag, docs = oracle.seed_posts(tenant["staff"], posts)
     expected = oracle.exact_first(POSTS.alias, docs, q, load_config().search_typo_threshold, synonyms=EXPANSIONS)
     oracle.check_posts(search, tenant["token"], tag, docs, q, expected)
+
+
+def test_a_full_set_and_a_q_of_widened_words_stay_bounded(search, tenant):
+    """Thirty words of q, each with nine synonyms: the first ten words widened, 200, fast."""
+    stem = oracle.random_word(random.Random(uuid.uuid4().int), 4)
+    rules = [", ".join([f"{stem}{i}", *(f"{stem}{i}x{j}" for j in range(9))]) for i in range(30)]
+    es = get_es_client()
+    synonyms.store(es, "assessments", synonyms.parse_rules(rules), previous=synonyms.load(es, "assessments"))
+    probe = assessment_create(
+        actor=tenant["staff"],
+        title=f"{stem}0x8",
+        description="probe",
+        status="draft",
+        cut_off=Decimal(1),
+        max_score=Decimal(10),
+        duration_minutes=5,
+    ).pk
+    project_and_index("assessments", [probe])
+    refresh_indexes()
+
+    def found(q: str) -> list[int]:
+        return [r["id"] for r in search.ok("/search/v1/assessments", tenant["token"], {"q": q})["results"]]
+
+    wait_until(lambda: found(f"{stem}0") == [probe], APPLIED_WITHIN, message="the full set")
+    q = " ".join(f"{stem}{i}" for i in range(30))
+    assert len(q) <= 200
+    for params in ({"q": q}, {"q": q, "highlight": "true", "prefix": "true", "page_size": "100"}):
+        response = search.get("/search/v1/assessments", tenant["token"], params)
+        assert response.status_code == 200 and response.json()["count"] == 0, response.text[:500]
+        assert response.elapsed.total_seconds() < 5
+    assert found(f"{stem}0 {stem}0x8") == [probe]

@@ -24,6 +24,7 @@ from write_service.discussions.services import post_create
 STEMMED, EXACT = "english_text", "folded_text"
 MAX_TYPO_WORDS = 5  # the first five distinct words of q may carry typos
 MIN_COMPLETED = 3  # letters or digits a last word needs to complete as a prefix
+MAX_SYNONYM_WORDS = 10  # the first ten distinct whole words of q are widened by their synonyms
 POSTS_PATH = "/search/v1/posts"
 OPERATORS = set('+|"()')
 
@@ -129,11 +130,11 @@ def matching(
     """synonyms: a lower-cased whole word of q -> the terms it also finds (as phrases, no typos)."""
     words, completed = split(q, prefix=prefix)
     fuzzy = set(may_have_typos(q, prefix=prefix)) if typos else set()
-    widen = (synonyms or {}) if not has_operators(q) else {}
+    widened = set(words[:MAX_SYNONYM_WORDS]) if synonyms and not has_operators(q) else set()
 
     def whole(d: Doc, w: str) -> bool:
         return word_matches(alias, d, w, typos=w in fuzzy) or any(
-            phrase_matches(alias, d, t) for t in widen.get(w.lower(), ())
+            phrase_matches(alias, d, t) for t in (synonyms.get(w.lower(), ()) if w in widened else ())
         )
 
     return {
