@@ -24,6 +24,7 @@ from shared.indexes import IndexDefinition
 EXACT, IN = "exact", "in"
 RANGE = ("gte", "lte", "gt", "lt")
 LOOKUPS = (EXACT, IN, *RANGE)
+CONJUNCTIVE, DISJUNCTIVE = "conjunctive", "disjunctive"
 MAX_IN_VALUES = 100
 MAX_ORDERING_KEYS = 3
 MAX_Q_LENGTH = 200
@@ -243,8 +244,9 @@ class ListSchema:
             "ordering",
             "page_size",
             "cursor",
-            *(("facets",) if self.facets else ()),
+            *(("facets", "facet_mode") if self.facets else ()),
             *(("highlight",) if self.highlight_fields else ()),
+            *(("prefix",) if self.search_fields else ()),
         )
 
     @cached_property
@@ -279,13 +281,16 @@ class ListQuery:
     cursor: str | None = None
     facets: tuple[Facet, ...] = field(default=())
     highlight: bool = False  # not in the fingerprint: it changes no row, sort or count
+    facet_mode: str = CONJUNCTIVE  # nor this: only what the facets count
+    prefix: bool = False  # q's last word completes as a prefix (query_builder.text_query)
 
     def fingerprint(self, list_name: str, scope: str = "") -> str:
         """What a cursor is bound to: the list, its scope, filters, q and ordering (not page size)."""
         canonical = [
             list_name,
             scope,
-            self.q,
+            # A completed last word changes the rows; False stays out, so older cursors stay valid.
+            [self.q, True] if self.prefix else self.q,
             [o.key for o in self.ordering],
             sorted((c.filter.name, c.lookup, _canonical(c.filter.type, c.value)) for c in self.conditions),
         ]
@@ -349,6 +354,12 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
     page_size = attempt("page_size", Integer(1, MAX_PAGE_SIZE).parse) if "page_size" in values else DEFAULT_PAGE_SIZE
     facets = attempt("facets", lambda raw: _parse_facets(schema, raw)) if "facets" in values else ()
     highlight = attempt("highlight", lambda raw: _parse_highlight(raw, q)) if "highlight" in values else False
+    facet_mode = (
+        attempt("facet_mode", lambda raw: _parse_facet_mode(raw, "facets" in values))
+        if "facet_mode" in values
+        else CONJUNCTIVE
+    )
+    prefix = attempt("prefix", lambda raw: _parse_prefix(raw, values.get("q"))) if "prefix" in values else False
     cursor = values.get("cursor")
     if errors:
         raise ParamErrors(errors)
@@ -362,6 +373,8 @@ def parse_params(schema: ListSchema, params: Iterable[tuple[str, list[str]]]) ->
         cursor=cursor,
         facets=facets,
         highlight=highlight,
+        facet_mode=facet_mode,
+        prefix=prefix,
     )
 
 
@@ -413,6 +426,21 @@ def _parse_highlight(raw: str, q: str | None) -> bool:
     if highlight and not q:
         raise InvalidValue("Needs a full-text query (q=): highlights are the fragments q matched.")
     return highlight
+
+
+def _parse_prefix(raw: str, raw_q: str | None) -> bool:
+    prefix = Boolean().parse(raw)
+    if prefix and not raw_q:
+        raise InvalidValue("Needs a full-text query (q=): its last word is the prefix.")
+    # A space after the last word means it is complete (`graph ` is the word graph), as in suggest.
+    return prefix and not raw_q[-1].isspace()
+
+
+def _parse_facet_mode(raw: str, has_facets: bool) -> str:
+    mode = Choice((CONJUNCTIVE, DISJUNCTIVE)).parse(raw)
+    if not has_facets:
+        raise InvalidValue("Needs facets=: it says how the facets count.")
+    return mode
 
 
 def _parse_facets(schema: ListSchema, raw: str) -> tuple[Facet, ...]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 
 from search_api.filtering import (
+    CONJUNCTIVE,
     DEFAULT_PAGE_SIZE,
+    DISJUNCTIVE,
     IN,
     MAX_IN_VALUES,
     MAX_ORDERING_KEYS,
@@ -21,7 +23,7 @@ from search_api.filtering import (
 )
 from search_api.lists import ASSESSMENT_LIST, ATTEMPT_LIST, COMMENT_LIST, LEADERBOARD, POST_LIST
 from search_api.pagination import MAX_CURSOR_LENGTH
-from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS
+from search_api.query_builder import COUNT_BOUND, HIGHLIGHT_FRAGMENTS, MIN_COMPLETED_CHARACTERS, PREFIX_MAX_EXPANSIONS
 from search_api.suggest import ASSESSMENT_TITLES, MAX_LIMIT, MIN_PREFIX_CHARACTERS, POST_TITLES, Suggestion
 
 ERRORS = {
@@ -91,10 +93,21 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                 "q",
                 {"type": "string", "minLength": 1, "maxLength": MAX_Q_LENGTH},
                 f"Full text over {fields}: every word must match, as written or by its English "
-                "stem (graph finds graphs), exact words ranking first; plain words tolerate typos "
-                '(one edit from 5 letters, two from 8, never in the first letter). "phrase", '
+                "stem (graph finds graphs), exact words ranking first. Only when that finds too few rows "
+                "(SEARCH_TYPO_THRESHOLD, default 1) do plain words tolerate typos (one edit from 5 "
+                'letters, two from 8, never in the first letter nor in a word with a digit). "phrase", '
                 "-word, a | b and ( ) work (then without typos), nothing else is an operator. "
                 "Orders by relevance unless `ordering` is given.",
+            )
+        )
+        params.append(
+            _query_param(
+                "prefix",
+                {"type": "boolean", "default": False},
+                "With q, for search-as-you-type: its last word also matches the start of a word as written "
+                f"(gra finds graphs), when it has at least {MIN_COMPLETED_CHARACTERS} letters or digits (a "
+                f"shorter one must match whole), expanding to at most {PREFIX_MAX_EXPANSIONS} words per field; "
+                "never with typos; no effect after a trailing space or with operators.",
             )
         )
     keys = list(schema.orderings_by_key)
@@ -137,6 +150,15 @@ def _reserved_params(schema: ListSchema) -> list[dict]:
                 _array({"type": "string", "enum": list(schema.facets_by_name)}, minItems=1),
                 "Comma-separated fields to count values of, over the filtered rows.",
                 explode=False,
+            )
+        )
+        params.append(
+            _query_param(
+                "facet_mode",
+                {"type": "string", "enum": [CONJUNCTIVE, DISJUNCTIVE], "default": CONJUNCTIVE},
+                "With facets: `conjunctive` counts every facet over the rows returned; `disjunctive` counts "
+                "each facet under every filter except those on its own field (so the other values of a "
+                "filtered field keep their counts). Rows and count obey every filter either way.",
             )
         )
     return params

@@ -1,16 +1,19 @@
 """Runs one list request against Elasticsearch and shapes the page: the read use-case.
 
-One round trip for the page: a plain search, or, for a list nested under a parent (the
-leaderboard under its assessment, the comments under their post), one msearch that also checks
-the parent is visible, so an invisible or missing parent is a 404 instead of an empty list that
-would confirm it exists.
+One round trip for the page: a plain search, or one msearch that also checks, for a list nested
+under a parent (the leaderboard under its assessment, the comments under their post), that the
+parent is visible, so an invisible or missing parent is a 404 instead of an empty list that
+would confirm it exists, and runs, when q could match more with typos, its typo-tolerant form
+beside its exact form (the exact form answers unless it finds fewer than SEARCH_TYPO_THRESHOLD).
 Attempt lists add the requests of their derived metrics (rank, percentile, qualified): one
 after the page for its rows, and up to three before it when a filter or facet needs thresholds.
-Title suggestions (suggest.py) are one plain search.
+Title suggestions (suggest.py) are one plain search. A plain q also needs its index's synonyms:
+one read per index and process per SEARCH_SYNONYMS_TTL_SECONDS (synonym_cache.py), none per request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -20,9 +23,22 @@ from search_api import derived_metrics, pagination, suggest, visibility
 from search_api.auth import Principal
 from search_api.errors import BadRequest, NotFound, SearchUnavailable
 from search_api.es_node import search_es_client
-from search_api.filtering import InvalidValue, ListQuery, ListSchema, parse_params
-from search_api.query_builder import base_filters, build_search, exists_query, row_highlights, sort_clauses
+from search_api.filtering import Condition, InvalidValue, ListQuery, ListSchema, parse_params
+from search_api.query_builder import (
+    EMPTY_SYNONYMS,
+    FACET_VALUES,
+    base_filters,
+    build_search,
+    exists_query,
+    facet_conditions,
+    has_operator,
+    row_highlights,
+    sort_clauses,
+    widens_with_typos,
+)
+from search_api.synonym_cache import SynonymCache
 from shared import request_timing as timing
+from shared import synonyms
 from shared.indexes import ASSESSMENTS, ATTEMPTS, POSTS, IndexDefinition
 
 log = structlog.get_logger(__name__)
@@ -33,9 +49,11 @@ _HIT_PATHS = (
     "hits.hits._source",
     "hits.hits.sort",
     "hits.hits.highlight",
-    "aggregations.*.buckets.key",
-    "aggregations.*.buckets.key_as_string",
-    "aggregations.*.buckets.doc_count",
+    *(
+        f"aggregations.*.{inner}buckets.{key}"
+        for inner in ("", f"{FACET_VALUES}.")  # a disjunctive facet's buckets are one level down
+        for key in ("key", "key_as_string", "doc_count")
+    ),
 )
 SEARCH_FILTER_PATH = ",".join(_HIT_PATHS)
 _ITEM_STATUS_PATHS = ("status", "error.type", "error.reason")
@@ -123,26 +141,42 @@ def list_search(
         *(({"term": {schema.id_field: only_id}},) if only_id is not None else ()),
     )
     metrics = _DerivedMetrics.prepare(schema, query, visible, scope) if schema.index is ATTEMPTS else None
-    body = build_search(
-        schema,
-        query,
-        visibility=visible,
-        scope_filters=scope_filters,
-        search_after=search_after,
-        metric_filter=metrics.filter if metrics else None,
-        metric_aggs=metrics.facet_aggs if metrics else None,
-        source=derived_metrics.SOURCE_FIELDS if metrics else (),
-    )
-    response = _execute(schema.index, body, scope)
+
+    words_synonyms = _synonyms(schema.index) if query.q and not has_operator(query.q) else EMPTY_SYNONYMS
+
+    def body(*, typos: bool) -> dict:
+        return build_search(
+            schema,
+            query,
+            visibility=visible,
+            scope_filters=scope_filters,
+            search_after=search_after,
+            metric_filter=metrics.filter if metrics else None,
+            metric_aggs=metrics.facet_aggs if metrics else None,
+            metric_facet_clauses=metrics.facet_clauses if metrics else None,
+            source=derived_metrics.SOURCE_FIELDS if metrics else (),
+            typos=typos,
+            synonyms=words_synonyms,
+        )
+
+    # Exact first: q's typo-tolerant form rides in the same msearch as its exact form (no extra round
+    # trip) and answers only when the exact form finds fewer than the threshold; rows, count and
+    # facets then all come from one of the two.
+    widens = settings.SEARCH_TYPO_THRESHOLD > 0 and widens_with_typos(query)
+    bodies = [body(typos=False), *([body(typos=True)] if widens else [])]
+    responses = _execute(schema.index, bodies, scope)
+    answering = 1 if widens and _total(responses[0])["value"] < settings.SEARCH_TYPO_THRESHOLD else 0
+    response, query_body = responses[answering], bodies[answering]["query"]
+    structlog.contextvars.bind_contextvars(typos=answering == 1)
     hits = response.get("hits", {}).get("hits", [])
-    total = response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
+    total = _total(response)
     page_hits = hits[: query.page_size]
     next_cursor = pagination.encode_cursor(fingerprint, page_hits[-1]["sort"]) if len(hits) > query.page_size else None
     structlog.contextvars.bind_contextvars(
         list=schema.name, took_ms=response.get("took"), count=total["value"], returned=len(page_hits)
     )  # on the request's http.access line
     if (response.get("took") or 0) >= settings.SLOW_SEARCH_MS:
-        log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=body["query"])
+        log.warning("search.slow", list=schema.name, took_ms=response.get("took"), query=query_body)
     sources = [hit.get("_source", {}) for hit in page_hits]
     if metrics:
         metrics.fill_rows(sources)
@@ -181,16 +215,21 @@ class _DerivedMetrics:
     page, one aggregation request for the page's rows.
     """
 
-    filter: dict | None
+    filter: dict | None  # the derived conditions of the query
     facet_aggs: dict
     cut_offs: dict[int, float | None]
+    facet_clauses: dict[Condition, dict]  # derived conditions a disjunctive facet counts without
 
     @classmethod
     def prepare(cls, schema: ListSchema, query: ListQuery, visible: dict, scope: Scope | None) -> _DerivedMetrics:
         conditions = tuple(c for c in query.conditions if c.filter.derived)
         facet = next((f for f in query.facets if f.derived), None)
         if not conditions and facet is None:
-            return cls(None, {}, {})
+            return cls(None, {}, {}, {})
+        # Boards are found under the query's filters only (base_filters leaves the post-filtered
+        # ones out), so they cover every row a disjunctive facet counts.
+        post = tuple(c for c in facet_conditions(query) if c.filter.derived)
+        in_query = tuple(c for c in conditions if c not in post)
         if scope is not None:
             assessment_ids = [scope.parent_id]  # the leaderboard's assessment
         else:
@@ -210,9 +249,10 @@ class _DerivedMetrics:
             assessment_ids = sorted(int(b["key"]) for b in buckets)
         if not assessment_ids:
             return cls(
-                derived_metrics.MATCH_NONE if conditions else None,
+                derived_metrics.MATCH_NONE if in_query else None,
                 {facet.name: derived_metrics.qualified_facet([])} if facet else {},
                 {},
+                {c: derived_metrics.MATCH_NONE for c in post},
             )
         sizes, cuts = _msearch(
             [
@@ -229,9 +269,10 @@ class _DerivedMetrics:
             found = _msearch([(ATTEMPTS, derived_metrics.position_search(p)) for p in positions])
             keys = {p: r["hits"]["hits"][0]["sort"] for p, r in zip(positions, found, strict=True)}
         return cls(
-            filter=derived_metrics.metric_filter(conditions, boards, keys) if conditions else None,
+            filter=derived_metrics.metric_filter(in_query, boards, keys) if in_query else None,
             facet_aggs={facet.name: derived_metrics.qualified_facet(boards)} if facet else {},
             cut_offs=derived_metrics.cut_offs(cuts),
+            facet_clauses={c: derived_metrics.metric_filter((c,), boards, keys) for c in post},
         )
 
     def fill_rows(self, rows: list[dict]) -> None:
@@ -251,15 +292,29 @@ def _row(schema: ListSchema, source: dict) -> dict:
 
 
 def _facets(query: ListQuery, aggregations: dict) -> dict[str, list[dict]]:
-    return {
-        facet.name: derived_metrics.qualified_buckets(aggregations.get(facet.name, {}))
-        if facet.derived
-        else [
-            {"value": facet.type.from_bucket(b), "count": b["doc_count"]}
-            for b in aggregations.get(facet.name, {}).get("buckets", [])
-        ]
-        for facet in query.facets
-    }
+    facets = {}
+    for facet in query.facets:
+        found = aggregations.get(facet.name, {})
+        found = found.get(FACET_VALUES, found)  # disjunctive: under its filter aggregation
+        facets[facet.name] = (
+            derived_metrics.qualified_buckets(found)
+            if facet.derived
+            else [{"value": facet.type.from_bucket(b), "count": b["doc_count"]} for b in found.get("buckets", [])]
+        )
+    return facets
+
+
+_SYNONYMS = SynonymCache(settings.SEARCH_SYNONYMS_TTL_SECONDS)
+
+
+def _synonyms(index: IndexDefinition) -> Mapping[str, tuple[str, ...]]:
+    """The index's synonyms, read at most once per SEARCH_SYNONYMS_TTL_SECONDS (synonym_cache.py)."""
+
+    def read() -> tuple[str, ...]:
+        with timing.timed("es"):
+            return synonyms.load(_client(), index.name).rules
+
+    return _SYNONYMS.get(index.name, read)
 
 
 def _client():
@@ -282,18 +337,29 @@ def _msearch(searches: list[tuple[IndexDefinition, dict]], filter_path: str | No
     return responses
 
 
-def _execute(index: IndexDefinition, body: dict, scope: Scope | None) -> dict:
+def _total(response: dict) -> dict:
+    return response.get("hits", {}).get("total", {"value": 0, "relation": "eq"})
+
+
+def _execute(index: IndexDefinition, bodies: list[dict], scope: Scope | None) -> list[dict]:
+    """One round trip for the page's searches (and the parent's check): a plain search when there
+    is only one and no parent, an msearch otherwise."""
     with timing.timed("es"):
-        if scope is None:
-            return _client().search(index=index.alias, body=body, filter_path=SEARCH_FILTER_PATH).body
-        searches = [{"index": scope.parent_index.alias}, scope.parent_query, {"index": index.alias}, body]
-        parent, result = _client().msearch(searches=searches, filter_path=MSEARCH_FILTER_PATH).body["responses"]
-    for item in (parent, result):
+        if scope is None and len(bodies) == 1:
+            return [_client().search(index=index.alias, body=bodies[0], filter_path=SEARCH_FILTER_PATH).body]
+        searches = [line for body in bodies for line in ({"index": index.alias}, body)]
+        if scope is not None:
+            searches = [{"index": scope.parent_index.alias}, scope.parent_query, *searches]
+        responses = _client().msearch(searches=searches, filter_path=MSEARCH_FILTER_PATH).body["responses"]
+    for item in responses:
         if "error" in item:
             _raise_for_item(item)
+    if scope is None:
+        return responses
+    parent, *results = responses
     if parent.get("hits", {}).get("total", {}).get("value", 0) == 0:
         raise NotFound()
-    return result
+    return results
 
 
 def _raise_for_item(item: dict) -> None:

@@ -49,6 +49,10 @@ SEARCH_RATE_WINDOW_SECONDS = CONFIG.search_rate_window_seconds
 # A stuck search is a clean 503 after this long (the server, search_api/server.py, has no request timeout).
 SEARCH_ES_TIMEOUT_SECONDS = CONFIG.search_es_timeout_seconds
 SLOW_SEARCH_MS = CONFIG.slow_query_ms
+# q's typos apply only when its exact form finds fewer rows than this (query_builder.py, selectors.py).
+SEARCH_TYPO_THRESHOLD = CONFIG.search_typo_threshold
+# A synonym change reaches q within this many seconds (one read per index and process per period).
+SEARCH_SYNONYMS_TTL_SECONDS = CONFIG.search_synonyms_ttl_seconds
 
 LOGGING = logging_dict_config("INFO")
 configure_structlog()

@@ -57,6 +57,18 @@ def _number(name: str, value: str, cast=int):
         raise ConfigError(f"Environment variable {name} must be a number.") from None
 
 
+# Counts are exact up to this many rows (search_api/query_builder.py COUNT_BOUND): a larger
+# threshold could never be compared with an exact count.
+MAX_TYPO_THRESHOLD = 10_000
+
+
+def _typo_threshold(value: str) -> int:
+    threshold = _number("SEARCH_TYPO_THRESHOLD", value)
+    if not 0 <= threshold <= MAX_TYPO_THRESHOLD:
+        raise ConfigError(f"Environment variable SEARCH_TYPO_THRESHOLD must be between 0 and {MAX_TYPO_THRESHOLD}.")
+    return threshold
+
+
 @dataclass(frozen=True)
 class Config:
     app_env: str
@@ -101,6 +113,10 @@ class Config:
     # How long a write with `Prefer: wait-for=indexed` or a read with a consistency token waits.
     consistency_wait_seconds: float
     consistency_wait_max_seconds: float
+    # Typos widen q only when its exact form (stems included) finds fewer rows than this; 0: never.
+    search_typo_threshold: int
+    # How long the search API keeps an index's synonyms before reading them again (shared/synonyms.py).
+    search_synonyms_ttl_seconds: float
     # Benchmark baselines only (bench/): never switched in a deployment.
     naive_counter_updates: bool
     consistency_tokens: bool  # false: writes issue no token and reads ignore one (the feature absent)
@@ -170,6 +186,10 @@ def load_config() -> Config:
             consistency_wait_seconds=_number("CONSISTENCY_WAIT_SECONDS", env("CONSISTENCY_WAIT_SECONDS", "5"), float),
             consistency_wait_max_seconds=_number(
                 "CONSISTENCY_WAIT_MAX_SECONDS", env("CONSISTENCY_WAIT_MAX_SECONDS", "10"), float
+            ),
+            search_typo_threshold=_typo_threshold(env("SEARCH_TYPO_THRESHOLD", "1")),
+            search_synonyms_ttl_seconds=_number(
+                "SEARCH_SYNONYMS_TTL_SECONDS", env("SEARCH_SYNONYMS_TTL_SECONDS", "5"), float
             ),
             naive_counter_updates=_bool(env("NAIVE_COUNTER_UPDATES", "false")),
             consistency_tokens=_bool(env("CONSISTENCY_TOKENS", "true")),
