@@ -38,8 +38,12 @@ WRITE_DIRECT_PORT = 8505  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=0
 WRITE_DIRECT_PERSISTENT_PORT = 8506  # DB_VIA_PGBOUNCER=false, CONN_MAX_AGE=60 (the settings' default when direct)
 WRITE_PGBOUNCER_PERSISTENT_PORT = 8507  # through pgBouncer with CONN_MAX_AGE=60
 FLOOR_PORT = 8509  # bench/proxy_floor: the floor under any Python search API
-WRITE_NO_TOKENS_PORT = 8510  # CONSISTENCY_TOKENS=false: read-your-writes absent (stage consistency)
-SEARCH_NO_TOKENS_PORT = 8511  # the search API under Granian with CONSISTENCY_TOKENS=false
+# Stage consistency: the same code started the same way, read-your-writes present and absent
+# (CONSISTENCY_TOKENS); the product's own processes are started by apps.sh, not comparable.
+WRITE_NO_TOKENS_PORT = 8510
+SEARCH_NO_TOKENS_PORT = 8511
+WRITE_TOKENS_PORT = 8512
+SEARCH_TOKENS_PORT = 8513
 
 STACK_HOME = Path(os.environ.get("STACK_HOME", "/var/lib/cqrs-stack"))
 STACK_LOGS = Path(os.environ.get("STACK_LOGS", STACK_HOME / "logs"))

@@ -67,6 +67,12 @@ EXTRA_INSTANCES = (
         {"CONSISTENCY_TOKENS": "false"},
     ),
     Instance(
+        "write-tokens",
+        namespace.WRITE_TOKENS_PORT,
+        "write_service.wsgi:application",
+        {"CONSISTENCY_TOKENS": "true"},
+    ),
+    Instance(
         "write-pgbouncer-persistent",
         namespace.WRITE_PGBOUNCER_PERSISTENT_PORT,
         "write_service.wsgi:application",

@@ -4,9 +4,9 @@
   without it, and of a read carrying the write's token against the same read without it, at a
   steady background write rate (open loop). The writes are comments: the token covers the post's
   counter too, which the counters batch applies after a 0.5 s coalescing window.
-- Throughput of writes and reads that carry no token, with the feature present (the product's
-  processes) and absent (CONSISTENCY_TOKENS=false instances of the same code), in interleaved
-  rounds (ABBA) so that neither side always runs on a warmer machine.
+- Throughput of writes and reads that carry no token, with the feature present and absent: two
+  instances of the same code started the same way, CONSISTENCY_TOKENS true and false, in
+  interleaved rounds (ABBA) so that neither side always runs on a warmer machine.
 """
 
 from __future__ import annotations
@@ -170,14 +170,14 @@ def _throughput(ctx: StageContext) -> dict:
         "writes": _rounds(
             ctx,
             "writes without a token",
-            {"present": namespace.WRITE_PORT, "absent": namespace.WRITE_NO_TOKENS_PORT},
+            {"present": namespace.WRITE_TOKENS_PORT, "absent": namespace.WRITE_NO_TOKENS_PORT},
             writes,
             ctx.scale.write_connections,
         ),
         "reads": _rounds(
             ctx,
             "reads without a token",
-            {"present": namespace.SEARCH_PORT, "absent": namespace.SEARCH_NO_TOKENS_PORT},
+            {"present": namespace.SEARCH_TOKENS_PORT, "absent": namespace.SEARCH_NO_TOKENS_PORT},
             reads,
             ctx.scale.read_connections,
         ),
@@ -186,4 +186,5 @@ def _throughput(ctx: StageContext) -> dict:
 
 def run(ctx: StageContext) -> None:
     ctx.procs.start_search_variant("search-no-tokens", namespace.SEARCH_NO_TOKENS_PORT, {"CONSISTENCY_TOKENS": "false"})
+    ctx.procs.start_search_variant("search-tokens", namespace.SEARCH_TOKENS_PORT, {"CONSISTENCY_TOKENS": "true"})
     ctx.figures["consistency"] = {"throughput": _throughput(ctx), "latency": _latency(ctx)}
