@@ -82,7 +82,9 @@ def parse(payload: str) -> tuple[list[int], bool, bool]:
     return [int(i) for i in ids.split(",") if i], flags == "c", False
 
 
-def _connect():
+def connect_to_primary(application_name: str):
+    """A direct autocommit session on the primary (pgBouncer's transaction mode can't LISTEN), with
+    TCP keepalives so a vanished server is noticed within ~25 s even when nothing is sent."""
     config = load_config()
     connection = psycopg2.connect(
         host=config.pg_primary_host,
@@ -90,7 +92,8 @@ def _connect():
         dbname=config.pg_db,
         user=config.pg_user,
         password=config.pg_password,
-        application_name="change_listener",
+        application_name=application_name,
+        connect_timeout=10,
         keepalives=1,
         keepalives_idle=10,
         keepalives_interval=5,
@@ -102,7 +105,7 @@ def _connect():
 
 def listen_once() -> None:
     """One connection's life: LISTEN, forward the backlog, then every notification until it drops."""
-    connection = _connect()
+    connection = connect_to_primary("change_listener")
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {CHANNEL}")

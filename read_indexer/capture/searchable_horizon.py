@@ -23,10 +23,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import psycopg2
 import structlog
 from django_redis import get_redis_connection
 
+from read_indexer.capture.change_listener import connect_to_primary
 from shared.config import load_config
 from shared.consistency import DEMAND_KEY, HORIZON_KEY, Horizon, horizon_channel
 from shared.es_client import get_es_client
@@ -72,10 +72,8 @@ class Closure:
 
 class Publisher:
     def __init__(self) -> None:
-        config = load_config()
-        self._config = config
         self._redis = get_redis_connection("default")
-        self._channel = horizon_channel(config.pg_db)
+        self._channel = horizon_channel(load_config().pg_db)
         self._markers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="horizon-marker")
         self._sequence = itertools.count()
         self._published_sequence = -1
@@ -84,20 +82,6 @@ class Publisher:
             f'{{"delete":{{"_index":"{definition.alias}","_id":"{MARKER_ID}"}}}}\n'
             for definition in ALL_INDEXES.values()
         )
-
-    def _connect(self):
-        config = self._config
-        connection = psycopg2.connect(
-            host=config.pg_primary_host,
-            port=config.pg_port,
-            dbname=config.pg_db,
-            user=config.pg_user,
-            password=config.pg_password,
-            application_name="searchable_horizon",
-            connect_timeout=3,
-        )
-        connection.autocommit = True
-        return connection
 
     def _demanded(self) -> bool:
         return bool(self._redis.exists(DEMAND_KEY))
@@ -118,7 +102,7 @@ class Publisher:
 
     def serve_once(self, stop: threading.Event) -> None:
         """One primary connection's life: records while demanded, idle polls otherwise."""
-        connection = self._connect()
+        connection = connect_to_primary("searchable_horizon")
         closure, last_submitted = Closure(), None
         try:
             with connection.cursor() as cursor:

@@ -11,27 +11,19 @@ import random
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import load_config
 from shared.indexes import POSTS
-from tests.helpers import make_tenant
 from tests.search_api import text_oracle as oracle
-from tests.search_api.conftest import fresh_token
 
-EXAMPLES = settings(
-    max_examples=20,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+EXAMPLES = oracle.EXAMPLES
 
 
 @pytest.fixture(scope="module")
 def tenant(search):
-    tenant = make_tenant(candidates=0)
-    return {"staff": tenant.staff, "token": fresh_token(tenant.staff)}
+    return oracle.staff_with_token()
 
 
 @st.composite

@@ -25,12 +25,13 @@ from shared.config import ConfigError, load_config
 pytestmark = pytest.mark.fast
 
 
-def _fuzzy_clauses(query: dict) -> list[dict]:
+def _clauses(query, matches) -> list[dict]:
+    """Every object anywhere in a query body for which `matches` is true."""
     found = []
 
     def walk(node):
         if isinstance(node, dict):
-            if "fuzziness" in node:
+            if matches(node):
                 found.append(node)
             for value in node.values():
                 walk(value)
@@ -40,6 +41,10 @@ def _fuzzy_clauses(query: dict) -> list[dict]:
 
     walk(query)
     return found
+
+
+def _fuzzy_clauses(query: dict) -> list[dict]:
+    return _clauses(query, lambda node: "fuzziness" in node)
 
 
 def test_exact_subfields_are_searched_boosted_beside_the_stemmed_fields():
@@ -218,20 +223,7 @@ def test_openapi_declares_facet_mode_on_every_list_with_facets():
 
 
 def _prefix_clauses(query) -> list[dict]:
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "phrase_prefix":
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(query)
-    return found
+    return _clauses(query, lambda node: node.get("type") == "phrase_prefix")
 
 
 @pytest.mark.parametrize(

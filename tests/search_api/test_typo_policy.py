@@ -13,30 +13,23 @@ import random
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.config import load_config
 from shared.indexes import POSTS
-from tests.helpers import make_tenant
 from tests.search_api import text_oracle as oracle
-from tests.search_api.conftest import SearchClient, fresh_token, unique_word
+from tests.search_api.conftest import SearchClient, unique_word
 from tests.search_api.test_backend_outage import search_server_with
 
 PATH = oracle.POSTS_PATH
 EXTRA_TAGS = ("red", "blue")
-EXAMPLES = settings(
-    max_examples=20,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+EXAMPLES = oracle.EXAMPLES
 
 
 @pytest.fixture(scope="module")
 def tenant(search):
-    tenant = make_tenant(candidates=0)
-    return {"staff": tenant.staff, "token": fresh_token(tenant.staff)}
+    return oracle.staff_with_token()
 
 
 def seed(tenant, posts):

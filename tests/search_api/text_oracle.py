@@ -16,10 +16,28 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
+from hypothesis import HealthCheck, settings
+
 from read_indexer.projection.documents import project_and_index
 from shared.es_client import get_es_client
-from tests.search_api.conftest import refresh_indexes, unique_word
+from tests.helpers import make_tenant
+from tests.search_api.conftest import fresh_token, refresh_indexes, unique_word
 from write_service.discussions.services import post_create
+
+# Each example seeds its own corpus through the real pipeline: few examples, no deadline.
+EXAMPLES = settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def staff_with_token() -> dict:
+    """A new organisation's staff user and a search token of its own (rate limits count per token)."""
+    tenant = make_tenant(candidates=0)
+    return {"staff": tenant.staff, "token": fresh_token(tenant.staff)}
+
 
 STEMMED, EXACT = "english_text", "folded_text"
 MAX_TYPO_WORDS = 5  # the first five distinct words of q may carry typos
