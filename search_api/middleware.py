@@ -108,7 +108,9 @@ def response_for_exception(exception: Exception):
     if isinstance(exception, EsApiError):
         # Validation should make this unreachable; if Elasticsearch still rejects a query, the
         # client gets a 400 and we get the reason in the log (never the other way round).
-        log.warning("search.es_rejected", status=exception.meta.status, error=str(exception)[:500])
+        log.warning(
+            "search.es_rejected", status=exception.meta.status, error=str(exception)[:300], cause=_es_cause(exception)
+        )
         if exception.meta.status == 400:
             return error_response(BadRequest("The search could not be run with these parameters."))
         return error_response(SearchUnavailable())
@@ -122,3 +124,12 @@ def response_for_exception(exception: Exception):
         traceback="".join(traceback.format_exception(exception))[-8000:],
     )
     return json_response({"errors": {"detail": ["Internal server error."]}}, status=500)
+
+
+def _es_cause(exception: EsApiError) -> str:
+    """Elasticsearch's own reasons (an unavailable shard, a bad field), which str() leaves out."""
+    error = exception.body.get("error") if isinstance(exception.body, dict) else None
+    if not isinstance(error, dict):
+        return str(error or exception.body)[:500]
+    causes = error.get("root_cause") or [error]
+    return "; ".join(f"{c.get('type')}: {c.get('reason')}" for c in causes[:3] if isinstance(c, dict))[:500]
