@@ -21,7 +21,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 STACK_HOME = os.environ.get("STACK_HOME", "/var/lib/cqrs-stack")
 
 
-def _machine_busy() -> tuple[float, float]:
+def machine_busy() -> tuple[float, float]:
+    """(CPU seconds busy, CPU seconds in all) of the whole machine since boot."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + fields[4]
@@ -66,7 +67,7 @@ def snapshot(groups: dict[str, int]) -> dict[str, float]:
         )
         if name:
             totals[name] = totals.get(name, 0.0) + (utime + stime + cutime + cstime) / TICKS
-    busy, total = _machine_busy()
+    busy, total = machine_busy()
     totals["machine_busy"] = busy
     totals["machine_total"] = total
     return totals

@@ -42,7 +42,7 @@ STAGES = (
         "read_your_writes",
         "search API",
     ),
-    ("reindex", "(5) reindex vs raw parallel bulk", "reindex_vs_bulk", "reindex command"),
+    ("reindex", "(5) reindex vs the raw loader", "reindex_vs_bulk", "reindex command"),
 )
 
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from bench import namespace, seed
+from bench import cpu, namespace, seed
 from bench.loadgen import LoadResult, Request, run_wrk
 from bench.processes import ProcessSet
 from bench.scales import Scale
@@ -17,6 +17,11 @@ from bench.scales import Scale
 # A stage's waits for an idle pipeline: a full-scale backlog (writes made with the workers
 # paused) takes minutes to drain on the shared cores.
 BENCH_IDLE_TIMEOUT = 900
+# Between two measured runs: the machine counts as done serving below this share of all cores
+# (a refresh, a log flush) for this many consecutive half-second windows.
+SERVED_CPU_SHARE = 0.2
+SERVED_WINDOWS = 2
+SERVED_TIMEOUT_SECONDS = 30
 
 
 @dataclass
@@ -33,9 +38,25 @@ def auth_header(token: str) -> dict:
     return {"Authorization": f"Token {token}"}
 
 
+def wait_until_served(timeout: float = SERVED_TIMEOUT_SECONDS) -> float:
+    """Until the machine's CPU busy share stays under SERVED_CPU_SHARE for SERVED_WINDOWS windows of
+    half a second: wrk stops without waiting for slow answers, and a server still serving an
+    earlier run's requests (an ORM baseline's 1.5 s queries) must not share the cores with the next
+    run. The seconds waited (at most `timeout`, then the run starts anyway)."""
+    started, quiet, before = time.monotonic(), 0, cpu.machine_busy()
+    while quiet < SERVED_WINDOWS and time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        after = cpu.machine_busy()
+        share = (after[0] - before[0]) / (after[1] - before[1]) if after[1] > before[1] else 0.0
+        quiet, before = (quiet + 1 if share < SERVED_CPU_SHARE else 0), after
+    return round(time.monotonic() - started, 1)
+
+
 def measure(label: str, port_or_url, requests_: list[Request], connections_: int, ctx: StageContext, **kwargs) -> dict:
-    """One wrk run (warm-up, then the scale's duration) with the CPU of every component, printed."""
+    """One wrk run (warm-up, then the scale's duration) with the CPU of every component, printed;
+    it starts once the requests of the run before are served."""
     base = port_or_url if isinstance(port_or_url, str) else namespace.url(port_or_url)
+    served_wait = wait_until_served()
     started = time.time()
     result: LoadResult = run_wrk(
         label,
@@ -53,7 +74,7 @@ def measure(label: str, port_or_url, requests_: list[Request], connections_: int
         f"  errors {sum(result.errors.values())}  load {result.loadavg_before}",
         flush=True,
     )
-    return {**result.as_dict(), "started_at": started, "ended_at": time.time()}
+    return {**result.as_dict(), "started_at": started, "ended_at": time.time(), "waited_until_served_s": served_wait}
 
 
 def namespace_env() -> dict:

@@ -144,7 +144,13 @@ def run(ctx: StageContext) -> None:
         "comment_rows_after_pipeline_drained": rows_after,
     }
     naive_ok = naive["exact"] and all(v for k, v in figures["naive_checks"].items() if isinstance(v, bool))
-    figures["speedup"] = round(pipe["comments_per_second"] / naive["comments_per_second"], 3)
+    # No target on the ratio: the naive baseline records no event, so it measures what capture
+    # costs one row more than what batching saves (the figures below are what batching promises).
+    figures["pipeline_vs_naive_comments_per_second"] = round(
+        pipe["comments_per_second"] / naive["comments_per_second"], 3
+    )
     figures["exact"] = bool(naive_ok and pipe["exact"] and searchable is not None)
     figures["pipeline_updates_per_comment"] = round(pipe["updates_on_hot_row"] / max(1, pipe["committed_comments"]), 5)
+    window = pipe["first_to_last_commit_s"] + pipe["seconds_until_exact_after_last_ack"]
+    figures["pipeline_updates_per_second"] = round(pipe["updates_on_hot_row"] / max(window, 1.0), 2)
     ctx.figures["hot_counter"] = figures

@@ -29,16 +29,16 @@ def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
     (node-wide: other engineers' indexes share the node and the cores) and the machine's CPU busy
     share is below QUIET_CPU_SHARE for QUIET_SECONDS consecutive 1 s windows. After the scale's
     idle_timeout the stage runs anyway; figures.idle_waits[stage] records how it started."""
-    from bench.cpu import _machine_busy
+    from bench.cpu import machine_busy
     from shared.es_client import get_es_client
 
     es = get_es_client()
     started, timeout = time.monotonic(), ctx.scale.idle_timeout
     record = {"loadavg_at_start": round(os.getloadavg()[0], 2), "timeout_s": timeout}
-    quiet_windows, before = 0, _machine_busy()
+    quiet_windows, before = 0, machine_busy()
     while quiet_windows < QUIET_SECONDS and time.monotonic() - started < timeout:
         time.sleep(1)
-        after = _machine_busy()
+        after = machine_busy()
         share = round((after[0] - before[0]) / (after[1] - before[1]), 3) if after[1] > before[1] else 0.0
         before = after
         node_merges, bench_merges = _merges_running(es)

@@ -34,7 +34,7 @@ REQUIRED_KEYS = (
     "lag_p99_seconds_burst",
     "raw_sql_lag_p99_seconds",
     "reindex_vs_raw_bulk_ratio",
-    "hot_counter_speedup",
+    "hot_counter_updates_per_second",
     "hot_counter_exact",
     "verify_seconds",
     "verify_docs_per_second",

@@ -73,6 +73,11 @@ class Projection:
             f"WHERE {where}"
         )
 
+    def all_documents_sql(self) -> str:
+        """Every row's (id, version, document) in id order, in one statement: the query of a loader
+        that scans the table once (the bench's raw rebuild baseline)."""
+        return self._select(self._body, "TRUE") + " ORDER BY r.id"
+
     def project(self, ids: Iterable[int], using: str = "default") -> list[ProjectedDocument]:
         """Documents of these rows; a row that does not exist was deleted for good. Only a read of
         the primary may say that (a replica's missing row may just not have arrived yet)."""
