@@ -25,6 +25,7 @@ STAGES = (
     ("reads", "(1) search API vs Django ORM lists", "reads_vs_orm", "search API"),
     ("raw_es", "(2) search API vs raw Elasticsearch", "api_vs_raw_es", "search API"),
     ("suggest", "search-as-you-type suggestions", "suggest", "search API"),
+    ("newest_first", "newest-first attempts pages: unsorted vs sorted attempts index", "newest_first", None),
     (
         "writes",
         "(3) write endpoint with change capture on vs off (same instance, triggers toggled)",

@@ -165,6 +165,24 @@ def _seeded_organisation(*, reuse: bool, log, started: list[str]):
     return Organisation.objects.filter(name__startswith=ORG_NAME).order_by("-id").first()
 
 
+def _use_synonyms(mode: str, log) -> None:
+    """Store the demo's synonym sets, or empty ones, then wait out the search API's synonym cache
+    (SEARCH_SYNONYMS_TTL_SECONDS) so that every query runs with them."""
+    from django.core.management import call_command
+
+    from shared import synonyms
+    from shared.config import load_config
+    from shared.es_client import get_es_client
+
+    if mode == "demo":
+        call_command("search_synonyms", "demo", stdout=log)
+    else:
+        es = get_es_client()
+        for index in synonyms.SYNONYM_INDEXES:
+            synonyms.store(es, index, [], previous=synonyms.load(es, index))
+    time.sleep(load_config().search_synonyms_ttl_seconds + 0.5)
+
+
 def _print_table(result: dict, k: int) -> None:
     for row in result["queries"]:
         print(
@@ -188,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded corpus (no reset)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--k", type=int, default=10, help="cut-off of nDCG and recall (default 10)")
+    parser.add_argument(
+        "--synonyms",
+        choices=("demo", "none"),
+        default="demo",
+        help="the synonym sets searched with: the demo's starting set (default, what bin/run loads) or none",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "write_service.settings.base")
@@ -211,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 started.append("search")
             search_url = f"http://127.0.0.1:{os.environ.get('TEST_SEARCH_PORT', '8511')}"
         search_url = search_url.rstrip("/")
+        _use_synonyms(args.synonyms, log)
         corpus = load_corpus()
         wait_indexed(search_url, headers, {name: len(corpus[name]) for name in ("assessments", "posts")})
         rows = run_queries(search_url, headers, corpus_ids(org), args.k)
@@ -221,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "k": args.k,
         "search_url": search_url,
         "namespace": os.environ.get("STACK_NAMESPACE"),
+        "synonyms": args.synonyms,
         "summary": summary(rows),
         "queries": rows,
     }

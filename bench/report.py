@@ -229,6 +229,7 @@ def table(results: dict) -> str:
     for section in (
         _read_rows,
         _raw_es_rows,
+        _newest_first_rows,
         _write_rows,
         _lag_rows,
         _documents_rows,
@@ -241,6 +242,21 @@ def table(results: dict) -> str:
     for name, reason in results.get("not_run", {}).items():
         out.row(f"NOT RUN: {name}", "null", "", None, reason)
     return "\n".join(out.lines)
+
+
+def _newest_first_rows(out: _Table) -> None:
+    newest = out.figures.get("newest_first") or {}
+    for ordering, runs in newest.get("orderings", {}).items():
+        unsorted, sorted_ = runs["unsorted"], runs["sorted"]
+        out.row(
+            f"attempts ordering={ordering}: unsorted / sorted index",
+            f"took p50 {unsorted['took_p50_ms']} / {sorted_['took_p50_ms']} ms; wall p50 "
+            f"{unsorted['wall_p50_ms']} / {sorted_['wall_p50_ms']} ms (x{runs['unsorted_vs_sorted_wall_p50']})",
+            "",
+            None,
+            f"the same documents, one segment each, {newest['organisation_matches']} matches, one client, "
+            "query cache cleared per run",
+        )
 
 
 def _read_rows(out: _Table) -> None:
@@ -463,6 +479,17 @@ def _reindex_rows(out: _Table) -> None:
             f"{reindex['reindex']['command']} (load phase) vs one server-side cursor + parallel_bulk of the same "
             f"{raw['documents']} docs, reading and rendering inside its clock, same threads/chunk",
         )
+    suggest = out.figures.get("suggest") or {}
+    for name, scenario in suggest.get("scenarios", {}).items():
+        if "raw_es" in scenario:
+            api, raw = scenario["api"], scenario["raw_es"]
+            out.row(
+                f"suggest {name}: search API / raw Elasticsearch",
+                f"{api['rps']:.0f} / {raw['rps']:.0f} req/s; p95 {api['p95_ms']} / {raw['p95_ms']} ms",
+                "",
+                None,
+                f"wrk, {suggest['connections']} connections; raw = the API's own suggest searches replayed",
+            )
     if values.get("suggest_p95_ms") is not None:
         out.headline_row(
             "suggest_p95_ms",

@@ -23,7 +23,7 @@ def ensure_index(definition: IndexDefinition) -> str:
 
     Dynamic settings and added fields follow the definition in place (the attempts'
     max_result_window, a new field). A definition Elasticsearch cannot apply in place (another
-    analyzer, a changed field type) gets a new physical index by the zero-downtime rebuild that
+    analyzer, a changed field type, another index sort) gets a new physical index by the zero-downtime rebuild that
     `manage.py reindex` runs, so `bin/run` and the tests on an older machine need no manual step.
     A new index over a table that already has rows (an index added by an upgrade) is loaded the
     same way, behind the alias just created, writes landing meanwhile included.
@@ -38,6 +38,9 @@ def ensure_index(definition: IndexDefinition) -> str:
         return _rebuild(definition) if _has_rows(definition) else name
     es = get_es_client()
     es.indices.put_settings(index=current, settings={"index": {"max_result_window": definition.max_result_window}})
+    if _live_sort(current) != definition.sort:
+        log.warning("index.sort_changed", alias=definition.alias, index=current, sort=definition.sort)
+        return _rebuild(definition)
     if _live_revision(current) == definition.revision:
         return current
     mappings = definition.mappings()
@@ -65,6 +68,17 @@ def _rebuild(definition: IndexDefinition) -> str:
 def _live_revision(index: str) -> str | None:
     mapping = get_es_client().indices.get_mapping(index=index)[index]["mappings"]
     return mapping.get("_meta", {}).get("revision")
+
+
+def _live_sort(index: str) -> tuple[tuple[str, str], ...]:
+    """The index's index.sort as (field, order) pairs; () when unsorted."""
+    settings = get_es_client().indices.get_settings(index=index)[index]["settings"]["index"].get("sort", {})
+    fields, orders = settings.get("field", []), settings.get("order", [])
+    fields, orders = (
+        ([fields] if isinstance(fields, str) else fields),
+        ([orders] if isinstance(orders, str) else orders),
+    )
+    return tuple(zip(fields, orders or ["asc"] * len(fields), strict=True))
 
 
 def ensure_all_indexes() -> dict[str, str]:
