@@ -1,8 +1,9 @@
 """`bench/relevance [--search-url URL] [--reuse] [--json] [--k 10]`: search quality over the demo
 corpus. Seeds the corpus (manage.py seed_demo --orgs 1 --candidates 0, through the services and the
 real pipeline) into this namespace, runs every judged query of bench/relevance_judgments.json
-through the search API (`q=`, the list's default relevance order), and prints nDCG@k and
-recall@k per list and overall. The corpus's keys are mapped to this run's ids by title.
+through the search API (`q=`, the list's default relevance order, plus the query's own "params"
+if it has any, e.g. {"prefix": "true"}), and prints nDCG@k and recall@k per list and overall. The
+corpus's keys are mapped to this run's ids by title.
 
 Namespace: the variables bench/relevance exports (its own by default, any other when set). By
 default the namespace is reset and seeded afresh, so the indexes have the current mappings; the
@@ -91,23 +92,30 @@ def wait_indexed(search_url: str, headers: dict, expected: dict[str, int], timeo
         time.sleep(1)
 
 
+def query_params(judged: dict, k: int) -> dict[str, str | int]:
+    """The query string of one judged query: `q`, the page size k and the query's own "params"
+    (which may not set q or page_size)."""
+    extra = judged.get("params", {})
+    if not isinstance(extra, dict) or {"q", "page_size"} & extra.keys():
+        raise SystemExit(f"bench/relevance: {judged['query']!r}: params must be an object without q or page_size")
+    return {"q": judged["query"], "page_size": k, **extra}
+
+
 def run_queries(search_url: str, headers: dict, ids: dict[str, dict[str, int]], k: int) -> list[dict]:
     rows = []
     for judged in json.loads(JUDGMENTS.read_text())["queries"]:
         name, query = judged["list"], judged["query"]
-        response = requests.get(
-            f"{search_url}/search/v1/{name}", headers=headers, params={"q": query, "page_size": k}, timeout=30
-        )
+        params = query_params(judged, k)
+        response = requests.get(f"{search_url}/search/v1/{name}", headers=headers, params=params, timeout=30)
         if not response.ok:
-            raise SystemExit(
-                f"bench/relevance: {name} q={query!r} answered {response.status_code}: {response.text[:300]}"
-            )
+            raise SystemExit(f"bench/relevance: {name} {params} answered {response.status_code}: {response.text[:300]}")
         key_of = {v: key for key, v in ids[name].items()}
         ranked = [key_of.get(row["id"], f"unknown:{row['id']}") for row in response.json()["results"]]
         rows.append(
             {
                 "list": name,
                 "query": query,
+                "params": judged.get("params", {}),
                 "ndcg": ndcg_at_k(ranked, judged["judgments"], k),
                 "recall": recall_at_k(ranked, judged["judgments"], k),
                 "top": ranked[:3],
@@ -185,8 +193,9 @@ def _use_synonyms(mode: str, log) -> None:
 
 def _print_table(result: dict, k: int) -> None:
     for row in result["queries"]:
+        label = " ".join([row["query"], *(f"{key}={value}" for key, value in row["params"].items())])
         print(
-            f"{row['list']:<12} {row['query'][:32]:<32} nDCG@{k} {row['ndcg']:.3f}  recall@{k} "
+            f"{row['list']:<12} {label[:32]:<32} nDCG@{k} {row['ndcg']:.3f}  recall@{k} "
             f"{row['recall']:.3f}"
             f"  top: {', '.join(row['top'])}"
         )

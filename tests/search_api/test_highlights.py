@@ -86,7 +86,11 @@ def test_typos_are_highlighted_and_rows_without_highlight_have_none(search, corp
 
 def test_highlights_follow_the_cursor(search, corpus):
     pages = list(search.walk(ASSESSMENTS, corpus["token"], {"q": corpus["tag"], "highlight": "true", "page_size": "1"}))
-    assert len(pages) == 2
+    # Both rows, one per page, each with its fragments. How many pages is not part of the contract:
+    # a relevance walk follows the live index (docs/SEARCH_API.md), and a merge or a document
+    # indexed anywhere between two pages moves the scores, so a row can cross its own cursor.
+    assert all(len(page["results"]) == 1 for page in pages)
+    assert {row["id"] for page in pages for row in page["results"]} == set(corpus["ids"].values())
     assert all(row["highlights"]["title"] for page in pages for row in page["results"])
 
 
