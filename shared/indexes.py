@@ -160,7 +160,7 @@ ATTEMPTS = IndexDefinition(
     max_result_window=10_000_000,
     # Newest first is the attempts list's default (-started_at): it stops after the page and the
     # count bound; -submitted_at, which follows started_at closely, skips nearly every older
-    # document. Unsorted, both visited every match (394,629 at full scale: bench/README.md).
+    # document. Unsorted, a freshly seeded index walked every match (394,629: bench/README.md).
     sort=(("started_at", "desc"), ("attempt_id", "asc")),
 )
 

@@ -1,10 +1,11 @@
 """Stage `newest_first`: the attempts list's newest-first page searches on the same documents in an
 index without index sorting and in one sorted as the attempts index is (shared/indexes.py).
 
-Both copies are made from the live index and force-merged to one segment, then each of the list's
-orderings is sent straight to Elasticsearch, one request at a time, with the query cache cleared
-before each run. What an unsorted index costs depends on how its documents happen to sit in its
-segments; this reproduces that state on demand (one merged segment) and measures the way out."""
+Both copies are made from the live index (scan + bulk) and force-merged to one segment, then each of
+the list's orderings is sent straight to Elasticsearch, one request at a time, with the query cache
+cleared before each run. The unsorted copy's cost depends on how its documents happen to sit in its
+segment: a copy does not always land in the slow layout seen on a freshly seeded index
+(bench/README.md, "Newest first"), so the unsorted side is a sample, the sorted side the bound."""
 
 from __future__ import annotations
 
