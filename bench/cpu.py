@@ -29,6 +29,11 @@ def machine_busy() -> tuple[float, float]:
     return (sum(fields) - idle) / TICKS, sum(fields) / TICKS
 
 
+def busy_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The machine's CPU busy share between two machine_busy() readings (0 when no time passed)."""
+    return (after[0] - before[0]) / (after[1] - before[1]) if after[1] > before[1] else 0.0
+
+
 def _postmasters() -> dict[int, str]:
     """The primary's and the replica's postmaster pids (first line of postmaster.pid): their
     backends are their children, so PostgreSQL's CPU splits into primary and replica."""

@@ -47,8 +47,7 @@ def wait_until_served(timeout: float = SERVED_TIMEOUT_SECONDS) -> float:
     while quiet < SERVED_WINDOWS and time.monotonic() - started < timeout:
         time.sleep(0.5)
         after = cpu.machine_busy()
-        share = (after[0] - before[0]) / (after[1] - before[1]) if after[1] > before[1] else 0.0
-        quiet, before = (quiet + 1 if share < SERVED_CPU_SHARE else 0), after
+        quiet, before = (quiet + 1 if cpu.busy_share(before, after) < SERVED_CPU_SHARE else 0), after
     return round(time.monotonic() - started, 1)
 
 

@@ -29,7 +29,7 @@ def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
     (node-wide: other engineers' indexes share the node and the cores) and the machine's CPU busy
     share is below QUIET_CPU_SHARE for QUIET_SECONDS consecutive 1 s windows. After the scale's
     idle_timeout the stage runs anyway; figures.idle_waits[stage] records how it started."""
-    from bench.cpu import machine_busy
+    from bench.cpu import busy_share, machine_busy
     from shared.es_client import get_es_client
 
     es = get_es_client()
@@ -39,7 +39,7 @@ def wait_for_quiet(ctx: StageContext, stage: str) -> dict:
     while quiet_windows < QUIET_SECONDS and time.monotonic() - started < timeout:
         time.sleep(1)
         after = machine_busy()
-        share = round((after[0] - before[0]) / (after[1] - before[1]), 3) if after[1] > before[1] else 0.0
+        share = round(busy_share(before, after), 3)
         before = after
         node_merges, bench_merges = _merges_running(es)
         pipeline_busy = not pipeline_status.idle()
